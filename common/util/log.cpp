@@ -1,0 +1,109 @@
+#include "common/util/log.h"
+
+#include <chrono>
+
+namespace pocket::util {
+
+std::string_view levelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::error:
+      return "error";
+  }
+  return "info";
+}
+
+bool parseLogLevel(std::string_view text, LogLevel& level) {
+  for (LogLevel candidate : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error}) {
+    if (text == levelName(candidate)) {
+      level = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+LogSink::LogSink(std::FILE* out, LogLevel minLevel) : out_(out), minLevel_(minLevel) {
+}
+
+void LogSink::write(std::string_view line) {
+  std::lock_guard lock(mutex_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fputc('\n', out_);
+  std::fflush(out_);
+}
+
+std::string quoteLogValue(std::string_view value) {
+  bool needsQuotes = value.empty();
+  for (char c : value) {
+    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) {
+      needsQuotes = true;
+      break;
+    }
+  }
+  if (!needsQuotes) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\x{:02x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+LogLine::LogLine(LogSink& sink, LogLevel level, std::string_view event)
+    : sink_(sink), enabled_(sink.enabled(level)) {
+  if (!enabled_) return;
+  auto now = std::chrono::system_clock::now();
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  std::time_t seconds = static_cast<std::time_t>(millis.count() / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  line_ = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z level={} event={}",
+                      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                      utc.tm_sec, millis.count() % 1000, levelName(level), quoteLogValue(event));
+}
+
+LogLine::~LogLine() {
+  if (enabled_) sink_.write(line_);
+}
+
+LogLine& LogLine::kv(std::string_view key, std::string_view value) {
+  if (enabled_) appendRaw(key, quoteLogValue(value));
+  return *this;
+}
+
+void LogLine::appendRaw(std::string_view key, std::string_view value) {
+  line_ += ' ';
+  line_ += key;
+  line_ += '=';
+  line_ += value;
+}
+
+}  // namespace pocket::util

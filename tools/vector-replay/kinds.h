@@ -1,0 +1,6 @@
+#pragma once
+// The vector kinds vector-replay knows, one replayer each (see main.cpp for the table).
+
+#include "tools/vector-replay/reporter.h"
+
+namespace pocket::vectors {}  // namespace pocket::vectors

@@ -1,0 +1,39 @@
+#pragma once
+// Counting and reporting for vector replays: each kind walks its file and records one check per
+// expectation; a failing check prints one line that says where and what differed.
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace pocket::vectors {
+
+class Reporter {
+ public:
+  // Failure lines go to `out`, which must stay open while the reporter is used.
+  explicit Reporter(std::FILE* out) : out_(out) {}
+
+  // Records one expectation. `where` names the case and step ("case=empty step=3 op=update").
+  void check(bool passed, std::string_view where, std::string_view detail);
+  // Records equality of two printable values; on failure prints both.
+  void expectEqual(std::string_view where, std::string_view what, std::string_view expected,
+                   std::string_view actual);
+  // Records a step that could not be run at all (malformed vector, unsupported op).
+  void fail(std::string_view where, std::string_view why) { check(false, where, why); }
+
+  int passed() const { return passed_; }
+  int failed() const { return failed_; }
+
+ private:
+  std::FILE* out_;
+  int passed_ = 0;
+  int failed_ = 0;
+};
+
+// A replayer walks one parsed vector file. It must not throw for a mismatch: record it instead.
+// An exception (a missing field, a malformed value) is reported by main as a failed file.
+using ReplayFn = void (*)(const nlohmann::json& document, Reporter& reporter);
+
+}  // namespace pocket::vectors
