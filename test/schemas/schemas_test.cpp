@@ -8,7 +8,10 @@
 
 #include "common/util/hex.h"
 #include "edge_link.capnp.h"
+#include "pocket/service/relay.pb.h"
 #include "pocket/session/types.pb.h"
+#include "pocket/shared/params.pb.h"
+#include "sdk/types/http.pb.h"
 #include "test/vectors_path.h"
 
 TEST_CASE("a SessionHeader serializes to the bytes poktroll embeds in a signed RelayRequest") {
@@ -52,4 +55,53 @@ TEST_CASE("an edge link message survives Cap'n Proto framing") {
   REQUIRE(read.getMinedRelays().getRelays().size() == 2);
   CHECK(read.getMinedRelays().getRelays()[1].getComputeUnits() == 7);
   CHECK(read.getMinedRelays().getRelays()[1].getSessionHeader().getServiceId() == "anvil");
+}
+
+TEST_CASE("a signed RelayRequest from the vectors parses into the pocket.service types") {
+  auto vectors = pocket::test::loadVectors("crypto/ring.json");
+  const auto& example = vectors.at("relay_request_example");
+  auto bytes =
+      pocket::util::fromHex(example.at("signed_relay_request_proto_hex").get<std::string>());
+  REQUIRE(bytes.ok());
+
+  pocket::service::RelayRequest request;
+  REQUIRE(request.ParseFromArray(bytes->data(), static_cast<int>(bytes->size())));
+  CHECK(request.meta().supplier_operator_address() ==
+        example.at("supplier_operator_address").get<std::string>());
+  CHECK(request.meta().session_header().service_id() == "anvil");
+  CHECK(pocket::util::toHex(pocket::util::asBytes(request.meta().signature())) ==
+        example.at("signature_hex").get<std::string>());
+  CHECK(pocket::util::toHex(pocket::util::asBytes(request.payload())) ==
+        example.at("payload_hex").get<std::string>());
+}
+
+TEST_CASE("the session, supplier, application and POKTHTTP types carry their fields") {
+  pocket::session::Session session;
+  auto* supplier = session.add_suppliers();
+  supplier->set_operator_address("pokt1operator");
+  supplier->mutable_stake()->set_denom("upokt");
+  auto* endpoint = supplier->add_services()->add_endpoints();
+  endpoint->set_rpc_type(pocket::shared::COMET_BFT);
+  (*session.mutable_application()->mutable_pending_undelegations())[42].add_gateway_addresses(
+      "pokt1gw");
+
+  pocket::session::Session parsed;
+  REQUIRE(parsed.ParseFromString(session.SerializeAsString()));
+  CHECK(parsed.suppliers(0).operator_address() == "pokt1operator");
+  CHECK(parsed.suppliers(0).stake().denom() == "upokt");
+  CHECK(parsed.suppliers(0).services(0).endpoints(0).rpc_type() == pocket::shared::COMET_BFT);
+  CHECK(parsed.application().pending_undelegations().at(42).gateway_addresses(0) == "pokt1gw");
+
+  sdk::types::POKTHTTPRequest http;
+  http.set_method("POST");
+  auto& header = (*http.mutable_header())["Content-Type"];
+  header.set_key("Content-Type");
+  header.add_values("application/json");
+  sdk::types::POKTHTTPRequest httpParsed;
+  REQUIRE(httpParsed.ParseFromString(http.SerializeAsString()));
+  CHECK(httpParsed.header().at("Content-Type").values(0) == "application/json");
+
+  pocket::shared::Params params;
+  params.set_session_number_at_anchor(7);
+  CHECK(params.ByteSizeLong() == 2);
 }
