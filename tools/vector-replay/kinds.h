@@ -3,4 +3,8 @@
 
 #include "tools/vector-replay/reporter.h"
 
-namespace pocket::vectors {}  // namespace pocket::vectors
+namespace pocket::vectors {
+
+void replaySeededFloat64(const nlohmann::json& document, Reporter& reporter);
+
+}  // namespace pocket::vectors

@@ -22,6 +22,7 @@ struct Kind {
 // Add a kind here and declare its replayer in kinds.h.
 constexpr Kind kKinds[] = {
     {"", nullptr},  // sentinel: keeps the table non-empty
+    {"seeded-float64", pocket::vectors::replaySeededFloat64},
 };
 
 const Kind* findKind(std::string_view name) {
