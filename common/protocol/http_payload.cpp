@@ -29,8 +29,9 @@ std::size_t entrySize(const std::string& key, const std::vector<std::string>& va
 
 std::size_t headersSize(std::uint32_t field, const HttpHeaders& headers) {
   std::size_t n = 0;
-  for (const auto& [key, values] : headers)
+  for (const auto& [key, values] : headers) {
     n += wire::lengthDelimitedSize(field, entrySize(key, values));
+  }
   return n;
 }
 
