@@ -6,5 +6,6 @@
 namespace pocket::vectors {
 
 void replaySeededFloat64(const nlohmann::json& document, Reporter& reporter);
+void replayResponseSign(const nlohmann::json& document, Reporter& reporter);
 
 }  // namespace pocket::vectors

@@ -23,6 +23,7 @@ struct Kind {
 constexpr Kind kKinds[] = {
     {"", nullptr},  // sentinel: keeps the table non-empty
     {"seeded-float64", pocket::vectors::replaySeededFloat64},
+    {"response-sign", pocket::vectors::replayResponseSign},
 };
 
 const Kind* findKind(std::string_view name) {

@@ -1,0 +1,115 @@
+// Kind `response-sign`: crypto/response-sign.json — address derivation, cosmos ECDSA signatures
+// (exact bytes and verification verdicts) and the relay response examples.
+
+#include <fmt/format.h>
+
+#include "common/crypto/ecdsa.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/keys.h"
+#include "common/util/hex.h"
+#include "tools/vector-replay/kinds.h"
+
+namespace pocket::vectors {
+
+namespace {
+
+std::string str(const nlohmann::json& j, const char* key) {
+  return j.at(key).get<std::string>();
+}
+
+util::Bytes hexField(const nlohmann::json& j, const char* key) {
+  auto bytes = util::fromHex(str(j, key));
+  if (!bytes) throw std::runtime_error(fmt::format("field {}: {}", key, bytes.error().message));
+  return std::move(*bytes);
+}
+
+void replayAddresses(const nlohmann::json& entries, Reporter& reporter) {
+  for (const auto& entry : entries) {
+    std::string where =
+        fmt::format("address_derivation pubkey={}", str(entry, "pubkey_compressed_hex"));
+    auto key = crypto::PrivateKey::fromHex(str(entry, "privkey_hex"));
+    if (!key) {
+      reporter.fail(where, key.error().message);
+      continue;
+    }
+    crypto::PublicKey pub = key->publicKey();
+    reporter.expectEqual(where, "pubkey", str(entry, "pubkey_compressed_hex"), pub.hex());
+    reporter.expectEqual(where, "ripemd160(sha256(pubkey))", str(entry, "ripemd160_sha256_hex"),
+                         util::toHex(pub.addressBytes()));
+    reporter.expectEqual(where, "address", str(entry, "address_bech32"), pub.address());
+    auto decoded = crypto::decodeAddress(str(entry, "address_bech32"));
+    reporter.expectEqual(where, "decoded address", str(entry, "ripemd160_sha256_hex"),
+                         decoded ? util::toHex(*decoded) : decoded.error().message);
+  }
+}
+
+void replaySignatures(const nlohmann::json& entries, Reporter& reporter) {
+  for (const auto& entry : entries) {
+    std::string where = fmt::format("vectors case={}", str(entry, "name"));
+    util::Bytes msg = hexField(entry, "msg_hex");
+    reporter.expectEqual(where, "ecdsa digest", str(entry, "ecdsa_digest_hex"),
+                         util::toHex(crypto::sha256(msg)));
+    auto pub = crypto::PublicKey::fromHex(str(entry, "pubkey_compressed_hex"));
+    if (!pub) {
+      reporter.fail(where, pub.error().message);
+      continue;
+    }
+    reporter.expectEqual(where, "address", str(entry, "address_bech32"), pub->address());
+    if (entry.contains("privkey_hex")) {
+      auto key = crypto::PrivateKey::fromHex(str(entry, "privkey_hex"));
+      if (!key) {
+        reporter.fail(where, key.error().message);
+        continue;
+      }
+      reporter.expectEqual(where, "signature", str(entry, "signature_hex"),
+                           util::toHex(crypto::signCosmos(*key, msg)));
+    }
+    bool expected = entry.at("verify").get<bool>();
+    bool verified = crypto::verifyCosmos(*pub, msg, hexField(entry, "signature_hex"));
+    reporter.check(verified == expected, where,
+                   fmt::format("verify returned {}, want {}", verified, expected));
+  }
+}
+
+void replayResponseExamples(const nlohmann::json& entries, Reporter& reporter) {
+  int index = 0;
+  for (const auto& entry : entries) {
+    std::string where = fmt::format("relay_response_examples index={}", index++);
+    auto key = crypto::PrivateKey::fromHex(str(entry, "supplier_privkey_hex"));
+    if (!key) {
+      reporter.fail(where, key.error().message);
+      continue;
+    }
+    reporter.expectEqual(where, "supplier pubkey", str(entry, "supplier_pubkey_hex"),
+                         key->publicKey().hex());
+    reporter.expectEqual(where, "supplier address", str(entry, "supplier_operator_address"),
+                         key->publicKey().address());
+    util::Bytes payload = hexField(entry, "payload_hex");
+    if (!str(entry, "payload_hash_hex").empty()) {
+      reporter.expectEqual(where, "payload hash", str(entry, "payload_hash_hex"),
+                           util::toHex(crypto::sha256(payload)));
+    }
+    util::Bytes signable = hexField(entry, "signable_bytes_hex");
+    crypto::Hash32 msg = crypto::sha256(signable);
+    reporter.expectEqual(where, "sha256(signable bytes)", str(entry, "signable_bytes_sha256_hex"),
+                         util::toHex(msg));
+    reporter.expectEqual(where, "ecdsa digest", str(entry, "ecdsa_digest_hex"),
+                         util::toHex(crypto::sha256(msg)));
+    crypto::Signature64 signature = crypto::signCosmos(*key, msg);
+    reporter.expectEqual(where, "supplier operator signature",
+                         str(entry, "supplier_operator_signature_hex"), util::toHex(signature));
+    reporter.check(
+        crypto::verifyCosmos(key->publicKey(), msg, signature) == entry.at("verify").get<bool>(),
+        where, "verification verdict differs");
+  }
+}
+
+}  // namespace
+
+void replayResponseSign(const nlohmann::json& document, Reporter& reporter) {
+  replayAddresses(document.at("address_derivation"), reporter);
+  replaySignatures(document.at("vectors"), reporter);
+  replayResponseExamples(document.at("relay_response_examples"), reporter);
+}
+
+}  // namespace pocket::vectors
