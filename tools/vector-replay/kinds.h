@@ -7,5 +7,7 @@ namespace pocket::vectors {
 
 void replaySeededFloat64(const nlohmann::json& document, Reporter& reporter);
 void replayResponseSign(const nlohmann::json& document, Reporter& reporter);
+void replaySessionId(const nlohmann::json& document, Reporter& reporter);
+void replayHeaderHash(const nlohmann::json& document, Reporter& reporter);
 
 }  // namespace pocket::vectors

@@ -24,6 +24,8 @@ constexpr Kind kKinds[] = {
     {"", nullptr},  // sentinel: keeps the table non-empty
     {"seeded-float64", pocket::vectors::replaySeededFloat64},
     {"response-sign", pocket::vectors::replayResponseSign},
+    {"session-id", pocket::vectors::replaySessionId},
+    {"header-hash", pocket::vectors::replayHeaderHash},
 };
 
 const Kind* findKind(std::string_view name) {
