@@ -23,10 +23,16 @@ struct MinedRelay {
   arrivalHeight @5 :Int64;          # the block height the edge saw when the relay arrived
 }
 
+# First message on every new connection. The manager answers with an ack whose throughSeq is its
+# high-water mark for (edgeId, spoolId), so the edge can drop what is already durable, then resends
+# from there.
 struct Hello {
   edgeId @0 :Text;
   version @1 :Text;
   resumeSeq @2 :UInt64;             # the first sequence number the edge still holds unacked
+  spoolId @3 :UInt64;               # random, chosen when the edge's spool directory was created:
+                                    # sequence numbers are per (edgeId, spoolId), so an edge whose
+                                    # spool was wiped starts a new series instead of colliding
 }
 
 struct MinedRelays {
@@ -34,10 +40,13 @@ struct MinedRelays {
   relays @1 :List(MinedRelay);
 }
 
+# Asks for the session of an application and service that contains blockHeight. Answered with a
+# sessionInfo or a sessionQueryFailed carrying the same queryId.
 struct SessionQuery {
   applicationAddress @0 :Text;
   serviceId @1 :Text;
   blockHeight @2 :Int64;
+  queryId @3 :UInt64;               # chosen by the edge, echoed in the answer
 }
 
 struct Rejection {
@@ -58,11 +67,26 @@ struct EdgeMessage {
   }
 }
 
-# Chain facts the edge needs, pushed on every new block.
+# pocket.shared.Params (all uint64 on chain), the fields the edge's session and window checks read.
+struct SharedParams {
+  numBlocksPerSession @0 :UInt64;
+  gracePeriodEndOffsetBlocks @1 :UInt64;
+  claimWindowOpenOffsetBlocks @2 :UInt64;
+  claimWindowCloseOffsetBlocks @3 :UInt64;
+  proofWindowOpenOffsetBlocks @4 :UInt64;
+  proofWindowCloseOffsetBlocks @5 :UInt64;
+  computeUnitsToTokensMultiplier @6 :UInt64;
+  computeUnitCostGranularity @7 :UInt64;
+  sessionGridAnchorHeight @8 :UInt64;
+  sessionNumberAtAnchor @9 :UInt64;
+}
+
+# Chain facts the edge needs, pushed on every new block (and right after a hello).
 struct ChainState {
   height @0 :Int64;
   blockHash @1 :Data;
   blockTimeUnixMs @2 :Int64;
+  sharedParams @3 :SharedParams;    # in force at `height`
 }
 
 # What the edge needs to validate, price and mine one application's session.
@@ -72,6 +96,16 @@ struct SessionInfo {
   ringPubKeys @2 :List(Data);       # compressed secp256k1 keys: the application and its delegated gateways
   computeUnitsPerRelay @3 :UInt64;  # at session start
   difficultyTarget @4 :Data;        # 32 bytes, at session start
+  queryId @5 :UInt64;               # the sessionQuery this answers; 0 when pushed unasked
+}
+
+# A sessionQuery the manager cannot answer (no such application or service, height unknown...).
+struct SessionQueryFailed {
+  queryId @0 :UInt64;
+  applicationAddress @1 :Text;
+  serviceId @2 :Text;
+  blockHeight @3 :Int64;
+  reason @4 :Text;
 }
 
 struct ManagerMessage {
@@ -79,5 +113,6 @@ struct ManagerMessage {
     ack @0 :Ack;
     chainState @1 :ChainState;
     sessionInfo @2 :SessionInfo;
+    sessionQueryFailed @3 :SessionQueryFailed;
   }
 }
