@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/protocol/session.h"
 #include "common/util/bytes.h"
 #include "common/util/log.h"
 #include "common/util/result.h"
@@ -44,22 +45,9 @@
 
 namespace pocket::edge {
 
-// pocket.shared.Params, the fields the edge's window checks read (same names as
-// protocol::SharedParams).
-struct SharedParams {
-  std::uint64_t numBlocksPerSession = 0;
-  std::uint64_t gracePeriodEndOffsetBlocks = 0;
-  std::uint64_t claimWindowOpenOffsetBlocks = 0;
-  std::uint64_t claimWindowCloseOffsetBlocks = 0;
-  std::uint64_t proofWindowOpenOffsetBlocks = 0;
-  std::uint64_t proofWindowCloseOffsetBlocks = 0;
-  std::uint64_t computeUnitsToTokensMultiplier = 0;
-  std::uint64_t computeUnitCostGranularity = 0;
-  std::uint64_t sessionGridAnchorHeight = 0;
-  std::uint64_t sessionNumberAtAnchor = 0;
-
-  friend bool operator==(const SharedParams&, const SharedParams&) = default;
-};
+// pocket.shared.Params as the session and window arithmetic takes it: pass it straight to
+// protocol::sessionBounds / protocol::sessionWindows.
+using SharedParams = protocol::SharedParams;
 
 // The latest block the session manager reported.
 struct ChainHead {

@@ -5,7 +5,8 @@
 //   - a minedRelays batch is acked only after its relays are written to <out>/received.log and
 //     fsynced;
 //   - each (edge, spool) has a persistent high-water mark: relays at or below it are duplicates;
-//     relays whose hash was already received are duplicates too; both are acked, not recorded again;
+//     relays whose hash was already received are duplicates too; both are acked, not recorded
+//     again;
 //   - a relay whose hash is not sha256(relayBytes) is rejected with a reason;
 //   - a sessionQuery is answered from a JSON fixture, or refused with sessionQueryFailed;
 //   - chainState is pushed after every hello and every --chain-interval-ms;
@@ -23,12 +24,6 @@
 //   sm-double keygen KEY_PAIR_FILE PUBLIC_KEY_FILE
 //   sm-double report DIR      prints accepted=, unique=, duplicates=, rejected=
 
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <capnp/message.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -41,7 +36,11 @@
 #include <string>
 #include <vector>
 
+#include <capnp/message.h>
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <unistd.h>
 #include <zmq.hpp>
 
 #include "common/crypto/hash.h"
@@ -60,7 +59,9 @@ using pocket::util::LogLine;
 using pocket::util::LogSink;
 
 volatile std::sig_atomic_t stopRequested = 0;
-void onSignal(int) { stopRequested = 1; }
+void onSignal(int) {
+  stopRequested = 1;
+}
 
 struct Options {
   std::string bind;
@@ -150,7 +151,8 @@ class Ledger {
   }
   bool seen(const std::string& hashHex) const { return hashes_.count(hashHex) != 0; }
   // Buffers one line; commit() makes the buffered lines durable.
-  void add(const EdgeKey& key, std::uint64_t seq, const std::string& line, const std::string& hash) {
+  void add(const EdgeKey& key, std::uint64_t seq, const std::string& line,
+           const std::string& hash) {
     pending_ += line;
     pending_ += '\n';
     auto& hw = highWater_[key];
@@ -198,7 +200,9 @@ class Ledger {
       if (kind == "R" || kind == "H") hashes_.insert(hash);
       ++count;
     }
-    LogLine(log_, LogLevel::info, "ledger_recovered").kv("lines", count).kv("edges", highWater_.size());
+    LogLine(log_, LogLevel::info, "ledger_recovered")
+        .kv("lines", count)
+        .kv("edges", highWater_.size());
   }
 
   LogSink& log_;
@@ -212,8 +216,11 @@ class Ledger {
 class Double {
  public:
   Double(const Options& options, LogSink& log)
-      : options_(options), log_(log), fixture_(loadFixture(options.fixture)),
-        ledger_(options.out, log), context_(1) {
+      : options_(options),
+        log_(log),
+        fixture_(loadFixture(options.fixture)),
+        ledger_(options.out, log),
+        context_(1) {
     if (options_.plaintext) {
       pocket::net::requireLoopbackForPlaintext(options_.bind);
     } else {
@@ -249,6 +256,8 @@ class Double {
         if (fixture_.advance) ++fixture_.height;
         for (const auto& [peer, key] : peers_) sendChainState(peer);
       }
+      for (const auto& peer : gone_) peers_.erase(peer);
+      gone_.clear();
     }
     LogLine(log_, LogLevel::info, "sm_double_stopped");
   }
@@ -283,8 +292,8 @@ class Double {
   }
 
   void handle(const std::string& peer, const zmq::message_t& frame) {
-    auto decoded = pocket::net::decodeFrame(
-        pocket::util::ByteSpan(frame.data<std::uint8_t>(), frame.size()));
+    auto decoded =
+        pocket::net::decodeFrame(pocket::util::ByteSpan(frame.data<std::uint8_t>(), frame.size()));
     if (!decoded.ok()) {
       garbage(peer, decoded.error().message);
       return;
@@ -344,7 +353,8 @@ class Double {
       auto bytes = relay.getRelayBytes();
       auto computed = pocket::crypto::sha256(pocket::util::ByteSpan(bytes.begin(), bytes.size()));
       std::string hashHex = pocket::util::toHex(pocket::util::ByteSpan(hash.begin(), hash.size()));
-      std::string edgeSpool = key.edgeId + " " + std::to_string(key.spoolId) + " " + std::to_string(seq);
+      std::string edgeSpool =
+          key.edgeId + " " + std::to_string(key.spoolId) + " " + std::to_string(seq);
       if (hash.size() != 32 || !std::equal(computed.begin(), computed.end(), hash.begin())) {
         rejected.emplace_back(seq, "relay_hash_mismatch");
         ledger_.add(key, seq, "X " + edgeSpool + " relay_hash_mismatch", "");
@@ -364,7 +374,8 @@ class Double {
     }
     ledger_.commit();  // durable before the ack
     ++durableBatches_;
-    if (options_.exitAfterDurableBatches >= 0 && durableBatches_ >= options_.exitAfterDurableBatches) {
+    if (options_.exitAfterDurableBatches >= 0 &&
+        durableBatches_ >= options_.exitAfterDurableBatches) {
       LogLine(log_, LogLevel::warn, "sm_double_exit_before_ack").kv("batches", durableBatches_);
       std::fflush(nullptr);
       ::_exit(3);
@@ -408,7 +419,8 @@ class Double {
       header.setSessionId(found->sessionId);
       header.setSessionStartBlockHeight(found->start);
       header.setSessionEndBlockHeight(found->end);
-      auto suppliers = info.initSupplierOperatorAddresses(static_cast<unsigned>(found->suppliers.size()));
+      auto suppliers =
+          info.initSupplierOperatorAddresses(static_cast<unsigned>(found->suppliers.size()));
       for (unsigned i = 0; i < found->suppliers.size(); ++i) suppliers.set(i, found->suppliers[i]);
       auto keys = info.initRingPubKeys(static_cast<unsigned>(found->ringKeys.size()));
       for (unsigned i = 0; i < found->ringKeys.size(); ++i) {
@@ -464,9 +476,11 @@ class Double {
       router_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       router_.send(pocket::net::encodeFrame(message), zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
-      // EHOSTUNREACH: the peer went away; it says hello again when it is back.
-      peers_.erase(peer);
-      LogLine(log_, LogLevel::info, "peer_gone").kv("reason", e.what());
+      // EHOSTUNREACH: the peer went away; it says hello again when it is back. Forgotten after
+      // the current loop over peers_.
+      if (gone_.insert(peer).second) {
+        LogLine(log_, LogLevel::info, "peer_gone").kv("reason", e.what());
+      }
     }
   }
 
@@ -478,16 +492,18 @@ class Double {
   std::optional<pocket::net::ZapAuthenticator> zap_;
   zmq::socket_t router_;
   std::map<std::string, EdgeKey> peers_;  // routing id -> the edge that said hello on it
+  std::set<std::string> gone_;            // peers that could not be reached, dropped after a loop
   long durableBatches_ = 0;
   std::uint64_t garbage_ = 0;
 };
 
 int usage() {
-  std::cerr << "usage: sm-double serve --bind EP --out DIR [--fixture F] (--plaintext | --server-key F "
-               "--allow-list F) [--port-file F] [--chain-interval-ms N] [--no-session-answers] "
-               "[--exit-after-durable-batches N]\n"
-               "       sm-double keygen KEY_PAIR_FILE PUBLIC_KEY_FILE\n"
-               "       sm-double report DIR\n";
+  std::cerr
+      << "usage: sm-double serve --bind EP --out DIR [--fixture F] (--plaintext | --server-key F "
+         "--allow-list F) [--port-file F] [--chain-interval-ms N] [--no-session-answers] "
+         "[--exit-after-durable-batches N]\n"
+         "       sm-double keygen KEY_PAIR_FILE PUBLIC_KEY_FILE\n"
+         "       sm-double report DIR\n";
   return 2;
 }
 
@@ -535,17 +551,28 @@ int main(int argc, char** argv) {
         return args[++i];
       };
       const std::string& a = args[i];
-      if (a == "--bind") options.bind = value();
-      else if (a == "--out") options.out = value();
-      else if (a == "--fixture") options.fixture = value();
-      else if (a == "--plaintext") options.plaintext = true;
-      else if (a == "--server-key") options.serverKey = value();
-      else if (a == "--allow-list") options.allowList = value();
-      else if (a == "--port-file") options.portFile = value();
-      else if (a == "--chain-interval-ms") options.chainIntervalMs = std::stoi(value());
-      else if (a == "--no-session-answers") options.answerSessions = false;
-      else if (a == "--exit-after-durable-batches") options.exitAfterDurableBatches = std::stol(value());
-      else throw std::invalid_argument("unknown option " + a);
+      if (a == "--bind")
+        options.bind = value();
+      else if (a == "--out")
+        options.out = value();
+      else if (a == "--fixture")
+        options.fixture = value();
+      else if (a == "--plaintext")
+        options.plaintext = true;
+      else if (a == "--server-key")
+        options.serverKey = value();
+      else if (a == "--allow-list")
+        options.allowList = value();
+      else if (a == "--port-file")
+        options.portFile = value();
+      else if (a == "--chain-interval-ms")
+        options.chainIntervalMs = std::stoi(value());
+      else if (a == "--no-session-answers")
+        options.answerSessions = false;
+      else if (a == "--exit-after-durable-batches")
+        options.exitAfterDurableBatches = std::stol(value());
+      else
+        throw std::invalid_argument("unknown option " + a);
     }
     if (options.bind.empty() || options.out.empty()) return usage();
     std::signal(SIGTERM, onSignal);

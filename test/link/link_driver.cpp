@@ -1,0 +1,111 @@
+// link-driver: an edge reduced to its delivery path, for process-level tests. It opens a spool,
+// appends mined relays 1..N (makeRelay(i), so relay i always has sequence number i: after a
+// kill -9 it continues from the spool's last sequence number), runs an EdgeLink, and waits until
+// the session manager acked everything.
+//
+//   link-driver --spool DIR --endpoint EP --count N
+//               (--plaintext | --key KEY_PAIR_FILE --server-key PUBLIC_KEY_FILE)
+//               [--edge-id ID] [--append-interval-us U] [--wait-ms T]
+//               [--query APP SERVICE HEIGHT]     look up one session instead, print the outcome
+// Exit status: 0 when all N are acked (or the query was answered), 1 otherwise, 2 on usage errors.
+
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edge/link/chain_facts.h"
+#include "edge/link/edge_link.h"
+#include "edge/link/spool.h"
+#include "test/link/test_support.h"
+
+int main(int argc, char** argv) {
+  using namespace std::chrono;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  pocket::edge::SpoolOptions spoolOptions;
+  pocket::edge::LinkOptions linkOptions;
+  linkOptions.edgeId = "edge-driver";
+  linkOptions.batchMaxRelays = 64;
+  linkOptions.ackTimeout = milliseconds(2000);
+  std::uint64_t count = 0;
+  long appendIntervalUs = 0;
+  long waitMs = 30000;
+  std::vector<std::string> query;
+  try {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      auto value = [&]() -> std::string {
+        if (i + 1 >= args.size()) throw std::invalid_argument(args[i] + " needs a value");
+        return args[++i];
+      };
+      const std::string& a = args[i];
+      if (a == "--spool") {
+        spoolOptions.directory = value();
+      } else if (a == "--endpoint") {
+        linkOptions.endpoint = value();
+      } else if (a == "--count") {
+        count = std::stoull(value());
+      } else if (a == "--plaintext") {
+        linkOptions.plaintext = true;
+      } else if (a == "--key") {
+        linkOptions.clientKeyFile = value();
+      } else if (a == "--server-key") {
+        linkOptions.serverPublicKeyFile = value();
+      } else if (a == "--edge-id") {
+        linkOptions.edgeId = value();
+      } else if (a == "--append-interval-us") {
+        appendIntervalUs = std::stol(value());
+      } else if (a == "--wait-ms") {
+        waitMs = std::stol(value());
+      } else if (a == "--query") {
+        query = {value(), value(), value()};
+      } else {
+        throw std::invalid_argument("unknown option " + a);
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "link-driver: " << e.what() << "\n";
+    return 2;
+  }
+
+  pocket::util::LogSink log(stderr, pocket::util::LogLevel::info);
+  try {
+    pocket::edge::Spool spool(spoolOptions, log);
+    pocket::edge::ChainFacts facts(pocket::edge::ChainFactsOptions{}, log);
+    pocket::edge::EdgeLink link(linkOptions, spool, facts, log);
+
+    if (!query.empty()) {
+      std::promise<std::string> outcome;
+      facts.lookupSession(query[0], query[1], std::stoll(query[2]), [&](auto result) {
+        outcome.set_value(result.ok() ? "session " + (*result)->header.sessionId
+                                      : "error " + result.error().code);
+      });
+      std::cout << outcome.get_future().get() << std::endl;
+      return 0;
+    }
+
+    for (std::uint64_t i = spool.lastSeq() + 1; i <= count; ++i) {
+      auto seq = spool.append(pocket::test::makeRelay(i));
+      if (!seq.ok() || *seq != i) {
+        std::cerr << "link-driver: append " << i << " failed\n";
+        return 1;
+      }
+      if (appendIntervalUs > 0) std::this_thread::sleep_for(microseconds(appendIntervalUs));
+      if (i % 64 == 0) link.wake();
+    }
+    link.wake();
+    auto deadline = steady_clock::now() + milliseconds(waitMs);
+    while (spool.ackedThrough() < count && steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    std::cout << "appended=" << spool.lastSeq() << " acked=" << spool.ackedThrough()
+              << " connected=" << link.connected() << " auth_failures=" << link.authFailuresTotal()
+              << std::endl;
+    return spool.ackedThrough() >= count ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "link-driver: " << e.what() << "\n";
+    return 1;
+  }
+}
