@@ -15,6 +15,12 @@
 namespace pocket::net {
 namespace {
 
+// strerror is not thread-safe; the GNU strerror_r is.
+std::string errnoText(int err) {
+  char buffer[128];
+  return std::string(strerror_r(err, buffer, sizeof(buffer)));
+}
+
 [[noreturn]] void fail(const std::string& path, const std::string& why) {
   throw std::runtime_error("key file " + path + ": " + why);
 }
@@ -55,7 +61,7 @@ std::string findValue(const std::vector<std::string>& lines, std::string_view na
 void writeOwnerOnly(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) fail(tmp, std::string("cannot be created: ") + std::strerror(errno));
+  if (fd < 0) fail(tmp, std::string("cannot be created: ") + errnoText(errno));
   ::fchmod(fd, 0600);  // O_CREAT does not change the mode of an existing file
   const char* p = content.data();
   std::size_t left = content.size();
@@ -65,14 +71,14 @@ void writeOwnerOnly(const std::string& path, const std::string& content) {
     if (n <= 0) {
       int err = errno;
       ::close(fd);
-      fail(tmp, std::string("write failed: ") + std::strerror(err));
+      fail(tmp, std::string("write failed: ") + errnoText(err));
     }
     p += n;
     left -= static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) fail(tmp, "fsync or close failed");
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    fail(path, std::string("rename failed: ") + std::strerror(errno));
+    fail(path, std::string("rename failed: ") + errnoText(errno));
   }
 }
 
@@ -102,7 +108,7 @@ std::string keyFingerprint(std::string_view publicKeyZ85) {
 void requireOwnerOnlyFile(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    fail(path, std::string("cannot be read: ") + std::strerror(errno));
+    fail(path, std::string("cannot be read: ") + errnoText(errno));
   if (!S_ISREG(st.st_mode)) fail(path, "is not a regular file");
   if ((st.st_mode & 077) != 0) {
     std::ostringstream mode;

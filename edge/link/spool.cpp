@@ -44,6 +44,12 @@ struct Spool::Segment {
 
 namespace {
 
+// strerror is not thread-safe; the GNU strerror_r is.
+std::string errnoText(int err) {
+  char buffer[128];
+  return std::string(strerror_r(err, buffer, sizeof(buffer)));
+}
+
 void putLe32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
@@ -66,7 +72,7 @@ std::uint32_t recordCrc(std::uint32_t payloadCrc, const std::uint8_t* header) {
 }
 
 [[noreturn]] void ioFail(const std::string& what, const std::string& path) {
-  throw std::runtime_error("spool: " + what + " " + path + ": " + std::strerror(errno));
+  throw std::runtime_error("spool: " + what + " " + path + ": " + errnoText(errno));
 }
 
 bool writeAll(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset) {
@@ -295,7 +301,7 @@ void Spool::deleteSegmentLocked(std::size_t index) {
   if (::unlink(segment->path.c_str()) != 0) {
     util::LogLine(log_, util::LogLevel::warn, "spool_delete_failed")
         .kv("segment", segment->path)
-        .kv("reason", std::strerror(errno));
+        .kv("reason", errnoText(errno));
   }
   usedBytes_ -= segment->size;
   segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(index));
@@ -350,9 +356,9 @@ util::Result<std::uint64_t> Spool::appendEncoded(util::ByteSpan payload) {
     util::LogLine(log_, util::LogLevel::error, "spool_write_failed")
         .kv("segment", active->path)
         .kv("seq", seq)
-        .kv("reason", std::strerror(err));
+        .kv("reason", errnoText(err));
     return util::makeError("spool_write_failed",
-                           std::string("writing the spool failed: ") + std::strerror(err));
+                           std::string("writing the spool failed: ") + errnoText(err));
   }
   active->offsets.push_back(active->size);
   active->size += recordBytes;
@@ -498,7 +504,7 @@ void Spool::writeAcked(std::uint64_t seq) {
                            std::to_string(seq) + "\n", false)) {
     util::LogLine(log_, util::LogLevel::warn, "spool_ack_not_persisted")
         .kv("acked_through", seq)
-        .kv("reason", std::strerror(errno));
+        .kv("reason", errnoText(errno));
   }
 }
 
