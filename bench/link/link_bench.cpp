@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
   }
   std::string smDouble = argv[1];
   std::string work = argv[2];
+  std::filesystem::create_directories(work);
   std::cout << "spool_append_1k_relays_per_s_1_thread="
             << static_cast<long>(appendRate(work + "/a1", 1, 100000)) << "\n";
   std::cout << "spool_append_1k_relays_per_s_4_threads="
