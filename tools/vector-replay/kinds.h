@@ -9,5 +9,7 @@ void replaySeededFloat64(const nlohmann::json& document, Reporter& reporter);
 void replayResponseSign(const nlohmann::json& document, Reporter& reporter);
 void replaySessionId(const nlohmann::json& document, Reporter& reporter);
 void replayHeaderHash(const nlohmann::json& document, Reporter& reporter);
+void replayAbciQuery(const nlohmann::json& document, Reporter& reporter);
+void replayTxSign(const nlohmann::json& document, Reporter& reporter);
 
 }  // namespace pocket::vectors

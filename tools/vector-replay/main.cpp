@@ -26,6 +26,8 @@ constexpr Kind kKinds[] = {
     {"response-sign", pocket::vectors::replayResponseSign},
     {"session-id", pocket::vectors::replaySessionId},
     {"header-hash", pocket::vectors::replayHeaderHash},
+    {"abci-query", pocket::vectors::replayAbciQuery},
+    {"tx-sign", pocket::vectors::replayTxSign},
 };
 
 const Kind* findKind(std::string_view name) {
