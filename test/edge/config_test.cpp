@@ -1,0 +1,135 @@
+#include "edge/config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <doctest.h>
+
+using pocket::edge::ConfigError;
+using pocket::edge::parseEdgeConfig;
+
+namespace {
+
+// A key file in a fresh temporary directory with the given mode.
+struct TempKey {
+  explicit TempKey(mode_t mode) {
+    char tmpl[] = "/tmp/edge-config-test-XXXXXX";
+    dir = mkdtemp(tmpl);
+    path = dir + "/supplier.key";
+    std::ofstream(path) << std::string(64, '1') << "\n";
+    ::chmod(path.c_str(), mode);
+  }
+  ~TempKey() { std::filesystem::remove_all(dir); }
+  std::string dir;
+  std::string path;
+};
+
+std::string minimal(const std::string& keyFile, const std::string& extra = "") {
+  return "listeners: [\"127.0.0.1:0\"]\n"
+         "suppliers:\n  - key_file: " + keyFile + "\n"
+         "link:\n  endpoint: tcp://127.0.0.1:7400\n  plaintext: true\n  edge_id: e1\n"
+         "services:\n  eth:\n    backend:\n      url: http://127.0.0.1:8545/rpc\n" + extra;
+}
+
+std::string errorOf(const std::string& yaml) {
+  try {
+    parseEdgeConfig(yaml);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a minimal configuration gets the documented defaults") {
+  TempKey key(0600);
+  auto config = parseEdgeConfig(minimal(key.path));
+  REQUIRE(config.listeners.size() == 1);
+  CHECK(config.listeners[0].host == "127.0.0.1");
+  CHECK(config.admin.host == "127.0.0.1");
+  CHECK(config.admin.port == 9464);
+  CHECK(config.threads >= 1);
+  CHECK(config.limits.maxHeaderBytes == 64 * 1024);
+  CHECK(config.limits.maxBodyBytes == 20 * 1024 * 1024);
+  const auto& eth = config.services.at("eth");
+  CHECK(eth.validation == pocket::edge::ValidationMode::eager);
+  REQUIRE(eth.backendFor(3) != nullptr);
+  CHECK(eth.backendFor(3)->url == "http://127.0.0.1:8545/rpc");
+  CHECK(eth.backendFor(3)->timeouts.total.count() == 10000);
+  CHECK(eth.backendFor(3)->timeouts.firstByte.count() == 5000);
+  CHECK(config.spool.fsyncPerBatch);
+  CHECK(config.link.plaintext);
+}
+
+TEST_CASE("rpc types pick their own backend and fall back to the default one") {
+  TempKey key(0600);
+  auto config = parseEdgeConfig(minimal(key.path,
+                                        "    validation: optimistic\n"
+                                        "    rpc_types:\n"
+                                        "      rest:\n"
+                                        "        url: http://127.0.0.1:1317\n"
+                                        "        timeout_ms: 2500\n"
+                                        "        basic_auth: {username: u, password: p}\n"
+                                        "        headers: {X-Api-Key: k}\n"));
+  const auto& eth = config.services.at("eth");
+  CHECK(eth.validation == pocket::edge::ValidationMode::optimistic);
+  CHECK(eth.backendFor(4)->url == "http://127.0.0.1:1317");
+  CHECK(eth.backendFor(4)->timeouts.total.count() == 2500);
+  CHECK(eth.backendFor(4)->basicAuth->first == "u");
+  CHECK(eth.backendFor(4)->headers.at("X-Api-Key") == "k");
+  CHECK(eth.backendFor(5)->url == "http://127.0.0.1:8545/rpc");
+}
+
+TEST_CASE("errors name the key path") {
+  TempKey key(0600);
+  CHECK(errorOf(minimal(key.path, "    validaton: eager\n")).rfind("services.eth.validaton: unknown key", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "    validation: lazy\n")).rfind("services.eth.validation: must be", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "    max_request_bytes: 12XB\n"))
+            .rfind("services.eth.max_request_bytes: unknown size unit", 0) == 0);
+  CHECK(errorOf(minimal(key.path) + "limits:\n  idle_timeout_ms: -5\n")
+            .rfind("limits.idle_timeout_ms: must be a non-negative integer", 0) == 0);
+  CHECK(errorOf(minimal(key.path) + "threads: many\n").rfind("threads:", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "    rpc_types:\n      soap:\n        url: http://x\n"))
+            .rfind("services.eth.rpc_types.soap: unknown rpc type", 0) == 0);
+  std::string noUrl = "listeners: [\"127.0.0.1:0\"]\nsuppliers:\n  - key_file: " + key.path +
+                      "\nlink: {plaintext: true, edge_id: e}\nservices:\n  eth:\n    backend:\n      headers: {}\n";
+  CHECK(errorOf(noUrl).rfind("services.eth.backend.url: is required", 0) == 0);
+  CHECK(errorOf("listeners: [\"127.0.0.1\"]\n").rfind("listeners[0]: must be host:port", 0) == 0);
+  CHECK(errorOf("services: [").find("not valid YAML") != std::string::npos);
+}
+
+TEST_CASE("the link refuses plain text off loopback and needs CURVE keys otherwise") {
+  TempKey key(0600);
+  std::string base = "listeners: [\"127.0.0.1:0\"]\nsuppliers:\n  - key_file: " + key.path +
+                     "\nservices:\n  eth:\n    backend: {url: \"http://127.0.0.1:1\"}\n";
+  CHECK(errorOf(base + "link: {endpoint: \"tcp://10.0.0.5:7400\", plaintext: true, edge_id: e}\n")
+            .rfind("link.plaintext: may be true only for a loopback", 0) == 0);
+  CHECK(errorOf(base + "link: {endpoint: \"tcp://10.0.0.5:7400\", edge_id: e}\n")
+            .rfind("link.client_key_file: is required", 0) == 0);
+  CHECK(errorOf(base).rfind("link: is required", 0) == 0);
+}
+
+TEST_CASE("supplier key files readable by others are refused") {
+  TempKey key(0644);
+  std::string error = errorOf(minimal(key.path));
+  CHECK(error.rfind("suppliers[0].key_file:", 0) == 0);
+  CHECK(error.find("chmod 600") != std::string::npos);
+  CHECK(errorOf(minimal("/nonexistent/key")).rfind("suppliers[0].key_file: cannot read", 0) == 0);
+}
+
+TEST_CASE("byte sizes and endpoints") {
+  CHECK(pocket::edge::parseByteSize("4096", "k") == 4096);
+  CHECK(pocket::edge::parseByteSize("20MiB", "k") == 20ull << 20);
+  CHECK(pocket::edge::parseByteSize("1GB", "k") == 1000000000ull);
+  CHECK_THROWS_AS(pocket::edge::parseByteSize("MiB", "k"), ConfigError);
+  auto v6 = pocket::edge::parseEndpoint("[::1]:8080", "k");
+  CHECK(v6.host == "::1");
+  CHECK(v6.port == 8080);
+  CHECK_THROWS_AS(pocket::edge::parseEndpoint("host:99999", "k"), ConfigError);
+}

@@ -1,0 +1,536 @@
+// relay-edge end to end: the real binary against relay-test-backend and sm-double (the session
+// manager's test double, speaking the real link schema over ZeroMQ), driven by signed relays built
+// here with the protocol and crypto layers.
+//
+// Arguments: <relay-edge> <relay-test-backend> <sm-double>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto/ecdsa.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/keys.h"
+#include "common/crypto/ring.h"
+#include "common/protocol/http_payload.h"
+#include "common/protocol/relay.h"
+#include "common/util/hex.h"
+#include "edge/backend_client.h"
+#include "edge/event_loops.h"
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace crypto = pocket::crypto;
+namespace protocol = pocket::protocol;
+namespace util = pocket::util;
+using pocket::edge::BackendClient;
+using pocket::edge::BackendFailure;
+using pocket::edge::BackendRequest;
+using pocket::edge::BackendResult;
+using pocket::edge::EventLoops;
+
+namespace {
+
+std::string gEdgeBinary;
+std::string gBackendBinary;
+std::string gSmBinary;
+
+struct Process {
+  Process(std::vector<std::string> argv, const std::string& logFile) {
+    pid = fork();
+    if (pid == 0) {
+      int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Process() { stop(SIGKILL); }
+  void stop(int signal) {
+    if (pid <= 0) return;
+    ::kill(pid, signal);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+  }
+  pid_t pid = -1;
+};
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Waits until `predicate` holds, for at most `limit`.
+template <class F>
+bool waitFor(F predicate, std::chrono::milliseconds limit = 15s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return predicate();
+}
+
+std::string hex(util::ByteSpan b) {
+  return util::toHex(b);
+}
+
+struct Keys {
+  crypto::PrivateKey supplier = crypto::PrivateKey::fromSecret(util::asBytes("e2e-supplier"));
+  crypto::PrivateKey foreignSupplier = crypto::PrivateKey::fromSecret(util::asBytes("e2e-supplier-2"));
+  crypto::PrivateKey app = crypto::PrivateKey::fromSecret(util::asBytes("e2e-app"));
+  crypto::PrivateKey gateway = crypto::PrivateKey::fromSecret(util::asBytes("e2e-gateway"));
+  crypto::PrivateKey stranger = crypto::PrivateKey::fromSecret(util::asBytes("e2e-stranger"));
+};
+
+const std::string kSessionId = std::string(64, 'a');
+const std::string kOldSessionId = std::string(64, 'b');
+
+// Everything one test needs: sm-double, backend and edge, in a fresh directory.
+struct Stack {
+  explicit Stack(bool withSessionManager = true) {
+    char tmpl[] = "/tmp/edge-e2e-XXXXXX";
+    dir = mkdtemp(tmpl);
+    // Supplier keys: the edge serves two; only the first is in the session.
+    writeKey(dir + "/supplier.key", keys.supplier);
+    writeKey(dir + "/supplier2.key", keys.foreignSupplier);
+    std::vector<crypto::PublicKey> gateways = {keys.gateway.publicKey()};
+    ring = crypto::expectedRingKeys(keys.app.publicKey(), gateways);
+    nlohmann::json ringHex = nlohmann::json::array();
+    for (const auto& k : ring) ringHex.push_back(k.hex());
+    nlohmann::json fixture = {
+        {"chain", {{"height", 15}, {"advance", false}}},
+        {"sessions", nlohmann::json::array()}};
+    // The current session [11, 20] of each service, and an old one [1, 10] of "svc".
+    for (const std::string service : {"svc", "opt", "down"}) {
+      fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
+                                     {"serviceId", service},
+                                     {"sessionId", kSessionId},
+                                     {"start", 11},
+                                     {"end", 20},
+                                     {"suppliers", {keys.supplier.publicKey().address()}},
+                                     {"ringPubKeys", ringHex},
+                                     {"computeUnitsPerRelay", 7},
+                                     {"difficultyTarget", std::string(64, 'f')}});
+    }
+    fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
+                                   {"serviceId", "svc"},
+                                   {"sessionId", kOldSessionId},
+                                   {"start", 1},
+                                   {"end", 10},
+                                   {"suppliers", {keys.supplier.publicKey().address()}},
+                                   {"ringPubKeys", ringHex},
+                                   {"computeUnitsPerRelay", 7},
+                                   {"difficultyTarget", std::string(64, 'f')}});
+    std::ofstream(dir + "/fixture.json") << fixture.dump();
+    backend = std::make_unique<Process>(
+        std::vector<std::string>{gBackendBinary, "--listen", "127.0.0.1:0", "--port-file",
+                                 dir + "/backend.port"},
+        dir + "/backend.log");
+    REQUIRE(waitFor([&] { return fs::exists(dir + "/backend.port"); }));
+    backendPort = std::stoi(readFile(dir + "/backend.port"));
+    std::string smEndpoint = "tcp://127.0.0.1:1";  // nothing listens: the link stays down
+    if (withSessionManager) {
+      fs::create_directories(dir + "/sm");
+      sm = std::make_unique<Process>(
+          std::vector<std::string>{gSmBinary, "serve", "--bind", "tcp://127.0.0.1:*", "--out",
+                                   dir + "/sm", "--fixture", dir + "/fixture.json", "--plaintext",
+                                   "--port-file", dir + "/sm.port", "--chain-interval-ms", "200"},
+          dir + "/sm.log");
+      REQUIRE(waitFor([&] { return fs::exists(dir + "/sm.port"); }));
+      smEndpoint = "tcp://127.0.0.1:" + readFile(dir + "/sm.port");
+      smEndpoint.erase(smEndpoint.find_last_not_of("\n") + 1);
+    }
+    std::string backendUrl = "http://127.0.0.1:" + std::to_string(backendPort);
+    std::ofstream(dir + "/edge.yaml")
+        << "listeners: [\"127.0.0.1:0\"]\n"
+        << "admin_listener: \"127.0.0.1:0\"\n"
+        << "threads: 2\n"
+        << "log_level: debug\n"
+        << "suppliers:\n  - key_file: " << dir << "/supplier.key\n  - key_file: " << dir
+        << "/supplier2.key\n"
+        << "link:\n  endpoint: \"" << smEndpoint << "\"\n  plaintext: true\n  edge_id: e2e\n"
+        << "  lookup_timeout_ms: 800\n"
+        << "spool:\n  directory: " << dir << "/spool\n"
+        << "services:\n"
+        << "  svc:\n    max_request_bytes: 16KiB\n    backend:\n      url: " << backendUrl
+        << "/base\n      timeout_ms: 700\n      first_byte_timeout_ms: 500\n"
+        << "  opt:\n    validation: optimistic\n    backend:\n      url: " << backendUrl << "\n"
+        << "  down:\n    backend:\n      url: http://127.0.0.1:1\n";
+    edge = std::make_unique<Process>(
+        std::vector<std::string>{gEdgeBinary, "--config", dir + "/edge.yaml"}, dir + "/edge.log");
+    std::smatch m;
+    REQUIRE(waitFor([&] {
+      std::string log = readFile(dir + "/edge.log");
+      return std::regex_search(log, m, std::regex("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)"));
+    }));
+    std::string log = readFile(dir + "/edge.log");
+    std::regex_search(log, m, std::regex("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)"));
+    edgePort = std::stoi(m[1]);
+    adminPort = std::stoi(m[2]);
+    client = std::make_unique<BackendClient>(loops.loop(0));
+    loops.start();
+  }
+  ~Stack() {
+    std::promise<void> done;
+    boost::asio::post(loops.loop(0), [&] {
+      client.reset();
+      done.set_value();
+    });
+    done.get_future().wait();
+    loops.stop();
+    loops.join();
+    edge.reset();
+    sm.reset();
+    backend.reset();
+    fs::remove_all(dir);
+  }
+
+  static void writeKey(const std::string& path, const crypto::PrivateKey& key) {
+    std::ofstream(path) << hex(key.bytes()) << "\n";
+    ::chmod(path.c_str(), 0600);
+  }
+
+  protocol::SessionHeader header(const std::string& service = "svc") const {
+    return protocol::SessionHeader{keys.app.publicKey().address(), service, kSessionId, 11, 20};
+  }
+
+  // A relay as PATH builds it, ring-signed by the application's gateway.
+  protocol::RelayRequest relay(const std::string& service = "svc",
+                               std::vector<std::pair<std::string, std::string>> headers = {},
+                               const crypto::PrivateKey* signer = nullptr) const {
+    protocol::PoktHttpRequest http;
+    http.method = "POST";
+    http.url = "https://gateway.example/v1?tag=x";
+    http.header["Content-Type"] = {"application/json"};
+    for (auto& [k, v] : headers) http.header[k].push_back(v);
+    http.body = util::toBytes(R"({"jsonrpc":"2.0","id":42,"method":"eth_blockNumber"})");
+    protocol::RelayRequest request;
+    request.meta.sessionHeader = header(service);
+    request.meta.supplierOperatorAddress = keys.supplier.publicKey().address();
+    request.payload = protocol::marshal(http);
+    sign(request, signer);
+    return request;
+  }
+
+  void sign(protocol::RelayRequest& request, const crypto::PrivateKey* signer = nullptr) const {
+    const crypto::PrivateKey& key = signer ? *signer : keys.gateway;
+    std::vector<crypto::PublicKey> signingRing = ring;
+    if (signer == &keys.stranger) {
+      signingRing = crypto::expectedRingKeys(keys.app.publicKey(), std::vector<crypto::PublicKey>{
+                                                                       keys.stranger.publicKey()});
+    }
+    request.meta.signature.clear();
+    auto signature = crypto::signRing(key, signingRing, protocol::requestSignableHash(request));
+    REQUIRE(signature.ok());
+    request.meta.signature = crypto::encodeRingSignature(*signature);
+  }
+
+  // The same relay with its embedded body changed after signing.
+  static protocol::RelayRequest tampered(protocol::RelayRequest request) {
+    auto http = protocol::parsePoktHttpRequest(request.payload);
+    REQUIRE(http.ok());
+    http->body = util::toBytes(R"({"jsonrpc":"2.0","id":43,"method":"eth_chainId"})");
+    request.payload = protocol::marshal(*http);
+    return request;
+  }
+
+  BackendResult post(const util::Bytes& body, std::vector<std::pair<std::string, std::string>> headers = {},
+                     const std::string& path = "/") {
+    BackendRequest request;
+    request.method = "POST";
+    request.url = "http://127.0.0.1:" + std::to_string(edgePort) + path;
+    request.body = std::string(body.begin(), body.end());
+    request.headers = std::move(headers);
+    request.timeouts.total = 10s;
+    request.timeouts.firstByte = 10s;
+    return call(std::move(request));
+  }
+
+  BackendResult admin(const std::string& path) {
+    BackendRequest request;
+    request.url = "http://127.0.0.1:" + std::to_string(adminPort) + path;
+    return call(std::move(request));
+  }
+
+  BackendResult call(BackendRequest request) {
+    std::promise<BackendResult> result;
+    boost::asio::post(loops.loop(0), [&] {
+      client->send(std::move(request), [&](BackendResult&& r) { result.set_value(std::move(r)); });
+    });
+    auto future = result.get_future();
+    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    return future.get();
+  }
+
+  std::string outcome(const BackendResult& r) const {
+    for (const auto& [n, v] : r.headers) {
+      if (n == "X-Relay-Outcome") return v;
+    }
+    return "";
+  }
+
+  // The metric line's value, or -1.
+  double metric(const std::string& series) {
+    auto text = admin("/metrics").body;
+    auto at = text.find(series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 1));
+  }
+
+  std::string received() const { return readFile(dir + "/sm/received.log"); }
+
+  Keys keys;
+  std::vector<crypto::PublicKey> ring;
+  std::string dir;
+  int backendPort = 0;
+  int edgePort = 0;
+  int adminPort = 0;
+  std::unique_ptr<Process> backend;
+  std::unique_ptr<Process> sm;
+  std::unique_ptr<Process> edge;
+  EventLoops loops{1};
+  std::unique_ptr<BackendClient> client;
+};
+
+bool ready(Stack& stack) {
+  return waitFor([&] { return stack.admin("/readyz").status == 200; });
+}
+
+}  // namespace
+
+TEST_CASE("a relay is served, signed by the supplier and mined exactly as the protocol computes it") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  CHECK(stack.admin("/healthz").status == 200);
+  auto request = stack.relay();
+  auto r = stack.post(protocol::marshal(request), {{"Rpc-Type", "3"}}, "/any/path");
+  REQUIRE(r.failure == BackendFailure::none);
+  REQUIRE(r.status == 200);
+  auto response = protocol::parseRelayResponse(util::asBytes(r.body));
+  REQUIRE(response.ok());
+  CHECK(response->meta.sessionHeader == request.meta.sessionHeader);
+  CHECK(!response->relayMinerError);
+  // payload_hash = sha256(payload); the signature verifies with the supplier's public key.
+  auto payloadHash = crypto::sha256(response->payload);
+  CHECK(response->payloadHash == util::Bytes(payloadHash.begin(), payloadHash.end()));
+  auto signable = protocol::responseSignableHash(*response);
+  CHECK(crypto::verifyCosmos(stack.keys.supplier.publicKey(), signable,
+                             response->meta.supplierOperatorSignature));
+  CHECK_FALSE(crypto::verifyCosmos(stack.keys.foreignSupplier.publicKey(), signable,
+                                   response->meta.supplierOperatorSignature));
+  // The payload is the backend's answer, status and body.
+  auto http = protocol::parsePoktHttpResponse(response->payload);
+  REQUIRE(http.ok());
+  CHECK(http->statusCode == 200);
+  CHECK(util::asChars(http->body) == R"({"jsonrpc":"2.0","id":42,"result":"0x1"})");
+  // Mined (the target is the easiest): the session manager received exactly these relay bytes.
+  auto relayBytes = protocol::relayBytes(request, *response);
+  auto relayHash = protocol::relayHash(relayBytes);
+  REQUIRE(waitFor([&] { return stack.received().find(hex(relayHash)) != std::string::npos; }));
+  CHECK(stack.received().find(" 7 " + kSessionId) != std::string::npos);  // compute units 7
+  CHECK(stack.metric("edge_relays_total{service=\"svc\",outcome=\"served\"}") == 1);
+  CHECK(stack.metric("edge_relays_mined_total{service=\"svc\"}") == 1);
+}
+
+TEST_CASE("the backend sees the relayed method, path, query and headers") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto request = stack.relay("svc", {{"X-Custom", "1"}});
+  protocol::PoktHttpRequest http;
+  http.method = "PUT";
+  http.url = "https://gateway.example/echo/x/../y?b=2&a=1";
+  http.header["X-Custom"] = {"v1", "v2"};
+  http.body = util::toBytes("hello");
+  request.payload = protocol::marshal(http);
+  stack.sign(request);
+  auto r = stack.post(protocol::marshal(request));
+  REQUIRE(r.status == 200);
+  auto response = protocol::parseRelayResponse(util::asBytes(r.body));
+  REQUIRE(response.ok());
+  auto payload = protocol::parsePoktHttpResponse(response->payload);
+  REQUIRE(payload.ok());
+  auto echo = nlohmann::json::parse(util::asChars(payload->body));
+  CHECK(echo["method"] == "PUT");
+  CHECK(echo["target"] == "/base/echo/y?a=1&b=2");
+  CHECK(echo["headers"]["X-Custom"] == "v1,v2");
+  CHECK(echo["body"] == "hello");
+}
+
+TEST_CASE("every rejection reason gets its status, its reason and a counter") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto expect = [&](const BackendResult& r, int status, const std::string& outcome) {
+    CHECK(r.failure == BackendFailure::none);
+    CHECK(r.status == status);
+    CHECK(stack.outcome(r) == outcome);
+    CHECK(r.body.rfind(outcome + ": ", 0) == 0);
+  };
+  expect(stack.post(util::toBytes("\xff\xff garbage")), 400, "malformed_request");
+
+  auto unsigned_ = stack.relay();
+  unsigned_.meta.signature.clear();
+  expect(stack.post(protocol::marshal(unsigned_)), 400, "invalid_request");
+
+  expect(stack.post(protocol::marshal(stack.relay("nosuchservice"))), 404, "unknown_service");
+  expect(stack.post(protocol::marshal(stack.relay()), {{"Rpc-Type", "rest!"}}), 400, "bad_rpc_type");
+
+  auto foreign = stack.relay();
+  foreign.meta.supplierOperatorAddress =
+      crypto::PrivateKey::fromSecret(util::asBytes("nobody")).publicKey().address();
+  stack.sign(foreign);
+  expect(stack.post(protocol::marshal(foreign)), 403, "unknown_supplier");
+
+  auto notInSession = stack.relay();
+  notInSession.meta.supplierOperatorAddress = stack.keys.foreignSupplier.publicKey().address();
+  stack.sign(notInSession);
+  expect(stack.post(protocol::marshal(notInSession)), 403, "supplier_not_in_session");
+
+  auto tampered = stack.tampered(stack.relay());
+  auto tamperedResult = stack.post(protocol::marshal(tampered));
+  CHECK(tamperedResult.status == 403);
+  CHECK(stack.outcome(tamperedResult) == "bad_ring_signature");
+
+  expect(stack.post(protocol::marshal(stack.relay("svc", {}, &stack.keys.stranger))), 403,
+         "bad_ring_signature");
+
+  auto wrongId = stack.relay();
+  wrongId.meta.sessionHeader->sessionId = kOldSessionId;
+  stack.sign(wrongId);
+  expect(stack.post(protocol::marshal(wrongId)), 403, "session_mismatch");
+
+  auto future = stack.relay();
+  future.meta.sessionHeader->sessionStartBlockHeight = 31;
+  future.meta.sessionHeader->sessionEndBlockHeight = 40;
+  stack.sign(future);
+  expect(stack.post(protocol::marshal(future)), 400, "session_not_current");
+
+  auto expired = stack.relay();
+  expired.meta.sessionHeader->sessionId = kOldSessionId;  // [1, 10]: grace ended at 11, height 15
+  expired.meta.sessionHeader->sessionStartBlockHeight = 1;
+  expired.meta.sessionHeader->sessionEndBlockHeight = 10;
+  stack.sign(expired);
+  expect(stack.post(protocol::marshal(expired)), 400, "session_expired");
+
+  auto big = stack.relay();
+  big.payload.resize(20000);
+  stack.sign(big);
+  expect(stack.post(protocol::marshal(big)), 413, "request_too_large");
+
+  // Nothing above reached the backend's mining path.
+  CHECK(stack.metric("edge_relays_mined_total{service=\"svc\"}") == 0);
+  CHECK(stack.metric("edge_relays_total{service=\"svc\",outcome=\"session_expired\"}") == 1);
+  CHECK(stack.metric("edge_relays_total{service=\"unknown\",outcome=\"malformed_request\"}") == 1);
+}
+
+TEST_CASE("backend errors: 5xx is served but not mined, timeouts are 504, a dead backend is 502") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto failing = stack.post(protocol::marshal(stack.relay("svc", {{"X-Backend-Status", "503"}})));
+  REQUIRE(failing.status == 200);
+  auto response = protocol::parseRelayResponse(util::asBytes(failing.body));
+  REQUIRE(response.ok());
+  CHECK(protocol::parsePoktHttpResponse(response->payload)->statusCode == 503);
+  CHECK(stack.metric("edge_relays_not_mined_total{service=\"svc\",reason=\"backend_5xx\"}") == 1);
+  CHECK(stack.metric("edge_relays_mined_total{service=\"svc\"}") == 0);
+
+  auto slow = stack.post(protocol::marshal(stack.relay("svc", {{"X-Backend-Delay-Ms", "2000"}})));
+  CHECK(slow.status == 504);
+  CHECK(stack.outcome(slow) == "backend_timeout");
+
+  auto big = stack.post(protocol::marshal(stack.relay("svc", {{"X-Backend-Body-Bytes", "30000000"}})));
+  CHECK(big.status == 502);
+  CHECK(stack.outcome(big) == "backend_too_large");
+
+  auto down = stack.post(protocol::marshal(stack.relay("down")));
+  CHECK(down.status == 502);
+  CHECK(stack.outcome(down) == "backend_unreachable");
+}
+
+TEST_CASE("optimistic validation serves while checking and never mines a bad relay") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto good = stack.post(protocol::marshal(stack.relay("opt")));
+  CHECK(good.status == 200);
+  auto bad = stack.tampered(stack.relay("opt"));
+  auto r = stack.post(protocol::marshal(bad));
+  CHECK(r.status == 403);
+  CHECK(stack.outcome(r) == "bad_ring_signature");
+  // The good one is mined once, the bad one never.
+  CHECK(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"opt\"}") == 1; }));
+}
+
+TEST_CASE("without chain state the edge is not ready and answers 503") {
+  Stack stack(/*withSessionManager=*/false);
+  auto readyz = stack.admin("/readyz");
+  CHECK(readyz.status == 503);
+  auto r = stack.post(protocol::marshal(stack.relay()));
+  CHECK(r.status == 503);
+  CHECK(stack.outcome(r) == "chain_unavailable");
+}
+
+TEST_CASE("oversized request heads are refused by the server") {
+  Stack stack;
+  auto r = stack.post(util::toBytes("x"), {{"X-Big", std::string(100000, 'h')}});
+  CHECK(r.status == 431);
+}
+
+TEST_CASE("SIGTERM finishes the relay in flight and exits cleanly") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  std::promise<BackendResult> result;
+  std::thread caller([&] {
+    result.set_value(stack.post(protocol::marshal(stack.relay("svc", {{"X-Backend-Delay-Ms", "300"}}))));
+  });
+  std::this_thread::sleep_for(100ms);
+  ::kill(stack.edge->pid, SIGTERM);
+  auto future = result.get_future();
+  REQUIRE(future.wait_for(10s) == std::future_status::ready);
+  CHECK(future.get().status == 200);
+  caller.join();
+  int status = 0;
+  REQUIRE(waitFor([&] { return waitpid(stack.edge->pid, &status, WNOHANG) == stack.edge->pid; }));
+  stack.edge->pid = -1;
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(readFile(stack.dir + "/edge.log").find("event=edge_stopped") != std::string::npos);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: edge_e2e_test <relay-edge> <relay-test-backend> <sm-double> [doctest args]\n");
+    return 2;
+  }
+  gEdgeBinary = argv[1];
+  gBackendBinary = argv[2];
+  gSmBinary = argv[3];
+  ::signal(SIGPIPE, SIG_IGN);
+  doctest::Context context;
+  context.applyCommandLine(argc - 3, argv + 3);
+  return context.run();
+}

@@ -1,0 +1,225 @@
+// The HTTP server and the backend client against each other, in one process on 127.0.0.1.
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <doctest.h>
+
+#include "edge/backend_client.h"
+#include "edge/event_loops.h"
+#include "edge/http_server.h"
+
+using namespace pocket::edge;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A server whose behaviour the request chooses: X-Status, X-Delay-Ms, X-Body-Bytes.
+struct TestServer {
+  explicit TestServer(ServerLimits limits = {}) : loops(1), log(stderr, pocket::util::LogLevel::error) {
+    server = std::make_unique<HttpServer>(
+        loops, Endpoint{"127.0.0.1", 0}, limits,
+        [this](const RequestContext&, HttpRequest&& request, Responder responder) {
+          ++requests;
+          int status = 200;
+          long delay = 0;
+          std::size_t bytes = 0;
+          if (auto it = request.find("X-Status"); it != request.end()) status = std::stoi(std::string(it->value()));
+          if (auto it = request.find("X-Delay-Ms"); it != request.end()) delay = std::stol(std::string(it->value()));
+          if (auto it = request.find("X-Body-Bytes"); it != request.end()) bytes = std::stoul(std::string(it->value()));
+          HttpResponse response(static_cast<http::status>(status), request.version());
+          response.set("X-Method", request.method_string());
+          response.set("X-Target", request.target());
+          response.set("X-Multi", "a");
+          response.insert("X-Multi", "b");
+          response.body() = bytes > 0 ? std::string(bytes, 'x') : request.body();
+          if (delay == 0) return responder.send(std::move(response));
+          auto timer = std::make_shared<boost::asio::steady_timer>(loops.loop(0), std::chrono::milliseconds(delay));
+          timer->async_wait([timer, r = std::move(response), rs = std::move(responder)](auto) mutable {
+            rs.send(std::move(r));
+          });
+        },
+        log);
+    server->start();
+    loops.start();
+  }
+  ~TestServer() {
+    loops.stop();
+    loops.join();
+  }
+  std::string url(const std::string& path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(server->port()) + path;
+  }
+  EventLoops loops;
+  pocket::util::LogSink log;
+  std::unique_ptr<HttpServer> server;
+  std::atomic<int> requests{0};
+};
+
+// A client on its own loop; call() blocks the test thread until the callback ran.
+struct TestClient {
+  TestClient() : loops(1) {
+    client = std::make_unique<BackendClient>(loops.loop(0));
+    loops.start();
+  }
+  ~TestClient() {
+    std::promise<void> done;
+    boost::asio::post(loops.loop(0), [&] {
+      client.reset();
+      done.set_value();
+    });
+    done.get_future().wait();
+    loops.stop();
+    loops.join();
+  }
+  BackendResult call(BackendRequest request) {
+    std::promise<BackendResult> result;
+    boost::asio::post(loops.loop(0), [&] {
+      client->send(std::move(request), [&](BackendResult&& r) { result.set_value(std::move(r)); });
+    });
+    auto future = result.get_future();
+    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    return future.get();
+  }
+  EventLoops loops;
+  std::unique_ptr<BackendClient> client;
+};
+
+BackendRequest get(const std::string& url) {
+  BackendRequest r;
+  r.url = url;
+  r.timeouts.connect = 2000ms;
+  r.timeouts.firstByte = 2000ms;
+  r.timeouts.total = 4000ms;
+  return r;
+}
+
+std::string header(const BackendResult& r, const std::string& name) {
+  std::string out;
+  for (const auto& [n, v] : r.headers) {
+    if (n == name) out += (out.empty() ? "" : ",") + v;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("any method and path, body and headers round-trip, connections are reused") {
+  TestServer server;
+  TestClient client;
+  auto request = get(server.url("/some/path?x=1"));
+  request.method = "PATCH";
+  request.body = "{\"id\":1}";
+  request.headers = {{"Content-Type", "application/json"}};
+  auto r = client.call(request);
+  REQUIRE(r.failure == BackendFailure::none);
+  CHECK(r.status == 200);
+  CHECK(r.body == "{\"id\":1}");
+  CHECK(header(r, "X-Method") == "PATCH");
+  CHECK(header(r, "X-Target") == "/some/path?x=1");
+  CHECK(header(r, "X-Multi") == "a,b");
+  for (int i = 0; i < 20; ++i) CHECK(client.call(get(server.url())).status == 200);
+  CHECK(server.server->openConnections() == 1);  // keep-alive: one connection for 21 calls
+}
+
+TEST_CASE("backend status codes are passed through") {
+  TestServer server;
+  TestClient client;
+  auto request = get(server.url());
+  request.headers = {{"X-Status", "503"}};
+  auto r = client.call(request);
+  CHECK(r.failure == BackendFailure::none);
+  CHECK(r.status == 503);
+}
+
+TEST_CASE("connect failures, timeouts and the size cap are told apart") {
+  TestClient client;
+  {
+    // A port that was just free: nothing listens.
+    TestServer probe;
+    std::string url = probe.url();
+    probe.loops.stop();
+    probe.loops.join();
+    probe.server.reset();
+    auto r = client.call(get(url));
+    CHECK(r.failure == BackendFailure::connect);
+  }
+  TestServer server;
+  auto slow = get(server.url());
+  slow.headers = {{"X-Delay-Ms", "1500"}};
+  slow.timeouts.firstByte = 200ms;
+  auto r = client.call(slow);
+  CHECK(r.failure == BackendFailure::firstByteTimeout);
+  CHECK(r.elapsed < 1200ms);
+
+  slow.timeouts.firstByte = 300ms;
+  slow.timeouts.total = 300ms;
+  r = client.call(slow);
+  CHECK((r.failure == BackendFailure::timeout || r.failure == BackendFailure::firstByteTimeout));
+
+  auto big = get(server.url());
+  big.headers = {{"X-Body-Bytes", "100000"}};
+  big.maxResponseBytes = 1000;
+  r = client.call(big);
+  CHECK(r.failure == BackendFailure::tooLarge);
+  big.maxResponseBytes = 200000;
+  r = client.call(big);
+  CHECK(r.failure == BackendFailure::none);
+  CHECK(r.body.size() == 100000);
+}
+
+TEST_CASE("many calls in flight on one loop") {
+  TestServer server;
+  TestClient client;
+  constexpr int kCalls = 200;
+  std::promise<void> all;
+  std::atomic<int> ok{0};
+  std::atomic<int> done{0};
+  boost::asio::post(client.loops.loop(0), [&] {
+    for (int i = 0; i < kCalls; ++i) {
+      auto request = get(server.url("/n/" + std::to_string(i)));
+      request.headers = {{"X-Delay-Ms", "20"}};
+      client.client->send(std::move(request), [&, i](BackendResult&& r) {
+        if (r.failure == BackendFailure::none && header(r, "X-Target") == "/n/" + std::to_string(i)) ++ok;
+        if (++done == kCalls) all.set_value();
+      });
+    }
+  });
+  REQUIRE(all.get_future().wait_for(20s) == std::future_status::ready);
+  CHECK(ok == kCalls);
+}
+
+TEST_CASE("the server enforces header and body limits") {
+  ServerLimits limits;
+  limits.maxHeaderBytes = 2048;
+  limits.maxBodyBytes = 1000;
+  TestServer server(limits);
+  TestClient client;
+  auto big = get(server.url());
+  big.method = "POST";
+  big.body = std::string(5000, 'b');
+  auto r = client.call(big);
+  REQUIRE(r.failure == BackendFailure::none);
+  CHECK(r.status == 413);
+  CHECK(r.body.find("exceeds the limit of 1000 bytes") != std::string::npos);
+  auto fat = get(server.url());
+  fat.headers = {{"X-Fat", std::string(4000, 'h')}};
+  r = client.call(fat);
+  REQUIRE(r.failure == BackendFailure::none);
+  CHECK(r.status == 431);
+  CHECK(server.requests == 0);  // neither reached the handler
+  CHECK(client.call(get(server.url())).status == 200);
+}
+
+TEST_CASE("shutdown closes idle keep-alive connections") {
+  TestServer server;
+  TestClient client;
+  CHECK(client.call(get(server.url())).status == 200);
+  CHECK(server.server->openConnections() == 1);
+  server.server->shutdown();
+  for (int i = 0; i < 200 && server.server->openConnections() > 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(server.server->openConnections() == 0);
+}
