@@ -28,6 +28,7 @@ constexpr Kind kKinds[] = {
     {"header-hash", pocket::vectors::replayHeaderHash},
     {"abci-query", pocket::vectors::replayAbciQuery},
     {"tx-sign", pocket::vectors::replayTxSign},
+    {"smst", pocket::vectors::replaySmst},
 };
 
 const Kind* findKind(std::string_view name) {

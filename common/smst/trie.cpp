@@ -1,0 +1,748 @@
+#include "common/smst/trie.h"
+
+#include <algorithm>
+#include <bit>
+#include <stdexcept>
+#include <unordered_set>
+
+#include "common/crypto/hash.h"
+#include "common/smst/hashing.h"
+
+namespace pocket::smst {
+
+namespace {
+
+using Index = std::uint32_t;
+constexpr Index kNil = 0;
+
+enum class Kind : std::uint8_t { leaf, inner, ext, lazy, free };
+constexpr std::uint8_t kHashed = 1;     // digest is valid
+constexpr std::uint8_t kPersisted = 2;  // the store holds this node under its digest
+constexpr std::uint64_t kValueInStore = ~std::uint64_t{0};
+
+// One arena slot. Leaf: path, value (V) reference; inner: child[0..1]; extension: path,
+// start, end, child[0]; lazy: digest only (resolved from the store when visited).
+struct Node {
+  Digest digest;
+  Path path;
+  Index child[2];
+  std::uint64_t valueRef;
+  std::uint32_t valueLen;
+  Kind kind;
+  std::uint8_t start;
+  std::uint8_t end;
+  std::uint8_t flags;
+};
+
+constexpr int kChunkBits = 16;
+constexpr std::size_t kChunkNodes = std::size_t{1} << kChunkBits;
+constexpr std::size_t kValueChunk = std::size_t{1} << 20;
+
+std::uint64_t loadBE64(const std::uint8_t* p) {
+  return readBE64(p);
+}
+
+// First bit index >= from where a and b differ, or 256.
+int firstDifference(const std::uint8_t* a, const std::uint8_t* b, int from) {
+  for (int w = from >> 6; w < 4; ++w) {
+    std::uint64_t x = loadBE64(a + std::ptrdiff_t{8} * w) ^ loadBE64(b + std::ptrdiff_t{8} * w);
+    if (w == (from >> 6)) x &= ~std::uint64_t{0} >> (from & 63);
+    if (x != 0) return w * 64 + std::countl_zero(x);
+  }
+  return kMaxDepth;
+}
+
+Path pathOf(util::ByteSpan key) {
+  return crypto::sha256(key);
+}
+
+}  // namespace
+
+void detail::sha256Into(const std::uint8_t* data, std::size_t size, std::uint8_t* out) {
+  crypto::Hash32 h = crypto::sha256(util::ByteSpan(data, size));
+  std::memcpy(out, h.data(), kHashSize);
+}
+
+struct SparseMerkleSumTrie::Impl {
+  NodeStore& store;
+  ValueHasher hasher;
+  std::vector<std::unique_ptr<Node[]>> chunks;
+  Index next = 1;  // slot 0 is the nil index
+  Index freeHead = kNil;
+  std::size_t used = 0;
+  std::vector<std::unique_ptr<std::uint8_t[]>> valueChunks;
+  std::size_t valueChunkUsed = kValueChunk;
+  Index root = kNil;
+  std::vector<Digest> orphans;
+  util::Bytes scratch;
+
+  Impl(NodeStore& s, ValueHasher h) : store(s), hasher(h) {}
+
+  Node& at(Index i) { return chunks[i >> kChunkBits][i & (kChunkNodes - 1)]; }
+
+  Index alloc(Kind kind) {
+    Index i;
+    if (freeHead != kNil) {
+      i = freeHead;
+      freeHead = at(i).child[0];
+    } else {
+      if ((next >> kChunkBits) >= chunks.size()) {
+        chunks.emplace_back(new Node[kChunkNodes]);  // uninitialized until used
+      }
+      i = next++;
+      if (next == 0) throw std::length_error("smst: node arena exhausted");
+    }
+    ++used;
+    Node& n = at(i);
+    n.kind = kind;
+    n.flags = 0;
+    n.child[0] = n.child[1] = kNil;
+    n.start = n.end = 0;
+    n.valueRef = 0;
+    n.valueLen = 0;
+    return i;
+  }
+
+  void release(Index i) {
+    Node& n = at(i);
+    n.kind = Kind::free;
+    n.child[0] = freeHead;
+    freeHead = i;
+    --used;
+  }
+
+  // ---- leaf values ----
+
+  std::uint64_t storeValue(util::ByteSpan v) {
+    if (v.size() > kValueChunk / 4) {
+      valueChunks.emplace_back(new std::uint8_t[v.size() == 0 ? 1 : v.size()]);
+      std::memcpy(valueChunks.back().get(), v.data(), v.size());
+      valueChunkUsed = kValueChunk;  // the next small value opens a new chunk
+      return (std::uint64_t{valueChunks.size() - 1} << 32);
+    }
+    if (valueChunkUsed + v.size() > kValueChunk) {
+      valueChunks.emplace_back(new std::uint8_t[kValueChunk]);
+      valueChunkUsed = 0;
+    }
+    std::uint64_t ref = (std::uint64_t{valueChunks.size() - 1} << 32) | valueChunkUsed;
+    if (!v.empty()) std::memcpy(valueChunks.back().get() + valueChunkUsed, v.data(), v.size());
+    valueChunkUsed += v.size();
+    return ref;
+  }
+
+  // V of a leaf; `holder` keeps a value read from the store alive.
+  util::ByteSpan leafValue(Index i, util::Bytes& holder) {
+    Node& n = at(i);
+    if (n.valueRef != kValueInStore) {
+      const std::uint8_t* base = valueChunks[n.valueRef >> 32].get() + (n.valueRef & 0xffffffffu);
+      return {base, n.valueLen};
+    }
+    std::optional<util::Bytes> pre = store.get(n.digest);
+    if (!pre || pre->size() != 1 + kPathSize + n.valueLen || (*pre)[0] != 0x00) {
+      throw StoreError("smst: store lacks the leaf of a committed node");
+    }
+    holder.assign(pre->begin() + 1 + kPathSize, pre->end());
+    return holder;
+  }
+
+  // ---- lazy nodes ----
+
+  Index lazyChild(const std::uint8_t* digest) {
+    if (std::memcmp(digest, kPlaceholder.data(), kDigestSize) == 0) return kNil;
+    Index c = alloc(Kind::lazy);
+    Node& n = at(c);
+    std::memcpy(n.digest.data(), digest, kDigestSize);
+    n.flags = kHashed | kPersisted;
+    return c;
+  }
+
+  void resolve(Index i) {
+    if (i == kNil || at(i).kind != Kind::lazy) return;
+    Digest digest = at(i).digest;
+    std::optional<util::Bytes> pre = store.get(digest);
+    if (!pre || pre->empty()) throw StoreError("smst: store lacks a node reachable from the root");
+    const util::Bytes& d = *pre;
+    switch (d[0]) {
+      case 0x00: {
+        if (d.size() < 1 + kPathSize + kSuffixSize) throw StoreError("smst: short leaf in store");
+        Node& n = at(i);
+        n.kind = Kind::leaf;
+        std::memcpy(n.path.data(), d.data() + 1, kPathSize);
+        n.valueRef = kValueInStore;
+        n.valueLen = static_cast<std::uint32_t>(d.size() - 1 - kPathSize);
+        break;
+      }
+      case 0x01: {
+        if (d.size() != 1 + 2 * kDigestSize + kSuffixSize) {
+          throw StoreError("smst: malformed inner node in store");
+        }
+        Index l = lazyChild(d.data() + 1);
+        Index r = lazyChild(d.data() + 1 + kDigestSize);
+        Node& n = at(i);
+        n.kind = Kind::inner;
+        n.child[0] = l;
+        n.child[1] = r;
+        break;
+      }
+      case 0x02: {
+        if (d.size() != 3 + kPathSize + kDigestSize + kSuffixSize || d[1] >= d[2]) {
+          throw StoreError("smst: malformed extension node in store");
+        }
+        Index c = lazyChild(d.data() + 3 + kPathSize);
+        Node& n = at(i);
+        n.kind = Kind::ext;
+        n.start = d[1];
+        n.end = d[2];
+        std::memcpy(n.path.data(), d.data() + 3, kPathSize);
+        n.child[0] = c;
+        break;
+      }
+      default:
+        throw StoreError("smst: unknown node prefix in store");
+    }
+  }
+
+  // Marks a node as changed: its digest is recomputed later, and if the store held it, the old
+  // entry becomes an orphan that the next commit removes.
+  void touch(Index i) {
+    Node& n = at(i);
+    if (n.flags & kPersisted) orphans.push_back(n.digest);
+    n.flags = 0;
+  }
+
+  // ---- digests ----
+
+  const Digest& digest(Index i) {
+    if (i == kNil) return kPlaceholder;
+    Node& n = at(i);
+    if (n.flags & kHashed) return n.digest;
+    switch (n.kind) {
+      case Kind::inner: {
+        const Digest& l = digest(n.child[0]);
+        const Digest& r = digest(n.child[1]);
+        detail::innerDigestInto(l.data(), r.data(), n.digest.data());
+        break;
+      }
+      case Kind::ext: {
+        const Digest& c = digest(n.child[0]);
+        detail::chainDigestInto(n.path.data(), n.start, n.end, c, n.digest);
+        break;
+      }
+      default:
+        throw std::logic_error("smst: leaf or lazy node without digest");
+    }
+    n.flags |= kHashed;
+    return n.digest;
+  }
+
+  Index newLeaf(const Path& path, util::ByteSpan value, std::uint64_t weight) {
+    Index i = alloc(Kind::leaf);
+    Node& n = at(i);
+    n.path = path;
+    // scratch = 00 ‖ path ‖ V, V = vh(value) ‖ weight ‖ 1
+    std::size_t vhLen = hasher == ValueHasher::none ? value.size() : kHashSize;
+    std::size_t vLen = vhLen + kSuffixSize;
+    scratch.resize(1 + kPathSize + vLen);
+    std::uint8_t* p = scratch.data();
+    p[0] = 0x00;
+    std::memcpy(p + 1, path.data(), kPathSize);
+    if (hasher == ValueHasher::none) {
+      if (!value.empty()) std::memcpy(p + 1 + kPathSize, value.data(), value.size());
+    } else {
+      crypto::Hash32 h = crypto::sha256(value);
+      std::memcpy(p + 1 + kPathSize, h.data(), kHashSize);
+    }
+    writeBE64(p + 1 + kPathSize + vhLen, weight);
+    writeBE64(p + 1 + kPathSize + vhLen + 8, 1);
+    detail::sha256Into(p, scratch.size(), n.digest.data());
+    std::memcpy(n.digest.data() + kHashSize, p + 1 + kPathSize + vhLen, kSuffixSize);
+    n.flags = kHashed;
+    if (vLen > 0xffffffffu) throw std::length_error("smst: value too large");
+    n.valueLen = static_cast<std::uint32_t>(vLen);
+    n.valueRef = storeValue(util::ByteSpan(p + 1 + kPathSize, vLen));
+    return i;
+  }
+
+  // ---- update ----
+
+  Index update(Index i, int depth, const Path& path, Index leaf) {
+    if (i == kNil) return leaf;
+    resolve(i);
+    Node& n = at(i);
+    if (n.kind == Kind::leaf) {
+      int p = firstDifference(path.data(), n.path.data(), depth);
+      if (p == kMaxDepth) {
+        touch(i);
+        release(i);
+        return leaf;
+      }
+      Index inner = alloc(Kind::inner);
+      int b = pathBit(path.data(), p);
+      at(inner).child[b] = leaf;
+      at(inner).child[1 - b] = i;
+      if (depth < p) {
+        Index e = alloc(Kind::ext);
+        Node& x = at(e);
+        x.path = path;
+        x.start = static_cast<std::uint8_t>(depth);
+        x.end = static_cast<std::uint8_t>(p);
+        x.child[0] = inner;
+        return e;
+      }
+      return inner;
+    }
+    touch(i);
+    if (n.kind == Kind::ext) {
+      int d = firstDifference(n.path.data(), path.data(), n.start);
+      if (d >= n.end) {
+        Index c = update(n.child[0], n.end, path, leaf);
+        at(i).child[0] = c;
+        return i;
+      }
+      Index branch = alloc(Kind::inner);
+      int e = pathBit(n.path.data(), d);
+      Index child = n.child[0];
+      Index head;
+      Index tail;
+      if (d == n.start) {
+        head = branch;
+        n.start = static_cast<std::uint8_t>(n.start + 1);
+        if (n.start == n.end) {
+          tail = child;
+          release(i);
+        } else {
+          tail = i;
+        }
+      } else {
+        head = i;
+        n.child[0] = branch;
+        if (d == n.end - 1) {
+          tail = child;
+        } else {
+          Index t = alloc(Kind::ext);
+          Node& x = at(t);
+          x.path = at(i).path;
+          x.start = static_cast<std::uint8_t>(d + 1);
+          x.end = at(i).end;
+          x.child[0] = child;
+          tail = t;
+        }
+        at(i).end = static_cast<std::uint8_t>(d);
+      }
+      at(branch).child[e] = tail;
+      at(branch).child[1 - e] = leaf;
+      return head;
+    }
+    int b = pathBit(path.data(), depth);
+    Index c = update(n.child[b], depth + 1, path, leaf);
+    at(i).child[b] = c;
+    return i;
+  }
+
+  // The leaf of `path`, or kNil.
+  Index find(const Path& path) {
+    Index i = root;
+    int depth = 0;
+    while (i != kNil) {
+      resolve(i);
+      Node& n = at(i);
+      switch (n.kind) {
+        case Kind::leaf:
+          return n.path == path ? i : kNil;
+        case Kind::ext:
+          if (firstDifference(n.path.data(), path.data(), n.start) < n.end) return kNil;
+          depth = n.end;
+          i = n.child[0];
+          break;
+        case Kind::inner:
+          if (depth >= kMaxDepth) return kNil;
+          i = n.child[pathBit(path.data(), depth)];
+          ++depth;
+          break;
+        default:
+          throw std::logic_error("smst: unexpected node kind");
+      }
+    }
+    return kNil;
+  }
+
+  // ---- delete (the key is known to be present) ----
+
+  Index remove(Index i, int depth, const Path& path) {
+    resolve(i);
+    Node& n = at(i);
+    if (n.kind == Kind::leaf) {
+      touch(i);
+      release(i);
+      return kNil;
+    }
+    touch(i);
+    if (n.kind == Kind::ext) {
+      Index c = remove(n.child[0], n.end, path);
+      at(i).child[0] = c;
+      if (c != kNil && at(c).kind == Kind::leaf) {
+        release(i);
+        return c;
+      }
+      if (c != kNil && at(c).kind == Kind::ext) {
+        touch(c);
+        at(c).start = at(i).start;
+        release(i);
+        return c;
+      }
+      return i;
+    }
+    int b = pathBit(path.data(), depth);
+    Index c = remove(n.child[b], depth + 1, path);
+    at(i).child[b] = c;
+    Index s = at(i).child[1 - b];
+    resolve(s);
+    Index pair[2] = {c, s};
+    for (int k = 0; k < 2; ++k) {
+      if (pair[k] != kNil) continue;
+      Index other = pair[1 - k];
+      if (other == kNil) continue;
+      if (at(other).kind == Kind::leaf) {
+        release(i);
+        return other;
+      }
+      if (at(other).kind == Kind::ext) {
+        touch(other);
+        at(other).start = static_cast<std::uint8_t>(at(other).start - 1);
+        release(i);
+        return other;
+      }
+    }
+    return i;
+  }
+
+  // ---- virtual nodes for proofs: real nodes plus the inner nodes of an expanded extension ----
+
+  struct VNode {
+    Index index = kNil;
+    bool chain = false;  // the inner node at depth `level` of extension `index`'s chain
+    int level = 0;
+    [[nodiscard]] bool isNil() const { return index == kNil; }
+  };
+
+  bool isInnerLike(const VNode& v) {
+    return !v.isNil() && (v.chain || at(v.index).kind == Kind::inner);
+  }
+  bool isLeaf(const VNode& v) { return !v.isNil() && !v.chain && at(v.index).kind == Kind::leaf; }
+  bool isExt(const VNode& v) { return !v.isNil() && !v.chain && at(v.index).kind == Kind::ext; }
+
+  void children(const VNode& v, VNode out[2]) {
+    if (!v.chain) {
+      out[0] = VNode{at(v.index).child[0]};
+      out[1] = VNode{at(v.index).child[1]};
+      return;
+    }
+    Node& e = at(v.index);
+    int side = pathBit(e.path.data(), v.level);
+    VNode next = v.level + 1 < e.end ? VNode{v.index, true, v.level + 1} : VNode{e.child[0]};
+    out[side] = next;
+    out[1 - side] = VNode{};
+  }
+
+  Digest vdigest(const VNode& v) {
+    if (v.isNil()) return kPlaceholder;
+    if (!v.chain) return digest(v.index);
+    Node& e = at(v.index);
+    Digest c = digest(e.child[0]);
+    Digest out;
+    detail::chainDigestInto(at(v.index).path.data(), v.level, at(v.index).end, c, out);
+    return out;
+  }
+
+  util::Bytes encode(const VNode& v) {
+    util::Bytes out;
+    if (v.chain || at(v.index).kind == Kind::inner) {
+      VNode kids[2];
+      children(v, kids);
+      Digest l = vdigest(kids[0]);
+      Digest r = vdigest(kids[1]);
+      out.resize(1 + 2 * kDigestSize + kSuffixSize);
+      out[0] = 0x01;
+      std::memcpy(out.data() + 1, l.data(), kDigestSize);
+      std::memcpy(out.data() + 1 + kDigestSize, r.data(), kDigestSize);
+      writeBE64(out.data() + 1 + 2 * kDigestSize, sumOf(l) + sumOf(r));
+      writeBE64(out.data() + 1 + 2 * kDigestSize + 8, countOf(l) + countOf(r));
+      return out;
+    }
+    Node& n = at(v.index);
+    if (n.kind == Kind::leaf) {
+      util::Bytes holder;
+      util::ByteSpan value = leafValue(v.index, holder);
+      out.reserve(1 + kPathSize + value.size());
+      out.push_back(0x00);
+      out.insert(out.end(), n.path.begin(), n.path.end());
+      out.insert(out.end(), value.begin(), value.end());
+      return out;
+    }
+    if (n.kind == Kind::ext) {
+      Digest c = digest(n.child[0]);
+      Node& e = at(v.index);
+      out.reserve(3 + kPathSize + kDigestSize + kSuffixSize);
+      out.push_back(0x02);
+      out.push_back(e.start);
+      out.push_back(e.end);
+      out.insert(out.end(), e.path.begin(), e.path.end());
+      out.insert(out.end(), c.begin(), c.end());
+      out.insert(out.end(), c.begin() + kHashSize, c.end());
+      return out;
+    }
+    throw std::logic_error("smst: cannot encode an unresolved node");
+  }
+
+  void resolveV(const VNode& v) {
+    if (!v.isNil() && !v.chain) resolve(v.index);
+  }
+
+  std::vector<util::Bytes> sideNodes(const std::vector<VNode>& siblings) {
+    std::vector<util::Bytes> out;
+    out.reserve(siblings.size());
+    for (auto it = siblings.rbegin(); it != siblings.rend(); ++it) {
+      Digest d = vdigest(*it);
+      out.emplace_back(d.begin(), d.end());
+    }
+    return out;
+  }
+
+  // ---- commit ----
+
+  void persist(Index i, std::unordered_set<Digest, DigestHash>& orphanSet) {
+    if (i == kNil) return;
+    Node& n = at(i);
+    if (n.flags & kPersisted) return;
+    if (n.kind == Kind::inner) {
+      persist(n.child[0], orphanSet);
+      persist(at(i).child[1], orphanSet);
+    } else if (n.kind == Kind::ext) {
+      persist(n.child[0], orphanSet);
+    }
+    const Digest& d = digest(i);
+    util::Bytes pre = encode(VNode{i});
+    store.put(d, pre);
+    orphanSet.erase(d);
+    at(i).flags |= kPersisted;
+  }
+
+  struct MemoryStoreDigestHash {};
+
+  // The closest-proof walk of smt v0.14.1 (smt.go ProveClosest), step for step.
+  util::Result<SparseMerkleClosestProof> proveClosest(util::ByteSpan requested);
+  SparseMerkleProof prove(const Path& path);
+};
+
+SparseMerkleProof SparseMerkleSumTrie::Impl::prove(const Path& path) {
+  std::vector<VNode> siblings;
+  VNode sib;
+  VNode node{root};
+  for (int depth = 0; depth < kMaxDepth; ++depth) {
+    resolveV(node);
+    if (node.isNil() || isLeaf(node)) break;
+    if (isExt(node)) {
+      Node& e = at(node.index);
+      if (depth != e.start) throw std::logic_error("smst: extension reached at a wrong depth");
+      if (firstDifference(e.path.data(), path.data(), e.start) >= e.end) {
+        siblings.insert(siblings.end(), e.end - e.start, VNode{});
+        depth = e.end;
+        node = VNode{e.child[0]};
+        resolveV(node);
+      } else {
+        node = VNode{node.index, true, e.start};
+      }
+    }
+    if (!isInnerLike(node)) throw std::logic_error("smst: extension without an inner child");
+    VNode kids[2];
+    children(node, kids);
+    int b = pathBit(path.data(), depth);
+    node = kids[b];
+    sib = kids[1 - b];
+    siblings.push_back(sib);
+  }
+  SparseMerkleProof proof;
+  if (!node.isNil()) {
+    if (!isLeaf(node)) throw std::logic_error("smst: proof walk ended on a non-leaf");
+    if (at(node.index).path != path) proof.nonMembershipLeafData = encode(node);
+  }
+  proof.sideNodes = sideNodes(siblings);
+  if (!sib.isNil()) {
+    resolveV(sib);
+    proof.siblingData = encode(sib);
+  }
+  return proof;
+}
+
+util::Result<SparseMerkleClosestProof> SparseMerkleSumTrie::Impl::proveClosest(
+    util::ByteSpan requested) {
+  auto unsupported = [](const char* why) {
+    return util::makeError("unsupported_shape",
+                           std::string("ProveClosest on a post-delete trie shape where smt "
+                                       "v0.14.1 panics: ") +
+                               why);
+  };
+  Path wp;
+  std::memcpy(wp.data(), requested.data(), kPathSize);
+  SparseMerkleClosestProof proof;
+  proof.path.assign(requested.begin(), requested.end());
+  std::vector<VNode> siblings;
+  VNode sib;
+  VNode parent;
+  VNode node{root};
+  int depthDelta = 0;
+  int depth = 0;
+  int guard = 0;
+  while (depth < kMaxDepth) {
+    if (++guard > 4 * kMaxDepth * kMaxDepth) return unsupported("the walk does not end");
+    if (!node.isNil()) parent = node;
+    resolveV(node);
+    if (!node.isNil()) {
+      depthDelta = 0;
+    } else {
+      node = parent;
+      resolveV(node);
+      if (!siblings.empty()) siblings.pop_back();
+      depth -= depthDelta;
+      if (depth < 0 || depth >= kMaxDepth) return unsupported("back-step out of range");
+      flipPathBit(wp.data(), depth);
+      proof.flippedBits.push_back(depth);
+    }
+    if (isLeaf(node)) {
+      proof.depth = depth;
+      break;
+    }
+    if (isExt(node)) {
+      Node& e = at(node.index);
+      if (depth != e.start) return unsupported("depth != extNode.pathStart");
+      if (firstDifference(e.path.data(), wp.data(), e.start) >= e.end) {
+        int length = e.end - e.start;
+        siblings.insert(siblings.end(), length, VNode{});
+        depth += length;
+        depthDelta += length;
+        node = VNode{e.child[0]};
+        resolveV(node);
+      } else {
+        node = VNode{node.index, true, e.start};
+      }
+    }
+    if (!isInnerLike(node)) {
+      proof.depth = depth;
+      break;
+    }
+    VNode kids[2];
+    children(node, kids);
+    int b = pathBit(wp.data(), depth);
+    node = kids[b];
+    sib = kids[1 - b];
+    siblings.push_back(sib);
+    ++depth;
+    ++depthDelta;
+  }
+  if (node.isNil()) {
+    proof.closestPath.assign(kDigestSize, 0);
+    proof.closestValueHash.clear();
+    proof.closestProof = SparseMerkleProof{};
+    return proof;
+  }
+  if (!isLeaf(node)) return unsupported("the walk ended on a non-leaf node");
+  proof.closestPath.assign(at(node.index).path.begin(), at(node.index).path.end());
+  util::Bytes holder;
+  util::ByteSpan value = leafValue(node.index, holder);
+  proof.closestValueHash.assign(value.begin(), value.end());
+  proof.closestProof.sideNodes = sideNodes(siblings);
+  if (!sib.isNil()) {
+    resolveV(sib);
+    proof.closestProof.siblingData = encode(sib);
+  }
+  return proof;
+}
+
+// ---- public API ----
+
+SparseMerkleSumTrie::SparseMerkleSumTrie(NodeStore& store, ValueHasher hasher)
+    : impl_(std::make_unique<Impl>(store, hasher)), hasher_(hasher) {
+}
+
+SparseMerkleSumTrie::~SparseMerkleSumTrie() = default;
+
+util::Result<std::unique_ptr<SparseMerkleSumTrie>> SparseMerkleSumTrie::open(NodeStore& store,
+                                                                             util::ByteSpan root,
+                                                                             ValueHasher hasher) {
+  if (root.size() != kDigestSize) {
+    return util::makeError("bad_length",
+                           "trie root must be 48 bytes, got " + std::to_string(root.size()));
+  }
+  auto trie = std::make_unique<SparseMerkleSumTrie>(store, hasher);
+  trie->impl_->root = trie->impl_->lazyChild(root.data());
+  return trie;
+}
+
+void SparseMerkleSumTrie::update(util::ByteSpan key, util::ByteSpan value, std::uint64_t weight) {
+  Path path = pathOf(key);
+  Index leaf = impl_->newLeaf(path, value, weight);
+  impl_->root = impl_->update(impl_->root, 0, path, leaf);
+}
+
+util::Status SparseMerkleSumTrie::remove(util::ByteSpan key) {
+  Path path = pathOf(key);
+  if (impl_->find(path) == kNil) return util::makeError("key_not_found", "key not found");
+  impl_->root = impl_->remove(impl_->root, 0, path);
+  return util::Ok{};
+}
+
+std::optional<LeafValue> SparseMerkleSumTrie::get(util::ByteSpan key) {
+  Index leaf = impl_->find(pathOf(key));
+  if (leaf == kNil) return std::nullopt;
+  util::Bytes holder;
+  util::ByteSpan v = impl_->leafValue(leaf, holder);
+  LeafValue out;
+  out.valueHash.assign(v.begin(), v.end() - kSuffixSize);
+  out.weight = readBE64(v.data() + v.size() - kSuffixSize);
+  return out;
+}
+
+Digest SparseMerkleSumTrie::root() {
+  return impl_->digest(impl_->root);
+}
+std::uint64_t SparseMerkleSumTrie::sum() {
+  return sumOf(root());
+}
+std::uint64_t SparseMerkleSumTrie::count() {
+  return countOf(root());
+}
+
+SparseMerkleProof SparseMerkleSumTrie::prove(util::ByteSpan key) {
+  return impl_->prove(pathOf(key));
+}
+
+util::Result<SparseMerkleClosestProof> SparseMerkleSumTrie::proveClosest(util::ByteSpan path) {
+  if (path.size() != kPathSize) {
+    return util::makeError(
+        "invalid_path", "closest-proof path must be 32 bytes, got " + std::to_string(path.size()));
+  }
+  return impl_->proveClosest(path);
+}
+
+void SparseMerkleSumTrie::commit() {
+  Impl& m = *impl_;
+  Digest rootDigest = m.digest(m.root);
+  std::unordered_set<Digest, DigestHash> orphanSet(m.orphans.begin(), m.orphans.end());
+  m.persist(m.root, orphanSet);
+  for (const Digest& d : orphanSet) m.store.erase(d);
+  m.store.commit(rootDigest);
+  m.orphans.clear();
+  // Every leaf is in the store now: drop the in-memory copies of the values.
+  for (Index i = 1; i < m.next; ++i) {
+    Node& n = m.at(i);
+    if (n.kind == Kind::leaf) n.valueRef = kValueInStore;
+  }
+  m.valueChunks.clear();
+  m.valueChunkUsed = kValueChunk;
+}
+
+std::size_t SparseMerkleSumTrie::nodeCount() const {
+  return impl_->used;
+}
+
+}  // namespace pocket::smst
