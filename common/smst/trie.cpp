@@ -22,17 +22,19 @@ constexpr std::uint64_t kValueInStore = ~std::uint64_t{0};
 
 // One arena slot. Leaf: path, value (V) reference; inner: child[0..1]; extension: path,
 // start, end, child[0]; lazy: digest only (resolved from the store when visited).
+// The fields an update walk reads come first, the digest last.
 struct Node {
-  Digest digest;
-  Path path;
-  Index child[2];
-  std::uint64_t valueRef;
-  std::uint32_t valueLen;
   Kind kind;
   std::uint8_t start;
   std::uint8_t end;
   std::uint8_t flags;
+  Index child[2];
+  Path path;
+  std::uint32_t valueLen;
+  std::uint64_t valueRef;
+  Digest digest;
 };
+static_assert(sizeof(Node) == 104);
 
 constexpr int kChunkBits = 16;
 constexpr std::size_t kChunkNodes = std::size_t{1} << kChunkBits;
@@ -57,11 +59,6 @@ Path pathOf(util::ByteSpan key) {
 }
 
 }  // namespace
-
-void detail::sha256Into(const std::uint8_t* data, std::size_t size, std::uint8_t* out) {
-  crypto::Hash32 h = crypto::sha256(util::ByteSpan(data, size));
-  std::memcpy(out, h.data(), kHashSize);
-}
 
 struct SparseMerkleSumTrie::Impl {
   NodeStore& store;
@@ -249,8 +246,7 @@ struct SparseMerkleSumTrie::Impl {
     if (hasher == ValueHasher::none) {
       if (!value.empty()) std::memcpy(p + 1 + kPathSize, value.data(), value.size());
     } else {
-      crypto::Hash32 h = crypto::sha256(value);
-      std::memcpy(p + 1 + kPathSize, h.data(), kHashSize);
+      detail::sha256Into(value.data(), value.size(), p + 1 + kPathSize);
     }
     writeBE64(p + 1 + kPathSize + vhLen, weight);
     writeBE64(p + 1 + kPathSize + vhLen + 8, 1);
