@@ -6,6 +6,8 @@
 //   smst_<store>_<L>_update_root_s   updates + root() (+ commit for rocksdb), seconds
 //   smst_<store>_<L>_rss_mib         peak resident set size of the process, MiB
 //   smst_<store>_<L>_prove_closest_us median proveClosest time, microseconds
+//   smst_<store>_<L>_process_cpu_s   CPU time (user + sys) of the whole process, seconds: on a
+//                                    machine shared with other jobs, wall time overstates cost
 
 #include <algorithm>
 #include <chrono>
@@ -167,6 +169,9 @@ int main(int argc, char** argv) {
   std::printf("# %s: updates %.3f s, root %.3f s, commit %.3f s, %zu arena nodes\n", prefix.c_str(),
               seconds(start, updated), seconds(updated, rooted), seconds(rooted, committed),
               trie.nodeCount());
+  double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  std::printf("%s_process_cpu_s=%.3f\n", prefix.c_str(), cpu);
   std::printf("%s_rss_mib=%.0f\n", prefix.c_str(), static_cast<double>(usage.ru_maxrss) / 1024.0);
   std::printf("%s_prove_closest_us=%.2f\n", prefix.c_str(), median);
   if (db) std::filesystem::remove_all(dir);

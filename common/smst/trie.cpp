@@ -18,10 +18,12 @@ constexpr Index kNil = 0;
 enum class Kind : std::uint8_t { leaf, inner, ext, lazy, free };
 constexpr std::uint8_t kHashed = 1;     // digest is valid
 constexpr std::uint8_t kPersisted = 2;  // the store holds this node under its digest
+constexpr std::uint8_t kNewExt = 4;     // extension created by the batch being applied
 constexpr std::uint64_t kValueInStore = ~std::uint64_t{0};
 
-// One arena slot. Leaf: path, value (V) reference; inner: child[0..1]; extension: path,
-// start, end, child[0]; lazy: digest only (resolved from the store when visited).
+// One arena slot. Leaf: path, value (V) reference, child[0] = insertion sequence number (0 for
+// leaves loaded from the store); inner: child[0..1]; extension: path, start, end, child[0];
+// lazy: digest only (resolved from the store when visited).
 // The fields an update walk reads come first, the digest last.
 struct Node {
   Kind kind;
@@ -72,10 +74,24 @@ struct SparseMerkleSumTrie::Impl {
   Index root = kNil;
   std::vector<Digest> orphans;
   util::Bytes scratch;
+  // Updates not yet applied to the structure (see flush()).
+  struct Pending {
+    std::uint64_t prefix;  // first 8 path bytes, big-endian: sorts like the path
+    Index leaf;
+  };
+  std::vector<Pending> pending;
+  std::vector<Index> newExts;
+  std::uint32_t nextSeq = 1;
 
   Impl(NodeStore& s, ValueHasher h) : store(s), hasher(h) {}
 
   Node& at(Index i) { return chunks[i >> kChunkBits][i & (kChunkNodes - 1)]; }
+
+  void prefetch(Index i) {
+    const char* p = reinterpret_cast<const char*>(&at(i));
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + sizeof(Node) - 1);
+  }
 
   Index alloc(Kind kind) {
     Index i;
@@ -204,7 +220,7 @@ struct SparseMerkleSumTrie::Impl {
   void touch(Index i) {
     Node& n = at(i);
     if (n.flags & kPersisted) orphans.push_back(n.digest);
-    n.flags = 0;
+    n.flags &= kNewExt;
   }
 
   // ---- digests ----
@@ -215,6 +231,8 @@ struct SparseMerkleSumTrie::Impl {
     if (n.flags & kHashed) return n.digest;
     switch (n.kind) {
       case Kind::inner: {
+        if (n.child[0] != kNil) prefetch(n.child[0]);
+        if (n.child[1] != kNil) prefetch(n.child[1]);
         const Digest& l = digest(n.child[0]);
         const Digest& r = digest(n.child[1]);
         detail::innerDigestInto(l.data(), r.data(), n.digest.data());
@@ -236,6 +254,7 @@ struct SparseMerkleSumTrie::Impl {
     Index i = alloc(Kind::leaf);
     Node& n = at(i);
     n.path = path;
+    n.child[0] = nextSeq++;
     // scratch = 00 ‖ path ‖ V, V = vh(value) ‖ weight ‖ 1
     std::size_t vhLen = hasher == ValueHasher::none ? value.size() : kHashSize;
     std::size_t vLen = vhLen + kSuffixSize;
@@ -259,6 +278,94 @@ struct SparseMerkleSumTrie::Impl {
     return i;
   }
 
+  // ---- batched updates ----
+  //
+  // update() only hashes the new leaf and queues it. flush() applies the queue in path order (each
+  // walk then finds most of its path in cache) and repairs what order changes: in smt, an
+  // extension created by a batch of inserts stores the path of the second key, in insertion
+  // order, among the leaves below it (the key whose insertion created it; splits keep it). Every
+  // other part of the structure depends only on the set of keys. The batch is applied before any
+  // operation that reads the structure.
+
+  void flush() {
+    if (pending.empty()) return;
+    std::sort(pending.begin(), pending.end(), [this](const Pending& a, const Pending& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      const Node& x = at(a.leaf);
+      const Node& y = at(b.leaf);
+      if (x.path != y.path) return x.path < y.path;
+      return x.child[0] < y.child[0];  // same key: apply in insertion order
+    });
+    // Leaves sit in the arena in insertion order: fetch them ahead of the sorted walk.
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      if (k + kAhead < pending.size()) prefetch(pending[k + kAhead].leaf);
+      Path path = at(pending[k].leaf).path;
+      root = update(root, 0, path, pending[k].leaf);
+    }
+    pending.clear();
+    fixExtensions();
+  }
+
+  // The two oldest leaves (sequence number, index) below a node.
+  struct Oldest {
+    std::uint64_t first = ~std::uint64_t{0};
+    Index firstLeaf = kNil;
+    std::uint64_t second = ~std::uint64_t{0};
+    Index secondLeaf = kNil;
+    void add(std::uint64_t seq, Index leaf) {
+      if (seq < first) {
+        second = first;
+        secondLeaf = firstLeaf;
+        first = seq;
+        firstLeaf = leaf;
+      } else if (seq < second) {
+        second = seq;
+        secondLeaf = leaf;
+      }
+    }
+  };
+
+  // The two oldest leaves below a node.
+  Oldest oldest(Index i) {
+    Oldest out;
+    if (i == kNil) return out;
+    Node& n = at(i);
+    switch (n.kind) {
+      case Kind::leaf:
+        out.add(n.child[0], i);
+        return out;
+      case Kind::ext:
+        return oldest(n.child[0]);
+      case Kind::inner: {
+        Oldest l = oldest(n.child[0]);
+        Oldest r = oldest(at(i).child[1]);
+        out = l;
+        if (r.firstLeaf != kNil) out.add(r.first, r.firstLeaf);
+        if (r.secondLeaf != kNil) out.add(r.second, r.secondLeaf);
+        return out;
+      }
+      default:
+        return out;
+    }
+  }
+
+  // Gives each extension the batch created the path of the second-oldest leaf below it. Such an
+  // extension grew from a single leaf's position, so its subtree holds only leaves of the batch and
+  // at most one older leaf: the walk is bounded by the batch.
+  void fixExtensions() {
+    for (Index e : newExts) {
+      Node& x = at(e);
+      if (x.kind != Kind::ext || !(x.flags & kNewExt)) continue;
+      Oldest o = oldest(x.child[0]);
+      if (o.secondLeaf == kNil) throw std::logic_error("smst: extension above a single leaf");
+      Node& y = at(e);
+      y.path = at(o.secondLeaf).path;
+      y.flags &= static_cast<std::uint8_t>(~kNewExt);
+    }
+    newExts.clear();
+  }
+
   // ---- update ----
 
   Index update(Index i, int depth, const Path& path, Index leaf) {
@@ -267,7 +374,8 @@ struct SparseMerkleSumTrie::Impl {
     Node& n = at(i);
     if (n.kind == Kind::leaf) {
       int p = firstDifference(path.data(), n.path.data(), depth);
-      if (p == kMaxDepth) {
+      if (p == kMaxDepth) {  // same key: the new leaf takes the old one's place and age
+        at(leaf).child[0] = n.child[0];
         touch(i);
         release(i);
         return leaf;
@@ -283,6 +391,8 @@ struct SparseMerkleSumTrie::Impl {
         x.start = static_cast<std::uint8_t>(depth);
         x.end = static_cast<std::uint8_t>(p);
         x.child[0] = inner;
+        x.flags = kNewExt;
+        newExts.push_back(e);
         return e;
       }
       return inner;
@@ -321,6 +431,8 @@ struct SparseMerkleSumTrie::Impl {
           x.start = static_cast<std::uint8_t>(d + 1);
           x.end = at(i).end;
           x.child[0] = child;
+          x.flags = at(i).flags & kNewExt;  // a piece of an extension keeps its origin
+          if (x.flags & kNewExt) newExts.push_back(t);
           tail = t;
         }
         at(i).end = static_cast<std::uint8_t>(d);
@@ -677,17 +789,19 @@ util::Result<std::unique_ptr<SparseMerkleSumTrie>> SparseMerkleSumTrie::open(Nod
 void SparseMerkleSumTrie::update(util::ByteSpan key, util::ByteSpan value, std::uint64_t weight) {
   Path path = pathOf(key);
   Index leaf = impl_->newLeaf(path, value, weight);
-  impl_->root = impl_->update(impl_->root, 0, path, leaf);
+  impl_->pending.push_back({readBE64(path.data()), leaf});
 }
 
 util::Status SparseMerkleSumTrie::remove(util::ByteSpan key) {
   Path path = pathOf(key);
+  impl_->flush();
   if (impl_->find(path) == kNil) return util::makeError("key_not_found", "key not found");
   impl_->root = impl_->remove(impl_->root, 0, path);
   return util::Ok{};
 }
 
 std::optional<LeafValue> SparseMerkleSumTrie::get(util::ByteSpan key) {
+  impl_->flush();
   Index leaf = impl_->find(pathOf(key));
   if (leaf == kNil) return std::nullopt;
   util::Bytes holder;
@@ -699,6 +813,7 @@ std::optional<LeafValue> SparseMerkleSumTrie::get(util::ByteSpan key) {
 }
 
 Digest SparseMerkleSumTrie::root() {
+  impl_->flush();
   return impl_->digest(impl_->root);
 }
 std::uint64_t SparseMerkleSumTrie::sum() {
@@ -709,6 +824,7 @@ std::uint64_t SparseMerkleSumTrie::count() {
 }
 
 SparseMerkleProof SparseMerkleSumTrie::prove(util::ByteSpan key) {
+  impl_->flush();
   return impl_->prove(pathOf(key));
 }
 
@@ -717,11 +833,13 @@ util::Result<SparseMerkleClosestProof> SparseMerkleSumTrie::proveClosest(util::B
     return util::makeError(
         "invalid_path", "closest-proof path must be 32 bytes, got " + std::to_string(path.size()));
   }
+  impl_->flush();
   return impl_->proveClosest(path);
 }
 
 void SparseMerkleSumTrie::commit() {
   Impl& m = *impl_;
+  m.flush();
   Digest rootDigest = m.digest(m.root);
   std::unordered_set<Digest, DigestHash> orphanSet(m.orphans.begin(), m.orphans.end());
   m.persist(m.root, orphanSet);
