@@ -9,7 +9,13 @@
 //
 // Memory: nodes live in an arena of fixed-size slots addressed by 32-bit indices (no allocation
 // per node). Leaf digests are computed once, at update; inner and extension digests are computed
-// lazily, at root() or proof time, for the nodes changed since. Leaf values (V) live in a value
+// lazily, at root() or proof time, for the nodes changed since.
+//
+// Batching: update() hashes the leaf and queues it; the queue is applied in path order the next
+// time the structure is read (root, sum, count, get, remove, prove, proveClosest, commit), which
+// keeps each walk in cache. The result is the structure Go builds in call order, extension paths
+// included (the extensions a batch creates are given the path of the key whose insertion created
+// them in call order). Leaf values (V) live in a value
 // arena until commit(); after commit() they are read back from the store when a proof or get()
 // needs them, so a committed tree keeps only ~100 bytes per node in RAM. Reopening a tree from a
 // committed root (open()) loads nodes from the store only along the paths that are visited.
@@ -22,8 +28,15 @@
 // Ownership and threading: a trie borrows its NodeStore, which must outlive it. A trie is used
 // from one thread at a time (no internal locking); distinct tries over distinct stores are
 // independent. Methods that read the store (any method after open() or commit()) throw
-// StoreError on I/O failure or on a store that lacks a node it should hold; every other failure
+// StoreError on I/O failure or on a store that lacks a node it should hold; after a StoreError
+// the trie must be discarded and reopened from the store's committed root. Every other failure
 // is a returned util::Error and leaves the trie unchanged.
+//
+// Session use: one trie per (supplier, session): RocksNodeStore(db, "<supplier>/<session>/"),
+// update(relayHash, relayBytes, computeUnits) per mined relay, commit() periodically and at
+// claim time (root() is the claim root), proveClosest(proofPath) at proof time, whose
+// compactClosestProof() + encodeGob() is MsgSubmitProof.proof. After a restart:
+// open(store, *store.committedRoot()), then replay the relays mined after that commit.
 
 #include <cstdint>
 #include <memory>
