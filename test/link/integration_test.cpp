@@ -279,6 +279,7 @@ TEST_SUITE("link_integration") {
                                      "spool-stranger");
     CHECK(refused->exitCode(30s) == 1);
     CHECK(world.doubleLog().find("event=link_peer_refused") != std::string::npos);
+    CHECK(world.driverLog().find("event=link_auth_refused") != std::string::npos);
     CHECK(world.received().accepted.empty());
 
     auto allowed = world.startDriver(
