@@ -234,6 +234,8 @@ TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the mana
         auto response = protocol::parseRelayResponse(util::asBytes(body));
         if (status != 200 || !response.ok() || response->relayMinerError) {
           ++failures;
+          // The edge is being restarted: do not burn through the prepared relays meanwhile.
+          if (status == 0) std::this_thread::sleep_for(5ms);
           continue;
         }
         auto request = protocol::parseRelayRequest(requests[n]);
@@ -289,7 +291,9 @@ TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the mana
   std::size_t missing = 0;
   for (const auto& h : served) missing += received.count(h) == 0 ? 1 : 0;
   CHECK(missing == 0);
-  for (const auto& h : served) CHECK(received.count(h) <= 1);
+  std::size_t twice = 0;
+  for (const auto& h : served) twice += received.count(h) > 1 ? 1 : 0;
+  CHECK(twice == 0);
   std::set<std::string> unique(received.begin(), received.end());
   CHECK(unique.size() == received.size());
   CHECK(duplicates == 0);  // no relay was spooled twice
