@@ -80,18 +80,18 @@ void ZapAuthenticator::handle(zmq::socket_t& socket) {
     }
   }
   if (status == "200") {
-    accepted_.fetch_add(1, std::memory_order_relaxed);
     util::LogLine(log_, util::LogLevel::info, "link_peer_accepted")
         .kv("peer_address", address)
         .kv("key", fingerprint);
   } else {
-    refused_.fetch_add(1, std::memory_order_relaxed);
     util::LogLine(log_, util::LogLevel::warn, "link_peer_refused")
         .kv("peer_address", address)
         .kv("mechanism", mechanism)
         .kv("key", fingerprint)
         .kv("reason", text);
   }
+  // Counted after the log line, so that a reader who sees the count also finds the line.
+  (status == "200" ? accepted_ : refused_).fetch_add(1, std::memory_order_relaxed);
   socket.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
   socket.send(zmq::buffer(requestId), zmq::send_flags::sndmore);
   socket.send(zmq::buffer(status), zmq::send_flags::sndmore);

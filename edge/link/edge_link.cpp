@@ -315,11 +315,11 @@ void EdgeLink::Worker::handle(const zmq::message_t& frame) {
     });
   }
   if (!status.ok()) {
-    link_.garbageReceived_.fetch_add(1);
     util::LogLine(link_.log_, util::LogLevel::warn, "link_garbage_received")
         .kv("bytes", frame.size())
         .kv("code", status.error().code)
         .kv("reason", status.error().message);
+    link_.garbageReceived_.fetch_add(1);
   }
 }
 
@@ -341,8 +341,8 @@ void EdgeLink::Worker::handleAck(link::Ack::Reader ack) {
   }
   std::uint64_t before = spool.ackedThrough();
   if (through > before) {
+    link_.relaysAcked_.fetch_add(through - before);  // counted first: readers see it with the ack
     spool.ack(through);
-    link_.relaysAcked_.fetch_add(through - before);
   }
   while (!inFlight_.empty() && inFlight_.front().lastSeq <= through) {
     inFlight_.pop_front();
@@ -376,9 +376,9 @@ void EdgeLink::Worker::handleChainState(link::ChainState::Reader state) {
                                    p.getComputeUnitCostGranularity(),
                                    p.getSessionGridAnchorHeight(),
                                    p.getSessionNumberAtAnchor()};
-  link_.facts_.updateHead(std::move(head));
   link_.lastChainStateUnixMs_.store(nowUnixMs());
   link_.chainStates_.fetch_add(1);
+  link_.facts_.updateHead(std::move(head));
 }
 
 util::Status EdgeLink::Worker::handleSessionInfo(link::SessionInfo::Reader info) {
