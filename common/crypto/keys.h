@@ -40,6 +40,8 @@ class PublicKey {
   friend auto operator<=>(const PublicKey&, const PublicKey&) = default;
 
  private:
+  // The ring verifier validates points against its own cache of decompressed points.
+  friend class RingVerifier;
   explicit PublicKey(const CompressedPoint& bytes) : bytes_(bytes) {}
   CompressedPoint bytes_{};
 };

@@ -15,5 +15,6 @@ void replayAbciQuery(const nlohmann::json& document, Reporter& reporter);
 void replayTxSign(const nlohmann::json& document, Reporter& reporter);
 // smst: the SMST golden vectors (tools/vector-replay/smst.cpp).
 void replaySmst(const nlohmann::json& document, Reporter& reporter);
+void replayRing(const nlohmann::json& document, Reporter& reporter);
 
 }  // namespace pocket::vectors

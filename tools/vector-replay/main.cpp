@@ -29,6 +29,7 @@ constexpr Kind kKinds[] = {
     {"abci-query", pocket::vectors::replayAbciQuery},
     {"tx-sign", pocket::vectors::replayTxSign},
     {"smst", pocket::vectors::replaySmst},
+    {"ring", pocket::vectors::replayRing},
 };
 
 const Kind* findKind(std::string_view name) {
