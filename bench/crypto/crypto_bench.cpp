@@ -129,9 +129,7 @@ void ringFigures(std::size_t ringSize, const crypto::Hash32& message) {
   std::printf("ring_verify_n%zu_public_api_us=%.1f\n", ringSize, publicApi);
 }
 
-}  // namespace
-
-int main() {
+void run() {
   crypto::Hash32 message = crypto::sha256(util::asBytes("bench relay request"));
   ringFigures(2, message);
   ringFigures(4, message);
@@ -151,5 +149,16 @@ int main() {
     if (!crypto::verifyCosmos(pub, responseHash, signature)) throw std::runtime_error("verify");
   });
   std::printf("response_verify_us=%.1f\n", verify);
+}
+
+}  // namespace
+
+int main() {
+  try {
+    run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "crypto_bench: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

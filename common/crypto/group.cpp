@@ -88,27 +88,27 @@ void pointDouble(JacobianPoint& r, const JacobianPoint& a) {
     return;
   }
   // dbl-2009-l (a = 0). secp256k1 has no point of order 2, so y ≠ 0 here.
-  FieldElement A, B, C, D, E, F, t;
-  fieldSqr(A, a.x);
-  fieldSqr(B, a.y);
-  fieldSqr(C, B);
-  fieldAdd(t, a.x, B);
+  FieldElement xx, yy, yyyy, d, e, f, t;
+  fieldSqr(xx, a.x);
+  fieldSqr(yy, a.y);
+  fieldSqr(yyyy, yy);
+  fieldAdd(t, a.x, yy);
   fieldSqr(t, t);
-  fieldSub(t, t, A);
-  fieldSub(t, t, C);
-  fieldAdd(D, t, t);
-  fieldAdd(E, A, A);
-  fieldAdd(E, E, A);
-  fieldSqr(F, E);
+  fieldSub(t, t, xx);
+  fieldSub(t, t, yyyy);
+  fieldAdd(d, t, t);
+  fieldAdd(e, xx, xx);
+  fieldAdd(e, e, xx);
+  fieldSqr(f, e);
   FieldElement z3;
   fieldMul(z3, a.y, a.z);
   fieldAdd(r.z, z3, z3);
-  fieldSub(r.x, F, D);
-  fieldSub(r.x, r.x, D);
-  fieldSub(t, D, r.x);
-  fieldMul(t, E, t);
-  fieldMulSmall(C, C, 8);
-  fieldSub(r.y, t, C);
+  fieldSub(r.x, f, d);
+  fieldSub(r.x, r.x, d);
+  fieldSub(t, d, r.x);
+  fieldMul(t, e, t);
+  fieldMulSmall(yyyy, yyyy, 8);
+  fieldSub(r.y, t, yyyy);
   r.infinity = false;
 }
 
@@ -258,7 +258,7 @@ PointTable::PointTable(const AffinePoint& base, int window)
     }
     JacobianPoint twice;
     pointDouble(twice, chunkBase);
-    std::size_t first = static_cast<std::size_t>(chunk * perChunk_);
+    std::size_t first = static_cast<std::size_t>(chunk) * static_cast<std::size_t>(perChunk_);
     jacobian[first] = chunkBase;
     for (int k = 1; k < perChunk_; ++k) {
       pointAdd(jacobian[first + static_cast<std::size_t>(k)],

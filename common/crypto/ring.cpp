@@ -69,8 +69,9 @@ util::Bytes encodeRingSignature(const RingSignature& signature) {
   util::Bytes out;
   out.reserve(kHeaderBytes + kMemberBytes * signature.members.size());
   auto size = static_cast<std::uint32_t>(signature.members.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
+  for (int shift = 24; shift >= 0; shift -= 8) {
     out.push_back(static_cast<std::uint8_t>(size >> shift));
+  }
   out.insert(out.end(), signature.c0.begin(), signature.c0.end());
   out.insert(out.end(), signature.keyImage.begin(), signature.keyImage.end());
   for (const RingMember& member : signature.members) {
@@ -379,6 +380,7 @@ Scalar32 challenge(const Hash32& message, const CompressedPoint& l, const Compre
 std::optional<RingSignature> trySign(const PrivateKey& key, std::span<const PublicKey> ring,
                                      std::size_t signer, const Hash32& message) {
   const std::size_t n = ring.size();
+  if (n < 2) return std::nullopt;
   std::vector<secp256k1_pubkey> points(n);
   std::vector<secp256k1_pubkey> hashed(n);
   for (std::size_t i = 0; i < n; ++i) {

@@ -6,6 +6,7 @@
 #include "common/crypto/ecdsa.h"
 #include "common/crypto/hash.h"
 #include "common/crypto/keys.h"
+#include "common/protocol/relay.h"
 #include "common/util/hex.h"
 #include "tools/vector-replay/kinds.h"
 
@@ -101,6 +102,39 @@ void replayResponseExamples(const nlohmann::json& entries, Reporter& reporter) {
     reporter.check(
         crypto::verifyCosmos(key->publicKey(), msg, signature) == entry.at("verify").get<bool>(),
         where, "verification verdict differs");
+
+    // The protocol layer: the response built as the RelayMiner builds it (header copied from the
+    // request, payload_hash set when the chain has it) gives the signable bytes, and with the
+    // signature the signed proto; the parsed signed proto verifies.
+    const auto& header = entry.at("session_header");
+    protocol::RelayResponse response;
+    response.meta.sessionHeader = protocol::SessionHeader{
+        str(header, "application_address"), str(header, "service_id"), str(header, "session_id"),
+        header.at("session_start_block_height").get<std::int64_t>(),
+        header.at("session_end_block_height").get<std::int64_t>()};
+    response.payload = payload;
+    if (!str(entry, "payload_hash_hex").empty()) {
+      crypto::Hash32 hash = protocol::payloadHash(payload);
+      response.payloadHash.assign(hash.begin(), hash.end());
+    }
+    reporter.expectEqual(where, "responseSignableBytes", str(entry, "signable_bytes_hex"),
+                         util::toHex(protocol::responseSignableBytes(response)));
+    crypto::Hash32 signableHash = protocol::responseSignableHash(response);
+    reporter.expectEqual(where, "responseSignableHash", str(entry, "signable_bytes_sha256_hex"),
+                         util::toHex(signableHash));
+    crypto::Signature64 responseSignature = crypto::signCosmos(*key, signableHash);
+    response.meta.supplierOperatorSignature.assign(responseSignature.begin(),
+                                                   responseSignature.end());
+    reporter.expectEqual(where, "signed response", str(entry, "signed_relay_response_proto_hex"),
+                         util::toHex(protocol::marshal(response)));
+    auto parsed = protocol::parseRelayResponse(hexField(entry, "signed_relay_response_proto_hex"));
+    if (!parsed) {
+      reporter.fail(where, "parse signed response: " + parsed.error().message);
+      continue;
+    }
+    reporter.check(crypto::verifyCosmos(key->publicKey(), protocol::responseSignableHash(*parsed),
+                                        parsed->meta.supplierOperatorSignature),
+                   where, "signature of the parsed response does not verify");
   }
 }
 

@@ -13,6 +13,7 @@
 #include "common/crypto/hash.h"
 #include "common/crypto/keys.h"
 #include "common/crypto/uint256.h"
+#include "common/protocol/relay.h"
 #include "common/util/hex.h"
 #include "tools/vector-replay/kinds.h"
 
@@ -283,10 +284,37 @@ void replayRelayRequest(const nlohmann::json& entry, Reporter& reporter,
       "application address does not validate");
   reporter.check(crypto::validateAddress(str(entry, "supplier_operator_address")).ok(), where,
                  "supplier operator address does not validate");
-  // The signed request carries the signature bytes verbatim (field meta.signature).
+
+  // The protocol layer: the request built from the example's fields serializes to the signable
+  // bytes once the signature is cleared, and to the signed proto with it; parsing the signed proto
+  // gives back the signature and the same signable hash.
+  const auto& header = entry.at("session_header");
+  protocol::RelayRequest request;
+  request.meta.sessionHeader = protocol::SessionHeader{
+      str(header, "application_address"), str(header, "service_id"), str(header, "session_id"),
+      header.at("session_start_block_height").get<std::int64_t>(),
+      header.at("session_end_block_height").get<std::int64_t>()};
+  request.meta.supplierOperatorAddress = str(entry, "supplier_operator_address");
+  request.payload = hexField(entry, "payload_hex");
+  request.meta.signature = bytes;
+  reporter.expectEqual(where, "requestSignableBytes", str(entry, "signable_bytes_hex"),
+                       util::toHex(protocol::requestSignableBytes(request)));
+  reporter.expectEqual(where, "requestSignableHash", str(entry, "signable_bytes_sha256_hex"),
+                       util::toHex(protocol::requestSignableHash(request)));
+  reporter.expectEqual(where, "signed request", str(entry, "signed_relay_request_proto_hex"),
+                       util::toHex(protocol::marshal(request)));
   util::Bytes proto = hexField(entry, "signed_relay_request_proto_hex");
-  reporter.check(std::search(proto.begin(), proto.end(), bytes.begin(), bytes.end()) != proto.end(),
-                 where, "signed request does not contain the signature bytes");
+  auto parsed = protocol::parseRelayRequest(proto);
+  if (!parsed) {
+    reporter.fail(where, "parse signed request: " + parsed.error().message);
+    return;
+  }
+  reporter.expectEqual(where, "parsed meta.signature", util::toHex(bytes),
+                       util::toHex(parsed->meta.signature));
+  util::Status parsedStatus =
+      verifier.verify(parsed->meta.signature, protocol::requestSignableHash(*parsed));
+  reporter.check(parsedStatus.ok(), where,
+                 "signature of the parsed request: " + statusText(parsedStatus));
 }
 
 }  // namespace

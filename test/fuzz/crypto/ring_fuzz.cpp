@@ -10,6 +10,7 @@
 
 #include "common/crypto/ring.h"
 
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace pocket;
   // Small cache so that eviction runs too.
