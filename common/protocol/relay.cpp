@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "common/crypto/ecdsa.h"
 #include "common/protocol/proto_wire.h"
 
 namespace pocket::protocol {
@@ -411,6 +412,17 @@ crypto::Hash32 relayHash(util::ByteSpan relayBytes) {
 bool meetsDifficulty(const crypto::Hash32& relayHash, util::ByteSpan targetHash) {
   return std::lexicographical_compare(relayHash.begin(), relayHash.end(), targetHash.begin(),
                                       targetHash.end());
+}
+
+void signResponse(RelayResponse& response, const crypto::PrivateKey& supplierKey) {
+  auto hash = payloadHash(response.payload);
+  response.payloadHash.assign(hash.begin(), hash.end());
+  auto signature = crypto::signCosmos(supplierKey, responseSignableHash(response));
+  response.meta.supplierOperatorSignature.assign(signature.begin(), signature.end());
+}
+
+bool verifyResponseSignature(const RelayResponse& response, const crypto::PublicKey& supplierKey) {
+  return crypto::verifyCosmos(supplierKey, responseSignableHash(response), response.meta.supplierOperatorSignature);
 }
 
 }  // namespace pocket::protocol

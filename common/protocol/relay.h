@@ -32,6 +32,7 @@
 #include <string>
 
 #include "common/crypto/hash.h"
+#include "common/crypto/keys.h"
 #include "common/util/bytes.h"
 #include "common/util/result.h"
 
@@ -141,5 +142,18 @@ crypto::Hash32 relayHash(util::ByteSpan relayBytes);
 // lexicographically as bytes (Go bytes.Compare; the chain's targets are 32 bytes, the easiest being
 // 32 × 0xff).
 bool meetsDifficulty(const crypto::Hash32& relayHash, util::ByteSpan targetHash);
+
+// --- Supplier signature (spec/relayminer.md §2.4) -------------------------------------------------
+
+// What the RelayMiner does to a response before sending it: payload_hash = sha256(payload), then
+// meta.supplier_operator_signature = cosmos ECDSA (RFC 6979, low-S, 64 bytes R‖S) of
+// responseSignableHash(response) with the supplier operator's key, i.e. ECDSA over
+// sha256(sha256(signable bytes)). Deterministic.
+void signResponse(RelayResponse& response, const crypto::PrivateKey& supplierKey);
+
+// True iff meta.supplier_operator_signature is a valid cosmos signature of
+// responseSignableHash(response) under `supplierKey` (what PATH and the chain check). It does not
+// check that payload_hash matches the payload.
+bool verifyResponseSignature(const RelayResponse& response, const crypto::PublicKey& supplierKey);
 
 }  // namespace pocket::protocol

@@ -392,3 +392,38 @@ TEST_CASE("difficulty: mined iff the relay hash is below the target, bytewise") 
   h.fill(0xff);
   CHECK_FALSE(pocket::protocol::meetsDifficulty(h, easiest));
 }
+
+TEST_CASE("supplier signing reproduces the vectors' payload hash, signature and signed bytes") {
+  for (const auto& example : responseExamples()) {
+    CAPTURE(example.at("description").get<std::string>());
+    auto key = pocket::crypto::PrivateKey::fromHex(example.at("supplier_privkey_hex").get<std::string>());
+    REQUIRE(key.ok());
+    CHECK(key->publicKey().hex() == example.at("supplier_pubkey_hex").get<std::string>());
+    auto response = pocket::protocol::parseRelayResponse(hexBytes(example.at("signed_relay_response_proto_hex")));
+    REQUIRE(response.ok());
+    CHECK(pocket::protocol::verifyResponseSignature(*response, key->publicKey()));
+
+    if (!response->payloadHash.empty()) {
+      // Sign from scratch: header and payload only, as the RelayMiner builds it.
+      RelayResponse fresh;
+      fresh.meta.sessionHeader = response->meta.sessionHeader;
+      fresh.payload = response->payload;
+      pocket::protocol::signResponse(fresh, *key);
+      CHECK(hex(fresh.payloadHash) == example.at("payload_hash_hex").get<std::string>());
+      CHECK(hex(fresh.meta.supplierOperatorSignature) ==
+            example.at("supplier_operator_signature_hex").get<std::string>());
+      CHECK(hex(pocket::protocol::marshal(fresh)) ==
+            example.at("signed_relay_response_proto_hex").get<std::string>());
+    }
+
+    // Any change to a signed field breaks the signature; the payload is covered only via its hash.
+    RelayResponse tampered = *response;
+    tampered.meta.sessionHeader->sessionStartBlockHeight += 1;
+    CHECK_FALSE(pocket::protocol::verifyResponseSignature(tampered, key->publicKey()));
+    tampered = *response;
+    tampered.meta.supplierOperatorSignature.back() ^= 1;
+    CHECK_FALSE(pocket::protocol::verifyResponseSignature(tampered, key->publicKey()));
+    auto otherKey = pocket::crypto::PrivateKey::fromSecret(pocket::util::asBytes(std::string("someone else")));
+    CHECK_FALSE(pocket::protocol::verifyResponseSignature(*response, otherKey.publicKey()));
+  }
+}
