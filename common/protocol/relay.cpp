@@ -422,7 +422,8 @@ void signResponse(RelayResponse& response, const crypto::PrivateKey& supplierKey
 }
 
 bool verifyResponseSignature(const RelayResponse& response, const crypto::PublicKey& supplierKey) {
-  return crypto::verifyCosmos(supplierKey, responseSignableHash(response), response.meta.supplierOperatorSignature);
+  return crypto::verifyCosmos(supplierKey, responseSignableHash(response),
+                              response.meta.supplierOperatorSignature);
 }
 
 }  // namespace pocket::protocol

@@ -143,7 +143,8 @@ crypto::Hash32 relayHash(util::ByteSpan relayBytes);
 // 32 × 0xff).
 bool meetsDifficulty(const crypto::Hash32& relayHash, util::ByteSpan targetHash);
 
-// --- Supplier signature (spec/relayminer.md §2.4) -------------------------------------------------
+// --- Supplier signature (spec/relayminer.md §2.4)
+// -------------------------------------------------
 
 // What the RelayMiner does to a response before sending it: payload_hash = sha256(payload), then
 // meta.supplier_operator_signature = cosmos ECDSA (RFC 6979, low-S, 64 bytes R‖S) of

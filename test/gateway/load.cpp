@@ -153,8 +153,9 @@ LoadReport runLoad(const LoadOptions& options, const std::vector<std::string>& p
   asio::io_context resolverIo;
   tcp::resolver resolver(resolverIo);
   auto results = resolver.resolve(options.host, options.port);
-  if (results.empty())
+  if (results.empty()) {
     throw std::runtime_error("cannot resolve " + options.host + ":" + options.port);
+  }
 
   Plan plan;
   plan.endpoint = results.begin()->endpoint();
@@ -162,6 +163,7 @@ LoadReport runLoad(const LoadOptions& options, const std::vector<std::string>& p
   plan.check = &check;
 
   std::vector<std::unique_ptr<asio::io_context>> loops;
+  loops.reserve(static_cast<std::size_t>(threads));
   std::vector<ThreadStats> stats(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) loops.push_back(std::make_unique<asio::io_context>(1));
 
@@ -177,6 +179,7 @@ LoadReport runLoad(const LoadOptions& options, const std::vector<std::string>& p
   }
 
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       auto& io = *loops[static_cast<std::size_t>(t)];

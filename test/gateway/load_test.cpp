@@ -41,8 +41,10 @@ class TinyServer {
   TinyServer(const TinyServer&) = delete;
   TinyServer& operator=(const TinyServer&) = delete;
 
-  std::string port() const { return std::to_string(acceptor_.local_endpoint().port()); }
-  int accepted() const { return accepted_; }
+  [[nodiscard]] std::string port() const {
+    return std::to_string(acceptor_.local_endpoint().port());
+  }
+  [[nodiscard]] int accepted() const { return accepted_; }
 
  private:
   void acceptLoop() {
@@ -84,7 +86,7 @@ class TinyServer {
   std::atomic<int> accepted_{0};
 };
 
-const std::string kRequest = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}";
+constexpr std::string_view kRequest = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}";
 
 pocket::gateway::LoadOptions options(const TinyServer& server, int connections) {
   pocket::gateway::LoadOptions o;
@@ -101,11 +103,11 @@ pocket::gateway::LoadOptions options(const TinyServer& server, int connections) 
 TEST_CASE("keep-alive connections are reused and every response is timed") {
   TinyServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   int bodies = 0;
-  auto report =
-      pocket::gateway::runLoad(options(server, 4), {kRequest}, [&](std::string_view body) {
-        ++bodies;
-        return body == "ok";
-      });
+  auto report = pocket::gateway::runLoad(options(server, 4), {std::string(kRequest)},
+                                         [&](std::string_view body) {
+                                           ++bodies;
+                                           return body == "ok";
+                                         });
   CHECK(report.requests > 10);
   CHECK(report.latencyMicros.size() == report.requests);
   CHECK(std::is_sorted(report.latencyMicros.begin(), report.latencyMicros.end()));
@@ -121,13 +123,13 @@ TEST_CASE("keep-alive connections are reused and every response is timed") {
 TEST_CASE("Connection: close answers reconnect; non-200 and rejected bodies are counted") {
   TinyServer closing(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno");
-  auto report = pocket::gateway::runLoad(options(closing, 2), {kRequest}, {});
+  auto report = pocket::gateway::runLoad(options(closing, 2), {std::string(kRequest)}, {});
   CHECK(report.requests > 2);
   CHECK(report.non200 == report.requests);
   CHECK(report.reconnects >= report.requests - 2);
 
   TinyServer wrongBody("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad");
-  auto rejected = pocket::gateway::runLoad(options(wrongBody, 1), {kRequest},
+  auto rejected = pocket::gateway::runLoad(options(wrongBody, 1), {std::string(kRequest)},
                                            [](std::string_view body) { return body == "ok"; });
   CHECK(rejected.requests > 0);
   CHECK(rejected.badBodies == rejected.requests);

@@ -125,9 +125,15 @@ int rawLoad(const Args& args) {
                         "\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: " +
                         std::to_string(args.user.body.size()) + "\r\n";
   for (const auto& [name, values] : args.user.headers) {
-    for (const auto& v : values) request += name + ": " + v + "\r\n";
+    for (const auto& v : values) {
+      request += name;
+      request += ": ";
+      request += v;
+      request += "\r\n";
+    }
   }
-  request += "\r\n" + args.user.body;
+  request += "\r\n";
+  request += args.user.body;
   LoadOptions options = args.load;
   options.host = url.host;
   options.port = url.port;

@@ -396,10 +396,12 @@ TEST_CASE("difficulty: mined iff the relay hash is below the target, bytewise") 
 TEST_CASE("supplier signing reproduces the vectors' payload hash, signature and signed bytes") {
   for (const auto& example : responseExamples()) {
     CAPTURE(example.at("description").get<std::string>());
-    auto key = pocket::crypto::PrivateKey::fromHex(example.at("supplier_privkey_hex").get<std::string>());
+    auto key =
+        pocket::crypto::PrivateKey::fromHex(example.at("supplier_privkey_hex").get<std::string>());
     REQUIRE(key.ok());
     CHECK(key->publicKey().hex() == example.at("supplier_pubkey_hex").get<std::string>());
-    auto response = pocket::protocol::parseRelayResponse(hexBytes(example.at("signed_relay_response_proto_hex")));
+    auto response = pocket::protocol::parseRelayResponse(
+        hexBytes(example.at("signed_relay_response_proto_hex")));
     REQUIRE(response.ok());
     CHECK(pocket::protocol::verifyResponseSignature(*response, key->publicKey()));
 
@@ -423,7 +425,8 @@ TEST_CASE("supplier signing reproduces the vectors' payload hash, signature and 
     tampered = *response;
     tampered.meta.supplierOperatorSignature.back() ^= 1;
     CHECK_FALSE(pocket::protocol::verifyResponseSignature(tampered, key->publicKey()));
-    auto otherKey = pocket::crypto::PrivateKey::fromSecret(pocket::util::asBytes(std::string("someone else")));
+    auto otherKey =
+        pocket::crypto::PrivateKey::fromSecret(pocket::util::asBytes(std::string("someone else")));
     CHECK_FALSE(pocket::protocol::verifyResponseSignature(*response, otherKey.publicKey()));
   }
 }
