@@ -15,12 +15,6 @@ namespace pocket::vectors {
 
 namespace {
 
-util::Bytes hexValue(const nlohmann::json& value) {
-  auto bytes = util::fromHex(value.get<std::string>());
-  if (!bytes) throw std::runtime_error(bytes.error().message);
-  return std::move(bytes).value();
-}
-
 std::uint64_t decimalField(const nlohmann::json& object, const char* key) {
   if (!object.contains(key)) return 0;
   return std::stoull(object.at(key).get<std::string>());

@@ -1,6 +1,10 @@
 #include "tools/vector-replay/reporter.h"
 
+#include <stdexcept>
+
 #include <fmt/format.h>
+
+#include "common/util/hex.h"
 
 namespace pocket::vectors {
 
@@ -20,6 +24,22 @@ void Reporter::expectEqual(std::string_view where, std::string_view what, std::s
     return;
   }
   check(false, where, fmt::format("{} differs: expected {} got {}", what, expected, actual));
+}
+
+std::string stringField(const nlohmann::json& object, const char* key) {
+  return object.at(key).get<std::string>();
+}
+
+util::Bytes hexValue(const nlohmann::json& value) {
+  auto bytes = util::fromHex(value.get<std::string>());
+  if (!bytes) throw std::runtime_error(fmt::format("bad hex in vector: {}", bytes.error().message));
+  return std::move(bytes).value();
+}
+
+util::Bytes hexField(const nlohmann::json& object, const char* key) {
+  auto bytes = util::fromHex(stringField(object, key));
+  if (!bytes) throw std::runtime_error(fmt::format("field {}: {}", key, bytes.error().message));
+  return std::move(bytes).value();
 }
 
 }  // namespace pocket::vectors

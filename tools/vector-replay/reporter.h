@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/util/bytes.h"
+
 namespace pocket::vectors {
 
 class Reporter {
@@ -31,6 +33,12 @@ class Reporter {
   int passed_ = 0;
   int failed_ = 0;
 };
+
+// Field readers for vector files. A missing field, a wrong type or bad hex throws
+// std::runtime_error naming the field: the vector, not the code under test, is malformed.
+std::string stringField(const nlohmann::json& object, const char* key);
+util::Bytes hexValue(const nlohmann::json& value);
+util::Bytes hexField(const nlohmann::json& object, const char* key);
 
 // A replayer walks one parsed vector file. It must not throw for a mismatch: record it instead.
 // An exception (a missing field, a malformed value) is reported by main as a failed file.

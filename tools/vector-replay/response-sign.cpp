@@ -14,55 +14,46 @@ namespace pocket::vectors {
 
 namespace {
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.at(key).get<std::string>();
-}
-
-util::Bytes hexField(const nlohmann::json& j, const char* key) {
-  auto bytes = util::fromHex(str(j, key));
-  if (!bytes) throw std::runtime_error(fmt::format("field {}: {}", key, bytes.error().message));
-  return std::move(*bytes);
-}
-
 void replayAddresses(const nlohmann::json& entries, Reporter& reporter) {
   for (const auto& entry : entries) {
     std::string where =
-        fmt::format("address_derivation pubkey={}", str(entry, "pubkey_compressed_hex"));
-    auto key = crypto::PrivateKey::fromHex(str(entry, "privkey_hex"));
+        fmt::format("address_derivation pubkey={}", stringField(entry, "pubkey_compressed_hex"));
+    auto key = crypto::PrivateKey::fromHex(stringField(entry, "privkey_hex"));
     if (!key) {
       reporter.fail(where, key.error().message);
       continue;
     }
     crypto::PublicKey pub = key->publicKey();
-    reporter.expectEqual(where, "pubkey", str(entry, "pubkey_compressed_hex"), pub.hex());
-    reporter.expectEqual(where, "ripemd160(sha256(pubkey))", str(entry, "ripemd160_sha256_hex"),
+    reporter.expectEqual(where, "pubkey", stringField(entry, "pubkey_compressed_hex"), pub.hex());
+    reporter.expectEqual(where, "ripemd160(sha256(pubkey))",
+                         stringField(entry, "ripemd160_sha256_hex"),
                          util::toHex(pub.addressBytes()));
-    reporter.expectEqual(where, "address", str(entry, "address_bech32"), pub.address());
-    auto decoded = crypto::decodeAddress(str(entry, "address_bech32"));
-    reporter.expectEqual(where, "decoded address", str(entry, "ripemd160_sha256_hex"),
+    reporter.expectEqual(where, "address", stringField(entry, "address_bech32"), pub.address());
+    auto decoded = crypto::decodeAddress(stringField(entry, "address_bech32"));
+    reporter.expectEqual(where, "decoded address", stringField(entry, "ripemd160_sha256_hex"),
                          decoded ? util::toHex(*decoded) : decoded.error().message);
   }
 }
 
 void replaySignatures(const nlohmann::json& entries, Reporter& reporter) {
   for (const auto& entry : entries) {
-    std::string where = fmt::format("vectors case={}", str(entry, "name"));
+    std::string where = fmt::format("vectors case={}", stringField(entry, "name"));
     util::Bytes msg = hexField(entry, "msg_hex");
-    reporter.expectEqual(where, "ecdsa digest", str(entry, "ecdsa_digest_hex"),
+    reporter.expectEqual(where, "ecdsa digest", stringField(entry, "ecdsa_digest_hex"),
                          util::toHex(crypto::sha256(msg)));
-    auto pub = crypto::PublicKey::fromHex(str(entry, "pubkey_compressed_hex"));
+    auto pub = crypto::PublicKey::fromHex(stringField(entry, "pubkey_compressed_hex"));
     if (!pub) {
       reporter.fail(where, pub.error().message);
       continue;
     }
-    reporter.expectEqual(where, "address", str(entry, "address_bech32"), pub->address());
+    reporter.expectEqual(where, "address", stringField(entry, "address_bech32"), pub->address());
     if (entry.contains("privkey_hex")) {
-      auto key = crypto::PrivateKey::fromHex(str(entry, "privkey_hex"));
+      auto key = crypto::PrivateKey::fromHex(stringField(entry, "privkey_hex"));
       if (!key) {
         reporter.fail(where, key.error().message);
         continue;
       }
-      reporter.expectEqual(where, "signature", str(entry, "signature_hex"),
+      reporter.expectEqual(where, "signature", stringField(entry, "signature_hex"),
                            util::toHex(crypto::signCosmos(*key, msg)));
     }
     bool expected = entry.at("verify").get<bool>();
@@ -76,29 +67,30 @@ void replayResponseExamples(const nlohmann::json& entries, Reporter& reporter) {
   int index = 0;
   for (const auto& entry : entries) {
     std::string where = fmt::format("relay_response_examples index={}", index++);
-    auto key = crypto::PrivateKey::fromHex(str(entry, "supplier_privkey_hex"));
+    auto key = crypto::PrivateKey::fromHex(stringField(entry, "supplier_privkey_hex"));
     if (!key) {
       reporter.fail(where, key.error().message);
       continue;
     }
-    reporter.expectEqual(where, "supplier pubkey", str(entry, "supplier_pubkey_hex"),
+    reporter.expectEqual(where, "supplier pubkey", stringField(entry, "supplier_pubkey_hex"),
                          key->publicKey().hex());
-    reporter.expectEqual(where, "supplier address", str(entry, "supplier_operator_address"),
+    reporter.expectEqual(where, "supplier address", stringField(entry, "supplier_operator_address"),
                          key->publicKey().address());
     util::Bytes payload = hexField(entry, "payload_hex");
-    if (!str(entry, "payload_hash_hex").empty()) {
-      reporter.expectEqual(where, "payload hash", str(entry, "payload_hash_hex"),
+    if (!stringField(entry, "payload_hash_hex").empty()) {
+      reporter.expectEqual(where, "payload hash", stringField(entry, "payload_hash_hex"),
                            util::toHex(crypto::sha256(payload)));
     }
     util::Bytes signable = hexField(entry, "signable_bytes_hex");
     crypto::Hash32 msg = crypto::sha256(signable);
-    reporter.expectEqual(where, "sha256(signable bytes)", str(entry, "signable_bytes_sha256_hex"),
-                         util::toHex(msg));
-    reporter.expectEqual(where, "ecdsa digest", str(entry, "ecdsa_digest_hex"),
+    reporter.expectEqual(where, "sha256(signable bytes)",
+                         stringField(entry, "signable_bytes_sha256_hex"), util::toHex(msg));
+    reporter.expectEqual(where, "ecdsa digest", stringField(entry, "ecdsa_digest_hex"),
                          util::toHex(crypto::sha256(msg)));
     crypto::Signature64 signature = crypto::signCosmos(*key, msg);
     reporter.expectEqual(where, "supplier operator signature",
-                         str(entry, "supplier_operator_signature_hex"), util::toHex(signature));
+                         stringField(entry, "supplier_operator_signature_hex"),
+                         util::toHex(signature));
     reporter.check(
         crypto::verifyCosmos(key->publicKey(), msg, signature) == entry.at("verify").get<bool>(),
         where, "verification verdict differs");
@@ -109,23 +101,26 @@ void replayResponseExamples(const nlohmann::json& entries, Reporter& reporter) {
     const auto& header = entry.at("session_header");
     protocol::RelayResponse response;
     response.meta.sessionHeader = protocol::SessionHeader{
-        str(header, "application_address"), str(header, "service_id"), str(header, "session_id"),
+        stringField(header, "application_address"), stringField(header, "service_id"),
+        stringField(header, "session_id"),
         header.at("session_start_block_height").get<std::int64_t>(),
         header.at("session_end_block_height").get<std::int64_t>()};
     response.payload = payload;
-    if (!str(entry, "payload_hash_hex").empty()) {
+    if (!stringField(entry, "payload_hash_hex").empty()) {
       crypto::Hash32 hash = protocol::payloadHash(payload);
       response.payloadHash.assign(hash.begin(), hash.end());
     }
-    reporter.expectEqual(where, "responseSignableBytes", str(entry, "signable_bytes_hex"),
+    reporter.expectEqual(where, "responseSignableBytes", stringField(entry, "signable_bytes_hex"),
                          util::toHex(protocol::responseSignableBytes(response)));
     crypto::Hash32 signableHash = protocol::responseSignableHash(response);
-    reporter.expectEqual(where, "responseSignableHash", str(entry, "signable_bytes_sha256_hex"),
+    reporter.expectEqual(where, "responseSignableHash",
+                         stringField(entry, "signable_bytes_sha256_hex"),
                          util::toHex(signableHash));
     crypto::Signature64 responseSignature = crypto::signCosmos(*key, signableHash);
     response.meta.supplierOperatorSignature.assign(responseSignature.begin(),
                                                    responseSignature.end());
-    reporter.expectEqual(where, "signed response", str(entry, "signed_relay_response_proto_hex"),
+    reporter.expectEqual(where, "signed response",
+                         stringField(entry, "signed_relay_response_proto_hex"),
                          util::toHex(protocol::marshal(response)));
     auto parsed = protocol::parseRelayResponse(hexField(entry, "signed_relay_response_proto_hex"));
     if (!parsed) {

@@ -21,16 +21,6 @@ namespace pocket::vectors {
 
 namespace {
 
-std::string str(const nlohmann::json& j, const char* key) {
-  return j.at(key).get<std::string>();
-}
-
-util::Bytes hexField(const nlohmann::json& j, const char* key) {
-  auto bytes = util::fromHex(str(j, key));
-  if (!bytes) throw std::runtime_error(fmt::format("field {}: {}", key, bytes.error().message));
-  return std::move(*bytes);
-}
-
 crypto::Hash32 hash32Field(const nlohmann::json& j, const char* key) {
   util::Bytes bytes = hexField(j, key);
   if (bytes.size() != 32) throw std::runtime_error(fmt::format("field {} is not 32 bytes", key));
@@ -73,31 +63,32 @@ int hashToCurveIterations(const crypto::PublicKey& key) {
 
 void replayHashToScalar(const nlohmann::json& entries, Reporter& reporter) {
   for (const auto& entry : entries) {
-    std::string where = fmt::format("hash_to_scalar input={}", str(entry, "input_hex"));
+    std::string where = fmt::format("hash_to_scalar input={}", stringField(entry, "input_hex"));
     util::Bytes input = hexField(entry, "input_hex");
     crypto::Hash64 wide = crypto::sha3_512(input);
-    reporter.expectEqual(where, "sha3-512", str(entry, "sha3_512_hex"), util::toHex(wide));
+    reporter.expectEqual(where, "sha3-512", stringField(entry, "sha3_512_hex"), util::toHex(wide));
     crypto::Scalar32 plain{};
     crypto::detail::reduceWideModOrder(wide.data()).toBigEndian(plain.data());
-    reporter.expectEqual(where, "sha3-512 mod n", str(entry, "sha3_512_mod_n_hex"),
+    reporter.expectEqual(where, "sha3-512 mod n", stringField(entry, "sha3_512_mod_n_hex"),
                          util::toHex(plain));
-    reporter.expectEqual(where, "decred scalar", str(entry, "decred_hash_to_scalar_hex"),
+    reporter.expectEqual(where, "decred scalar", stringField(entry, "decred_hash_to_scalar_hex"),
                          util::toHex(crypto::hashToScalar(input)));
   }
 }
 
 void replayKey(const std::string& where, const nlohmann::json& entry, Reporter& reporter) {
-  auto key = crypto::PrivateKey::fromHex(str(entry, "privkey_hex"));
+  auto key = crypto::PrivateKey::fromHex(stringField(entry, "privkey_hex"));
   if (!key) {
     reporter.fail(where, key.error().message);
     return;
   }
   crypto::PublicKey pub = key->publicKey();
-  reporter.expectEqual(where, "pubkey", str(entry, "pubkey_compressed_hex"), pub.hex());
-  reporter.expectEqual(where, "address hex", str(entry, "address_hex"),
+  reporter.expectEqual(where, "pubkey", stringField(entry, "pubkey_compressed_hex"), pub.hex());
+  reporter.expectEqual(where, "address hex", stringField(entry, "address_hex"),
                        upper(util::toHex(pub.addressBytes())));
-  reporter.expectEqual(where, "address bech32", str(entry, "address_bech32"), pub.address());
-  reporter.expectEqual(where, "hash to curve", str(entry, "hash_to_curve_point_hex"),
+  reporter.expectEqual(where, "address bech32", stringField(entry, "address_bech32"),
+                       pub.address());
+  reporter.expectEqual(where, "hash to curve", stringField(entry, "hash_to_curve_point_hex"),
                        util::toHex(crypto::hashToCurve(pub)));
   reporter.expectEqual(where, "hash to curve iterations",
                        std::to_string(entry.at("hash_to_curve_iterations").get<int>()),
@@ -105,7 +96,8 @@ void replayKey(const std::string& where, const nlohmann::json& entry, Reporter& 
 }
 
 void replayKeys(const nlohmann::json& entries, Reporter& reporter) {
-  for (const auto& entry : entries) replayKey("keys label=" + str(entry, "label"), entry, reporter);
+  for (const auto& entry : entries)
+    replayKey("keys label=" + stringField(entry, "label"), entry, reporter);
 }
 
 void replayPlaceholder(const nlohmann::json& entry, Reporter& reporter) {
@@ -113,9 +105,10 @@ void replayPlaceholder(const nlohmann::json& entry, Reporter& reporter) {
   replayKey(where, entry, reporter);
   auto derived = crypto::PrivateKey::fromSecret(
       util::asBytes("placeholder_ring_key_for_apps_without_gateways"));
-  reporter.expectEqual(where, "GenPrivKeyFromSecret", str(entry, "privkey_hex"),
+  reporter.expectEqual(where, "GenPrivKeyFromSecret", stringField(entry, "privkey_hex"),
                        util::toHex(derived.bytes()));
-  reporter.expectEqual(where, "placeholderRingPublicKey", str(entry, "pubkey_compressed_hex"),
+  reporter.expectEqual(where, "placeholderRingPublicKey",
+                       stringField(entry, "pubkey_compressed_hex"),
                        crypto::placeholderRingPublicKey().hex());
 }
 
@@ -126,12 +119,12 @@ void replayTraceStep(const std::string& where, const nlohmann::json& step,
   using namespace crypto::detail;
   util::Bytes c = hexField(step, "c_i");
   util::Bytes s = hexField(step, "s_i");
-  auto member = crypto::PublicKey::fromHex(str(step, "P_i"));
+  auto member = crypto::PublicKey::fromHex(stringField(step, "P_i"));
   if (!member || c.size() != 32 || s.size() != 32) {
     reporter.fail(where, "malformed trace step");
     return;
   }
-  reporter.expectEqual(where, "Hp(P_i)", str(step, "Hp_P_i"),
+  reporter.expectEqual(where, "Hp(P_i)", stringField(step, "Hp_P_i"),
                        util::toHex(crypto::hashToCurve(*member)));
   auto point = decompress(member->compressed().data());
   auto hashed = decompress(crypto::hashToCurve(*member).data());
@@ -157,21 +150,21 @@ void replayTraceStep(const std::string& where, const nlohmann::json& step,
   crypto::CompressedPoint r{};
   compress(l.data(), affine[0]);
   compress(r.data(), affine[1]);
-  reporter.expectEqual(where, "L_i", str(step, "L_i"), util::toHex(l));
-  reporter.expectEqual(where, "R_i", str(step, "R_i"), util::toHex(r));
+  reporter.expectEqual(where, "L_i", stringField(step, "L_i"), util::toHex(l));
+  reporter.expectEqual(where, "R_i", stringField(step, "R_i"), util::toHex(r));
   util::Bytes input(message.begin(), message.end());
   input.insert(input.end(), l.begin(), l.end());
   input.insert(input.end(), r.begin(), r.end());
-  reporter.expectEqual(where, "sha3-512(m‖L‖R)", str(step, "sha3_512_of_m_L_R"),
+  reporter.expectEqual(where, "sha3-512(m‖L‖R)", stringField(step, "sha3_512_of_m_L_R"),
                        util::toHex(crypto::sha3_512(input)));
-  reporter.expectEqual(where, "c_next (decred)", str(step, "c_next_decred"),
+  reporter.expectEqual(where, "c_next (decred)", stringField(step, "c_next_decred"),
                        util::toHex(crypto::hashToScalar(input)));
 }
 
 void replaySignatures(const nlohmann::json& entries, Reporter& reporter,
                       crypto::RingVerifier& verifier) {
   for (const auto& entry : entries) {
-    std::string where = "vectors case=" + str(entry, "name");
+    std::string where = "vectors case=" + stringField(entry, "name");
     util::Bytes bytes = hexField(entry, "signature_hex");
     crypto::Hash32 message = hash32Field(entry, "message_hex");
     auto signature = crypto::decodeRingSignature(bytes);
@@ -180,8 +173,8 @@ void replaySignatures(const nlohmann::json& entries, Reporter& reporter,
       continue;
     }
     const auto& decoded = entry.at("decoded");
-    reporter.expectEqual(where, "c0", str(decoded, "c0"), util::toHex(signature->c0));
-    reporter.expectEqual(where, "key image", str(decoded, "key_image"),
+    reporter.expectEqual(where, "c0", stringField(decoded, "c0"), util::toHex(signature->c0));
+    reporter.expectEqual(where, "key image", stringField(decoded, "key_image"),
                          util::toHex(signature->keyImage));
     std::string sList, ringList;
     for (const auto& member : signature->members) {
@@ -200,7 +193,7 @@ void replaySignatures(const nlohmann::json& entries, Reporter& reporter,
     reporter.check(status.ok() == expected, where,
                    fmt::format("verify: {}, want {}", statusText(status), expected));
     if (entry.contains("signer_privkey_hex")) {
-      auto signer = crypto::PrivateKey::fromHex(str(entry, "signer_privkey_hex"));
+      auto signer = crypto::PrivateKey::fromHex(stringField(entry, "signer_privkey_hex"));
       int index = entry.at("signer_index").get<int>();
       reporter.check(signer.ok() && index >= 0 &&
                          signature->members.at(static_cast<std::size_t>(index)).publicKey ==
@@ -217,7 +210,7 @@ void replaySignatures(const nlohmann::json& entries, Reporter& reporter,
 void replayNegative(const nlohmann::json& entries, Reporter& reporter,
                     crypto::RingVerifier& verifier) {
   for (const auto& entry : entries) {
-    std::string name = str(entry, "name");
+    std::string name = stringField(entry, "name");
     std::string where = "negative_vectors case=" + name;
     util::Bytes bytes = hexField(entry, "signature_hex");
     crypto::Hash32 message = hash32Field(entry, "message_hex");
@@ -242,7 +235,7 @@ void replayNegative(const nlohmann::json& entries, Reporter& reporter,
 
 void replayMembership(const nlohmann::json& entries, Reporter& reporter) {
   for (const auto& entry : entries) {
-    std::string where = "membership_cases case=" + str(entry, "name");
+    std::string where = "membership_cases case=" + stringField(entry, "name");
     crypto::RingSignature signature;
     for (const auto& key : keyList(entry.at("signature_ring_pubkeys_hex"))) {
       signature.members.push_back(crypto::RingMember{{}, key});
@@ -260,8 +253,8 @@ void replayRelayRequest(const nlohmann::json& entry, Reporter& reporter,
   std::string where = "relay_request_example";
   util::Bytes signable = hexField(entry, "signable_bytes_hex");
   crypto::Hash32 message = crypto::sha256(signable);
-  reporter.expectEqual(where, "sha256(signable bytes)", str(entry, "signable_bytes_sha256_hex"),
-                       util::toHex(message));
+  reporter.expectEqual(where, "sha256(signable bytes)",
+                       stringField(entry, "signable_bytes_sha256_hex"), util::toHex(message));
   util::Bytes bytes = hexField(entry, "signature_hex");
   auto signature = crypto::decodeRingSignature(bytes);
   if (!signature) {
@@ -280,28 +273,31 @@ void replayRelayRequest(const nlohmann::json& entry, Reporter& reporter,
   reporter.check(crypto::checkRingMembership(*signature, expected).ok(), where,
                  "ring members are not all in the expected set");
   reporter.check(
-      crypto::validateAddress(str(entry.at("session_header"), "application_address")).ok(), where,
-      "application address does not validate");
-  reporter.check(crypto::validateAddress(str(entry, "supplier_operator_address")).ok(), where,
-                 "supplier operator address does not validate");
+      crypto::validateAddress(stringField(entry.at("session_header"), "application_address")).ok(),
+      where, "application address does not validate");
+  reporter.check(crypto::validateAddress(stringField(entry, "supplier_operator_address")).ok(),
+                 where, "supplier operator address does not validate");
 
   // The protocol layer: the request built from the example's fields serializes to the signable
   // bytes once the signature is cleared, and to the signed proto with it; parsing the signed proto
   // gives back the signature and the same signable hash.
   const auto& header = entry.at("session_header");
   protocol::RelayRequest request;
-  request.meta.sessionHeader = protocol::SessionHeader{
-      str(header, "application_address"), str(header, "service_id"), str(header, "session_id"),
-      header.at("session_start_block_height").get<std::int64_t>(),
-      header.at("session_end_block_height").get<std::int64_t>()};
-  request.meta.supplierOperatorAddress = str(entry, "supplier_operator_address");
+  request.meta.sessionHeader =
+      protocol::SessionHeader{stringField(header, "application_address"),
+                              stringField(header, "service_id"), stringField(header, "session_id"),
+                              header.at("session_start_block_height").get<std::int64_t>(),
+                              header.at("session_end_block_height").get<std::int64_t>()};
+  request.meta.supplierOperatorAddress = stringField(entry, "supplier_operator_address");
   request.payload = hexField(entry, "payload_hex");
   request.meta.signature = bytes;
-  reporter.expectEqual(where, "requestSignableBytes", str(entry, "signable_bytes_hex"),
+  reporter.expectEqual(where, "requestSignableBytes", stringField(entry, "signable_bytes_hex"),
                        util::toHex(protocol::requestSignableBytes(request)));
-  reporter.expectEqual(where, "requestSignableHash", str(entry, "signable_bytes_sha256_hex"),
+  reporter.expectEqual(where, "requestSignableHash",
+                       stringField(entry, "signable_bytes_sha256_hex"),
                        util::toHex(protocol::requestSignableHash(request)));
-  reporter.expectEqual(where, "signed request", str(entry, "signed_relay_request_proto_hex"),
+  reporter.expectEqual(where, "signed request",
+                       stringField(entry, "signed_relay_request_proto_hex"),
                        util::toHex(protocol::marshal(request)));
   util::Bytes proto = hexField(entry, "signed_relay_request_proto_hex");
   auto parsed = protocol::parseRelayRequest(proto);

@@ -14,15 +14,7 @@
 
 namespace pocket::vectors {
 
-namespace {
-
-util::Bytes hexField(const nlohmann::json& object, const char* key) {
-  auto bytes = util::fromHex(object.at(key).get<std::string>());
-  if (!bytes) throw std::runtime_error(fmt::format("{}: {}", key, bytes.error().message));
-  return std::move(bytes).value();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void replaySeededFloat64(const nlohmann::json& document, Reporter& reporter) {
   for (const auto& c : document.at("cases")) {

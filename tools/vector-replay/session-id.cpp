@@ -17,12 +17,6 @@ namespace pocket::vectors {
 
 namespace {
 
-util::Bytes hexField(const nlohmann::json& object, const char* key) {
-  auto bytes = util::fromHex(object.at(key).get<std::string>());
-  if (!bytes) throw std::runtime_error(fmt::format("{}: {}", key, bytes.error().message));
-  return std::move(bytes).value();
-}
-
 void replaySession(const nlohmann::json& v, const std::string& where, Reporter& reporter) {
   protocol::SharedParams params;
   params.numBlocksPerSession = v.at("num_blocks_per_session").get<std::uint64_t>();

@@ -25,12 +25,6 @@ std::string hex(util::ByteSpan bytes) {
   return util::toHex(bytes);
 }
 
-Bytes bytesFromHex(const nlohmann::json& field) {
-  auto bytes = util::fromHex(field.get<std::string>());
-  if (!bytes) throw std::runtime_error("bad hex in vector: " + bytes.error().message);
-  return std::move(bytes).value();
-}
-
 session::SessionHeader readHeader(const nlohmann::json& json) {
   session::SessionHeader header;
   header.set_application_address(json.at("application_address").get<std::string>());
@@ -46,7 +40,7 @@ protocol::TxOptions readOptions(const nlohmann::json& inputs) {
   options.chainId = inputs.at("chain_id").get<std::string>();
   options.accountNumber = inputs.at("account_number").get<std::uint64_t>();
   options.sequence = inputs.at("sequence").get<std::uint64_t>();
-  options.signerPublicKey = bytesFromHex(inputs.at("signer_pubkey_hex"));
+  options.signerPublicKey = hexValue(inputs.at("signer_pubkey_hex"));
   options.memo = inputs.at("memo").get<std::string>();
   options.timeoutHeight = inputs.at("timeout_height").get<std::uint64_t>();
   options.unordered = inputs.at("unordered").get<bool>();
@@ -68,7 +62,7 @@ protocol::TxOptions readOptions(const nlohmann::json& inputs) {
 
 Bytes privateKeyOf(const nlohmann::json& document, const std::string& address) {
   for (const nlohmann::json& key : document.at("keys")) {
-    if (key.at("address").get<std::string>() == address) return bytesFromHex(key.at("privkey_hex"));
+    if (key.at("address").get<std::string>() == address) return hexValue(key.at("privkey_hex"));
   }
   throw std::runtime_error("no key for signer " + address);
 }
@@ -83,7 +77,7 @@ protocol::TxMessage replayMessage(const nlohmann::json& message, const std::stri
     proof::MsgCreateClaim claim;
     claim.set_supplier_operator_address(fields.at("supplier_operator_address").get<std::string>());
     *claim.mutable_session_header() = readHeader(fields.at("session_header"));
-    Bytes root = bytesFromHex(fields.at("root_hash_hex"));
+    Bytes root = hexValue(fields.at("root_hash_hex"));
     claim.set_root_hash(std::string(util::asChars(root)));
     const nlohmann::json& parts = fields.at("root_hash_parts");
     std::uint64_t sum = 0, count = 0;
@@ -100,7 +94,7 @@ protocol::TxMessage replayMessage(const nlohmann::json& message, const std::stri
     proofMessage.set_supplier_operator_address(
         fields.at("supplier_operator_address").get<std::string>());
     *proofMessage.mutable_session_header() = readHeader(fields.at("session_header"));
-    Bytes proofBytes = bytesFromHex(fields.at("proof_hex"));
+    Bytes proofBytes = hexValue(fields.at("proof_hex"));
     proofMessage.set_proof(std::string(util::asChars(proofBytes)));
     packed = protocol::packSubmitProof(proofMessage);
   }
@@ -128,9 +122,9 @@ void replayBatchBuilder(const nlohmann::json& testCase, const protocol::TxOption
   for (const nlohmann::json& message : messages) {
     const nlohmann::json& fields = message.at("fields");
     headers.push_back(readHeader(fields.at("session_header")));
-    payloads.push_back(bytesFromHex(typeUrl == protocol::kMsgCreateClaimTypeUrl
-                                        ? fields.at("root_hash_hex")
-                                        : fields.at("proof_hex")));
+    payloads.push_back(hexValue(typeUrl == protocol::kMsgCreateClaimTypeUrl
+                                    ? fields.at("root_hash_hex")
+                                    : fields.at("proof_hex")));
   }
   util::Result<protocol::UnsignedTx> tx = util::makeError("unset", "");
   if (typeUrl == protocol::kMsgCreateClaimTypeUrl) {
@@ -240,7 +234,7 @@ void replayCase(const nlohmann::json& document, const nlohmann::json& testCase,
 // signature verifies over the sign doc we produce.
 void replayGoCrossCheck(const nlohmann::json& check, Reporter& reporter) {
   std::string where = fmt::format("case={}", check.at("name").get<std::string>());
-  Bytes txRaw = bytesFromHex(check.at("tx_raw_bytes"));
+  Bytes txRaw = hexValue(check.at("tx_raw_bytes"));
   auto decoded = protocol::decodeTx(txRaw);
   if (!decoded) {
     reporter.fail(where, fmt::format("cannot decode the Go tx: {}", decoded.error().message));
@@ -255,7 +249,7 @@ void replayGoCrossCheck(const nlohmann::json& check, Reporter& reporter) {
   options.chainId = check.at("chain_id").get<std::string>();
   options.accountNumber = check.at("account_number").get<std::uint64_t>();
   options.sequence = check.at("sequence").get<std::uint64_t>();
-  options.signerPublicKey = bytesFromHex(check.at("signer_pubkey_hex"));
+  options.signerPublicKey = hexValue(check.at("signer_pubkey_hex"));
   options.memo = decoded->memo;
   options.timeoutHeight = decoded->timeoutHeight;
   options.unordered = decoded->unordered;
@@ -278,7 +272,7 @@ void replayGoCrossCheck(const nlohmann::json& check, Reporter& reporter) {
                        hex(tx->signDocBytes));
   reporter.expectEqual(where, "sign_doc_sha256", check.at("sign_doc_sha256").get<std::string>(),
                        hex(protocol::signDocDigest(*tx)));
-  Bytes signature = bytesFromHex(check.at("signature"));
+  Bytes signature = hexValue(check.at("signature"));
   auto signer = crypto::PublicKey::fromCompressed(options.signerPublicKey);
   if (!signer) {
     reporter.fail(where, fmt::format("bad signer key: {}", signer.error().message));
