@@ -10,6 +10,7 @@ namespace {
 
 using wire::Field;
 using wire::Reader;
+using wire::readFields;
 using wire::WireType;
 using wire::Writer;
 
@@ -47,18 +48,6 @@ void writeHeaders(Writer& w, std::uint32_t field, const HttpHeaders& headers) {
       w.raw(util::asBytes(v));
     }
   }
-}
-
-template <class OnField>
-util::Status readFields(util::ByteSpan bytes, std::string_view context, OnField onField) {
-  Reader reader(bytes, context);
-  while (!reader.done()) {
-    auto field = reader.next();
-    if (!field) return field.error();
-    std::optional<util::Error> failed = onField(reader, *field);
-    if (failed) return std::move(*failed);
-  }
-  return util::Ok{};
 }
 
 std::optional<util::Error> decodeHeaderEntry(util::ByteSpan bytes, HttpHeaders& out,

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -119,5 +120,20 @@ class Reader {
 
 // Error code of every decoding failure of common/protocol.
 inline constexpr std::string_view kMalformedProto = "malformed_proto";
+
+// Reads every field of `bytes` in order and hands each to `onField(Reader&, const Field&)`, which
+// returns nullopt for a handled or ignored (unknown) field, or the error that stops the read.
+// Malformed framing is reported with `context` by the Reader.
+template <class OnField>
+util::Status readFields(util::ByteSpan bytes, std::string_view context, OnField onField) {
+  Reader reader(bytes, context);
+  while (!reader.done()) {
+    auto field = reader.next();
+    if (!field) return field.error();
+    std::optional<util::Error> failed = onField(reader, *field);
+    if (failed) return std::move(*failed);
+  }
+  return util::Ok{};
+}
 
 }  // namespace pocket::protocol::wire

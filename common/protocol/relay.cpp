@@ -11,6 +11,7 @@ namespace {
 
 using wire::Field;
 using wire::Reader;
+using wire::readFields;
 using wire::WireType;
 using wire::Writer;
 
@@ -154,20 +155,6 @@ std::string toString(util::ByteSpan b) {
 }
 util::Bytes toBytes(util::ByteSpan b) {
   return util::Bytes(b.begin(), b.end());
-}
-
-// Reads fields until the end; `onField` returns nullopt for a handled or unknown field, or an
-// error.
-template <class OnField>
-util::Status readFields(util::ByteSpan bytes, std::string_view context, OnField onField) {
-  Reader reader(bytes, context);
-  while (!reader.done()) {
-    auto field = reader.next();
-    if (!field) return field.error();
-    std::optional<util::Error> failed = onField(reader, *field);
-    if (failed) return std::move(*failed);
-  }
-  return util::Ok{};
 }
 
 util::Status decode(util::ByteSpan bytes, SessionHeader& out, std::string_view context) {
