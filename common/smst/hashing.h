@@ -9,8 +9,13 @@
 
 namespace pocket::smst::detail {
 
-// sha256(data) into out[0..32).
+// sha256(data) into out[0..32). Uses the CPU's SHA instructions where present (x86-64 SHA-NI),
+// OpenSSL otherwise; both give the same bytes.
 void sha256Into(const std::uint8_t* data, std::size_t size, std::uint8_t* out);
+// Whether sha256Into uses the CPU's SHA instructions on this machine.
+bool sha256Accelerated();
+// sha256(data) through OpenSSL whatever the CPU (the reference sha256Into is checked against).
+void sha256Portable(const std::uint8_t* data, std::size_t size, std::uint8_t* out);
 
 // inner(L, R) for two 48-byte child digests, written to out (48 bytes).
 inline void innerDigestInto(const std::uint8_t* left, const std::uint8_t* right,

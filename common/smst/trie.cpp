@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <unordered_set>
 
-#include "common/crypto/hash.h"
 #include "common/smst/hashing.h"
 
 namespace pocket::smst {
@@ -57,7 +56,9 @@ int firstDifference(const std::uint8_t* a, const std::uint8_t* b, int from) {
 }
 
 Path pathOf(util::ByteSpan key) {
-  return crypto::sha256(key);
+  Path path;
+  detail::sha256Into(key.data(), key.size(), path.data());
+  return path;
 }
 
 }  // namespace
