@@ -306,11 +306,12 @@ void RelayService::verify(const std::shared_ptr<Call>& call) {
     call->failureWhy = std::move(why);
     call->service->verifyDuration->observe(seconds(Clock::now() - started));
   };
-  // Timing: current, or ended but within the grace period (shared params at the current height
-  // stand in for those at session end; they differ only across a params change).
+  // Timing: current, or ended but within the grace period, by the shared params that govern the
+  // session's windows (those at its end; the head's only when the manager did not send them).
   auto head = deps_.facts.head();
   if (!head) return fail(Outcome::chainUnavailable, "no chain state from the session manager yet");
-  auto windows = protocol::sessionWindows(toProtocol(head->sharedParams), header.sessionEndBlockHeight);
+  auto windows = protocol::sessionWindows(toProtocol(facts.windowParamsOr(head->sharedParams)),
+                                          header.sessionEndBlockHeight);
   if (!windows) {
     return fail(Outcome::chainUnavailable, "chain params unusable: " + windows.error().message);
   }
@@ -449,7 +450,8 @@ void RelayService::mine(const std::shared_ptr<Call>& call) {
   const auto& header = *call->request.meta.sessionHeader;
   auto head = deps_.facts.head();
   if (!head) return notMined(*call, NotMined::unverified);
-  auto windows = protocol::sessionWindows(toProtocol(head->sharedParams), header.sessionEndBlockHeight);
+  auto windows = protocol::sessionWindows(
+      toProtocol(call->facts->windowParamsOr(head->sharedParams)), header.sessionEndBlockHeight);
   // Rewards need the relay to be served before the claim window opens (relayminer.md §2.3).
   if (!windows || head->height >= windows->claimWindowOpen) {
     return notMined(*call, NotMined::claimWindowOpen);

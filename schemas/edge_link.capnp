@@ -97,6 +97,14 @@ struct SessionInfo {
   computeUnitsPerRelay @3 :UInt64;  # at session start
   difficultyTarget @4 :Data;        # 32 bytes, at session start
   queryId @5 :UInt64;               # the sessionQuery this answers; 0 when pushed unasked
+  # The shared params that time this session's grace period and claim/proof windows: those in
+  # force at the session's end height, or, while the session has not ended, at the current height
+  # (re-pushed if they change before the end). Absent from an older manager: the edge then uses
+  # the chainState's params, which are wrong only across a params change.
+  windowParams @6 :SharedParams;
+  # The shared params at the session's start height: they price its relays
+  # (computeUnitsToTokensMultiplier / computeUnitCostGranularity). Absent: the chainState's.
+  startParams @7 :SharedParams;
 }
 
 # A sessionQuery the manager cannot answer (no such application or service, height unknown...).

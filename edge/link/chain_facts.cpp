@@ -161,6 +161,10 @@ util::Status ChainFacts::putSession(SessionFacts facts, std::uint64_t queryId) {
                             "session header is incomplete or its heights are out of order");
   } else if (facts.ringPubKeys.empty()) {
     valid = util::makeError("session_answer_invalid", "session has no ring public keys");
+  } else if (facts.windowParams && !facts.windowParams->validateTiming().ok()) {
+    valid = util::makeError(
+        "session_answer_invalid",
+        "session window params: " + facts.windowParams->validateTiming().error().message);
   }
   if (!valid.ok()) {
     util::LogLine(log_, util::LogLevel::warn, "session_info_invalid")

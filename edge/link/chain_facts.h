@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -67,8 +68,20 @@ struct SessionFacts {
   std::vector<CompressedPubKey> ringPubKeys;  // the application's key and its gateways'
   std::uint64_t computeUnitsPerRelay = 0;     // at session start
   DifficultyTarget difficultyTarget{};        // at session start; mined iff relayHash < target
+  // Shared params that time the grace period and the claim/proof windows (in force at the
+  // session's end; the current ones while it has not ended), and those at the session's start
+  // (pricing). Empty when the session manager did not send them: use windowParamsOr /
+  // startParamsOr with the head's params as the fallback.
+  std::optional<SharedParams> windowParams;
+  std::optional<SharedParams> startParams;
 
   bool hasSupplier(std::string_view operatorAddress) const;
+  const SharedParams& windowParamsOr(const SharedParams& fallback) const {
+    return windowParams ? *windowParams : fallback;
+  }
+  const SharedParams& startParamsOr(const SharedParams& fallback) const {
+    return startParams ? *startParams : fallback;
+  }
 };
 
 using SessionFactsPtr = std::shared_ptr<const SessionFacts>;

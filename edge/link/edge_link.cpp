@@ -24,6 +24,19 @@ std::int64_t nowUnixMs() {
 
 std::atomic<std::uint64_t> monitorCounter{0};
 
+SharedParams decodeSharedParams(link::SharedParams::Reader p) {
+  return SharedParams{p.getNumBlocksPerSession(),
+                      p.getGracePeriodEndOffsetBlocks(),
+                      p.getClaimWindowOpenOffsetBlocks(),
+                      p.getClaimWindowCloseOffsetBlocks(),
+                      p.getProofWindowOpenOffsetBlocks(),
+                      p.getProofWindowCloseOffsetBlocks(),
+                      p.getComputeUnitsToTokensMultiplier(),
+                      p.getComputeUnitCostGranularity(),
+                      p.getSessionGridAnchorHeight(),
+                      p.getSessionNumberAtAnchor()};
+}
+
 }  // namespace
 
 // Everything the link thread owns. Lives on the thread's stack.
@@ -365,17 +378,7 @@ void EdgeLink::Worker::handleChainState(link::ChainState::Reader state) {
   auto hash = state.getBlockHash();
   head.blockHash.assign(hash.begin(), hash.end());
   head.blockTimeUnixMs = state.getBlockTimeUnixMs();
-  auto p = state.getSharedParams();
-  head.sharedParams = SharedParams{p.getNumBlocksPerSession(),
-                                   p.getGracePeriodEndOffsetBlocks(),
-                                   p.getClaimWindowOpenOffsetBlocks(),
-                                   p.getClaimWindowCloseOffsetBlocks(),
-                                   p.getProofWindowOpenOffsetBlocks(),
-                                   p.getProofWindowCloseOffsetBlocks(),
-                                   p.getComputeUnitsToTokensMultiplier(),
-                                   p.getComputeUnitCostGranularity(),
-                                   p.getSessionGridAnchorHeight(),
-                                   p.getSessionNumberAtAnchor()};
+  head.sharedParams = decodeSharedParams(state.getSharedParams());
   link_.lastChainStateUnixMs_.store(nowUnixMs());
   link_.chainStates_.fetch_add(1);
   link_.facts_.updateHead(std::move(head));
@@ -412,6 +415,8 @@ util::Status EdgeLink::Worker::handleSessionInfo(link::SessionInfo::Reader info)
     return util::makeError("session_answer_invalid", bad);
   }
   std::copy(target.begin(), target.end(), facts.difficultyTarget.begin());
+  if (info.hasWindowParams()) facts.windowParams = decodeSharedParams(info.getWindowParams());
+  if (info.hasStartParams()) facts.startParams = decodeSharedParams(info.getStartParams());
   return link_.facts_.putSession(std::move(facts), info.getQueryId());
 }
 

@@ -147,6 +147,29 @@ struct Stack {
                                    {"ringPubKeys", ringHex},
                                    {"computeUnitsPerRelay", 7},
                                    {"difficultyTarget", std::string(64, 'f')}});
+    // Sessions timed by window params that differ from the head's (10 blocks per session, grace 1,
+    // claim open offset 1): "win" [1, 10] has a grace period of 5 and a claim window opening at
+    // 21; "win2" and "win3" [8, 14] are on a 7-block grid, "win2" without grace period, "win3"
+    // with a grace period of 2 and a claim window opening at 15.
+    auto windowSession = [&](const std::string& service, std::int64_t start, std::int64_t end,
+                             nlohmann::json windowParams) {
+      fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
+                                     {"serviceId", service},
+                                     {"sessionId", kOldSessionId},
+                                     {"start", start},
+                                     {"end", end},
+                                     {"suppliers", {keys.supplier.publicKey().address()}},
+                                     {"ringPubKeys", ringHex},
+                                     {"computeUnitsPerRelay", 7},
+                                     {"windowParams", windowParams}});
+    };
+    windowSession("win", 1, 10,
+                  {{"gracePeriodEndOffsetBlocks", 5}, {"claimWindowOpenOffsetBlocks", 10}});
+    windowSession("win2", 8, 14, {{"numBlocksPerSession", 7}, {"gracePeriodEndOffsetBlocks", 0}});
+    windowSession("win3", 8, 14,
+                  {{"numBlocksPerSession", 7},
+                   {"gracePeriodEndOffsetBlocks", 2},
+                   {"claimWindowOpenOffsetBlocks", 0}});
     std::ofstream(dir + "/fixture.json") << fixture.dump();
     backend = std::make_unique<Process>(
         std::vector<std::string>{gBackendBinary, "--listen", "127.0.0.1:0", "--port-file",
@@ -181,7 +204,10 @@ struct Stack {
         << "  svc:\n    max_request_bytes: 16KiB\n    backend:\n      url: " << backendUrl
         << "/base\n      timeout_ms: 700\n      first_byte_timeout_ms: 500\n"
         << "  opt:\n    validation: optimistic\n    backend:\n      url: " << backendUrl << "\n"
-        << "  down:\n    backend:\n      url: http://127.0.0.1:1\n";
+        << "  down:\n    backend:\n      url: http://127.0.0.1:1\n"
+        << "  win:\n    backend:\n      url: " << backendUrl << "\n"
+        << "  win2:\n    backend:\n      url: " << backendUrl << "\n"
+        << "  win3:\n    backend:\n      url: " << backendUrl << "\n";
     edge = std::make_unique<Process>(
         std::vector<std::string>{gEdgeBinary, "--config", dir + "/edge.yaml"}, dir + "/edge.log");
     std::smatch m;
@@ -470,6 +496,37 @@ TEST_CASE("backend errors: 5xx is served but not mined, timeouts are 504, a dead
   auto down = stack.post(protocol::marshal(stack.relay("down")));
   CHECK(down.status == 502);
   CHECK(stack.outcome(down) == "backend_unreachable");
+}
+
+TEST_CASE(
+    "the grace period and the claim window follow the session's window params, not the head's") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto relayIn = [&](const std::string& service, std::int64_t start, std::int64_t end) {
+    auto request = stack.relay(service);
+    request.meta.sessionHeader->sessionId = kOldSessionId;
+    request.meta.sessionHeader->sessionStartBlockHeight = start;
+    request.meta.sessionHeader->sessionEndBlockHeight = end;
+    stack.sign(request);
+    return stack.post(protocol::marshal(request));
+  };
+  // Height 15. By the head's params "win" [1, 10] ended its grace period at 11; by its own at 15,
+  // and its claim window opens at 21: served and mined.
+  auto win = relayIn("win", 1, 10);
+  CHECK(win.status == 200);
+  CHECK(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"win\"}") == 1; }));
+  // "win2" [8, 14] would still be current by the head's 10-block grid (session end 20); by its own
+  // params it ended at 14 without grace period.
+  auto win2 = relayIn("win2", 8, 14);
+  CHECK(win2.status == 400);
+  CHECK(stack.outcome(win2) == "session_expired");
+  // "win3" [8, 14]: in its grace period (until 16), but its claim window opened at 15 (the head's
+  // params would open it at 22): served, not mined.
+  auto win3 = relayIn("win3", 8, 14);
+  CHECK(win3.status == 200);
+  CHECK(stack.metric(
+            "edge_relays_not_mined_total{service=\"win3\",reason=\"claim_window_open\"}") == 1);
+  CHECK(stack.metric("edge_relays_mined_total{service=\"win3\"}") == 0);
 }
 
 TEST_CASE("optimistic validation serves while checking and never mines a bad relay") {

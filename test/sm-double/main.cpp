@@ -8,7 +8,9 @@
 //     relays whose hash was already received are duplicates too; both are acked, not recorded
 //     again;
 //   - a relay whose hash is not sha256(relayBytes) is rejected with a reason;
-//   - a sessionQuery is answered from a JSON fixture, or refused with sessionQueryFailed;
+//   - a sessionQuery is answered from a JSON fixture, or refused with sessionQueryFailed; each
+//     session carries the chain's shared params as its window and start params, with the
+//     fixture's per-session "windowParams" / "startParams" overrides;
 //   - chainState is pushed after every hello and every --chain-interval-ms;
 //   - garbage on the link is logged and dropped; it never stops the program.
 // received.log lines (space-separated; the log is the report tests read):
@@ -83,6 +85,10 @@ struct FixtureSession {
   std::vector<pocket::util::Bytes> ringKeys;
   std::uint64_t computeUnits = 1;
   pocket::util::Bytes target;
+  // Overrides of the chain's shared params for this session's windows (at its end) and its
+  // pricing (at its start); keys absent here take the chain's value.
+  nlohmann::json windowParams = nlohmann::json::object();
+  nlohmann::json startParams = nlohmann::json::object();
 };
 
 struct Fixture {
@@ -121,6 +127,8 @@ Fixture loadFixture(const std::string& path) {
     for (const auto& key : s.at("ringPubKeys")) session.ringKeys.push_back(hexOrThrow(key));
     session.computeUnits = s.value("computeUnitsPerRelay", std::uint64_t{1});
     session.target = hexOrThrow(s.value("difficultyTarget", std::string(64, 'f')));
+    if (s.contains("windowParams")) session.windowParams = s.at("windowParams");
+    if (s.contains("startParams")) session.startParams = s.at("startParams");
     fixture.sessions.push_back(std::move(session));
   }
   return fixture;
@@ -428,6 +436,8 @@ class Double {
       }
       info.setComputeUnitsPerRelay(found->computeUnits);
       info.setDifficultyTarget(kj::arrayPtr(found->target.data(), found->target.size()));
+      setParams(info.initWindowParams(), found->windowParams);
+      setParams(info.initStartParams(), found->startParams);
     }
     send(peer, builder);
     LogLine(log_, LogLevel::info, "session_query")
@@ -460,15 +470,27 @@ class Double {
     state.setBlockTimeUnixMs(std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count());
-    auto p = state.initSharedParams();
-    const auto& sp = fixture_.sharedParams;
-    p.setNumBlocksPerSession(sp.value("numBlocksPerSession", std::uint64_t{10}));
-    p.setGracePeriodEndOffsetBlocks(sp.value("gracePeriodEndOffsetBlocks", std::uint64_t{1}));
-    p.setClaimWindowOpenOffsetBlocks(sp.value("claimWindowOpenOffsetBlocks", std::uint64_t{1}));
-    p.setClaimWindowCloseOffsetBlocks(sp.value("claimWindowCloseOffsetBlocks", std::uint64_t{4}));
-    p.setProofWindowOpenOffsetBlocks(sp.value("proofWindowOpenOffsetBlocks", std::uint64_t{0}));
-    p.setProofWindowCloseOffsetBlocks(sp.value("proofWindowCloseOffsetBlocks", std::uint64_t{4}));
+    setParams(state.initSharedParams(), nlohmann::json::object());
     send(peer, builder);
+  }
+
+  // The fixture's chain params (poktroll genesis defaults for keys it does not set), with
+  // `overrides` on top.
+  void setParams(pocket::link::SharedParams::Builder p, const nlohmann::json& overrides) const {
+    auto get = [&](const char* key, std::uint64_t genesis) {
+      if (overrides.contains(key)) return overrides.at(key).get<std::uint64_t>();
+      return fixture_.sharedParams.value(key, genesis);
+    };
+    p.setNumBlocksPerSession(get("numBlocksPerSession", 10));
+    p.setGracePeriodEndOffsetBlocks(get("gracePeriodEndOffsetBlocks", 1));
+    p.setClaimWindowOpenOffsetBlocks(get("claimWindowOpenOffsetBlocks", 1));
+    p.setClaimWindowCloseOffsetBlocks(get("claimWindowCloseOffsetBlocks", 4));
+    p.setProofWindowOpenOffsetBlocks(get("proofWindowOpenOffsetBlocks", 0));
+    p.setProofWindowCloseOffsetBlocks(get("proofWindowCloseOffsetBlocks", 4));
+    p.setComputeUnitsToTokensMultiplier(get("computeUnitsToTokensMultiplier", 42000000));
+    p.setComputeUnitCostGranularity(get("computeUnitCostGranularity", 1000000));
+    p.setSessionGridAnchorHeight(get("sessionGridAnchorHeight", 0));
+    p.setSessionNumberAtAnchor(get("sessionNumberAtAnchor", 0));
   }
 
   void send(const std::string& peer, capnp::MessageBuilder& message) {
