@@ -71,7 +71,7 @@ class Mapping {
   Mapping& operator=(const Mapping&) = delete;
   Mapping& operator=(Mapping&&) = delete;
 
-  std::uint8_t* data() const { return data_; }
+  [[nodiscard]] std::uint8_t* data() const { return data_; }
   // Prefaults [offset, offset + length) (page-aligned offset). Advice only: kernels before 5.14
   // refuse it, and the pages then fault in one by one as before.
   void populate(std::size_t offset, std::size_t length) const {
@@ -354,13 +354,8 @@ struct SparseMerkleSumTrie::Impl {
       if (x.path != y.path) return x.path < y.path;
       return x.child[0] < y.child[0];  // same key: apply in insertion order
     });
-    // Leaves sit in the arena in insertion order: fetch them ahead of the sorted walk.
-    constexpr std::size_t kAhead = 8;
-    for (std::size_t k = 0; k < pending.size(); ++k) {
-      if (k + kAhead < pending.size()) prefetch(pending[k + kAhead].leaf);
-      Path path = at(pending[k].leaf).path;
-      root = update(root, 0, path, pending[k].leaf);
-    }
+    dropReplaced();
+    root = merge(root, 0, 0, pending.size());
     pending.clear();
     fixExtensions();
   }
@@ -422,6 +417,142 @@ struct SparseMerkleSumTrie::Impl {
       y.flags &= static_cast<std::uint8_t>(~kNewExt);
     }
     newExts.clear();
+  }
+
+  // ---- applying a sorted batch ----
+
+  // Within a run of updates of the same key only the last leaf stays; it takes the age of the
+  // first (as when each replaces the previous one in call order).
+  void dropReplaced() {
+    std::size_t out = 0;
+    for (std::size_t k = 0; k < pending.size();) {
+      std::size_t end = k + 1;
+      while (end < pending.size() && pending[end].prefix == pending[k].prefix &&
+             at(pending[end].leaf).path == at(pending[k].leaf).path) {
+        ++end;
+      }
+      Index keep = pending[end - 1].leaf;
+      if (end - k > 1) {
+        at(keep).child[0] = at(pending[k].leaf).child[0];
+        for (std::size_t j = k; j + 1 < end; ++j) release(pending[j].leaf);
+      }
+      pending[out++] = {pending[k].prefix, keep};
+      k = end;
+    }
+    pending.resize(out);
+  }
+
+  const std::uint8_t* pendingPath(std::size_t k) { return at(pending[k].leaf).path.data(); }
+
+  // The first bit >= from where the paths of pending[a] and pending[b] differ (256 if equal).
+  int pendingDifference(std::size_t a, std::size_t b, int from) {
+    if (from < 64) {
+      std::uint64_t x = (pending[a].prefix ^ pending[b].prefix) & (~std::uint64_t{0} >> from);
+      if (x != 0) return std::countl_zero(x);
+      from = 64;
+    }
+    return firstDifference(pendingPath(a), pendingPath(b), from);
+  }
+
+  // The first k in [lo, hi) whose path has bit `bit` set. The paths of the range agree on the
+  // bits before `bit` and are sorted, so the bit is monotone over the range.
+  std::size_t splitAt(std::size_t lo, std::size_t hi, int bit) {
+    while (lo < hi) {
+      std::size_t mid = lo + (hi - lo) / 2;
+      bool set = bit < 64 ? ((pending[mid].prefix >> (63 - bit)) & 1) != 0
+                          : pathBit(pendingPath(mid), bit) != 0;
+      if (set) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  }
+
+  // Applies pending[lo, hi) (distinct keys, sorted, all below node i at `depth`) to the subtree of
+  // i and returns its new root. One descent serves the whole range: inner nodes split the range
+  // by their bit, extensions that every key passes hand it down, and an empty subtree is built
+  // whole. Where the range meets a leaf or leaves an extension, the first key is applied alone
+  // and the rest continues on the result.
+  Index merge(Index i, int depth, std::size_t lo, std::size_t hi) {
+    while (lo < hi) {
+      if (i == kNil) return build(lo, hi, depth).node;
+      resolve(i);
+      Node& n = at(i);
+      if (n.kind == Kind::inner) {
+        touch(i);
+        std::size_t mid = splitAt(lo, hi, depth);
+        if (lo < mid) {
+          Index c = merge(n.child[0], depth + 1, lo, mid);
+          at(i).child[0] = c;
+        }
+        if (mid < hi) {
+          Index c = merge(at(i).child[1], depth + 1, mid, hi);
+          at(i).child[1] = c;
+        }
+        return i;
+      }
+      if (n.kind == Kind::ext &&
+          firstDifference(n.path.data(), pendingPath(lo), n.start) >= n.end &&
+          firstDifference(n.path.data(), pendingPath(hi - 1), n.start) >= n.end) {
+        touch(i);
+        Index c = merge(n.child[0], n.end, lo, hi);
+        at(i).child[0] = c;
+        return i;
+      }
+      Path path = at(pending[lo].leaf).path;
+      i = update(i, depth, path, pending[lo].leaf);
+      ++lo;
+    }
+    return i;
+  }
+
+  struct Built {
+    Index node;
+    Oldest oldest;
+  };
+
+  // A new subtree holding exactly pending[lo, hi) (distinct keys, sorted, at least one) below
+  // `depth`, hashed as it is built, while its nodes are in cache. Its leaves are all of this
+  // batch, so each extension's path (the second-oldest leaf below it, see above) is known here.
+  Built build(std::size_t lo, std::size_t hi, int depth) {
+    if (hi - lo == 1) {
+      // Leaves are read in path order but sit in the arena in call order: fetch ahead.
+      constexpr std::size_t kAhead = 8;
+      if (lo + kAhead < pending.size()) prefetch(pending[lo + kAhead].leaf);
+      Built out{pending[lo].leaf, {}};
+      out.oldest.add(at(out.node).child[0], out.node);
+      return out;
+    }
+    int p = pendingDifference(lo, hi - 1, depth);
+    if (p >= kMaxDepth) throw std::logic_error("smst: duplicate key in a batch");
+    std::size_t mid = splitAt(lo, hi, p);
+    Built left = build(lo, mid, p + 1);
+    Built right = build(mid, hi, p + 1);
+    Index inner = alloc(Kind::inner);
+    Node& in = at(inner);
+    in.child[0] = left.node;
+    in.child[1] = right.node;
+    detail::innerDigestInto(at(left.node).digest.data(), at(right.node).digest.data(),
+                            in.digest.data());
+    in.flags = kHashed;
+    Built out{inner, left.oldest};
+    out.oldest.add(right.oldest.first, right.oldest.firstLeaf);
+    if (right.oldest.secondLeaf != kNil) {
+      out.oldest.add(right.oldest.second, right.oldest.secondLeaf);
+    }
+    if (p == depth) return out;
+    Index e = alloc(Kind::ext);
+    Node& x = at(e);
+    x.path = at(out.oldest.secondLeaf).path;
+    x.start = static_cast<std::uint8_t>(depth);
+    x.end = static_cast<std::uint8_t>(p);
+    x.child[0] = inner;
+    detail::chainDigestInto(x.path.data(), depth, p, at(inner).digest, x.digest);
+    x.flags = kHashed;
+    out.node = e;
+    return out;
   }
 
   // ---- update ----
