@@ -119,6 +119,18 @@ struct BackendClient::Impl {
       self->timer.cancel();
       return 0;
     }
+    if (timeoutMs == 0) {
+      // "As soon as possible": a post, not a timer (re-arming the loop's timerfd for every new
+      // transfer costs a syscall each).
+      self->timer.cancel();
+      asio::post(self->ctx, [self, token = self->alive] {
+        if (!*token) return;
+        int running = 0;
+        curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        self->collect();
+      });
+      return 0;
+    }
     self->timer.expires_after(std::chrono::milliseconds(timeoutMs));
     self->timer.async_wait([self](const boost::system::error_code& ec) {
       if (ec) return;

@@ -62,7 +62,7 @@ std::vector<PublicKey> RingSignature::ring() const {
 }
 
 util::Result<RingSignature> decodeRingSignature(util::ByteSpan bytes) {
-  return RingVerifier::decode(bytes, nullptr);
+  return RingVerifier::decodeWith(bytes, nullptr);
 }
 
 util::Bytes encodeRingSignature(const RingSignature& signature) {
@@ -128,14 +128,22 @@ std::vector<PublicKey> expectedRingKeys(const PublicKey& application,
 
 util::Status checkRingMembership(const RingSignature& signature,
                                  std::span<const PublicKey> expected) {
+  std::vector<CompressedPoint> encoded;
+  encoded.reserve(expected.size());
+  for (const PublicKey& key : expected) encoded.push_back(key.compressed());
+  return checkRingMembership(signature, std::span<const CompressedPoint>(encoded));
+}
+
+util::Status checkRingMembership(const RingSignature& signature,
+                                 std::span<const CompressedPoint> expected) {
   for (std::size_t i = 0; i < signature.members.size(); ++i) {
-    const PublicKey& key = signature.members[i].publicKey;
+    const CompressedPoint& key = signature.members[i].publicKey.compressed();
     if (std::find(expected.begin(), expected.end(), key) == expected.end()) {
       return util::makeError(
           "ring_member_not_allowed",
           fmt::format("ring member {} ({}) is neither the application nor a gateway delegated "
                       "at the session end height",
-                      i, key.address()));
+                      i, signature.members[i].publicKey.address()));
     }
   }
   return util::Ok{};
@@ -165,6 +173,14 @@ struct RingVerifier::Cache {
     return current.emplace(key, std::move(entry)).first->second;
   }
 
+  // True when `key` already has a point table (then it is a valid point); no reordering.
+  bool hasPoint(const CompressedPoint& key) const {
+    auto it = current.find(key);
+    if (it != current.end()) return it->second.point != nullptr;
+    it = previous.find(key);
+    return it != previous.end() && it->second.point != nullptr;
+  }
+
   std::shared_ptr<const detail::PointTable> point(const CompressedPoint& key) {
     Entry& entry = lookup(key);
     if (!entry.point) {
@@ -190,7 +206,7 @@ struct RingVerifier::Cache {
   Map previous;
 };
 
-util::Result<RingSignature> RingVerifier::decode(util::ByteSpan bytes, Cache* cache) {
+util::Result<RingSignature> RingVerifier::decodeWith(util::ByteSpan bytes, Cache* cache) {
   if (bytes.size() < kHeaderBytes) {
     return util::makeError("bad_length",
                            fmt::format("ring signature has {} bytes, the header alone needs {}",
@@ -226,7 +242,11 @@ util::Result<RingSignature> RingVerifier::decode(util::ByteSpan bytes, Cache* ca
     if (cache == nullptr) return PublicKey::fromCompressed(encoded);
     CompressedPoint key{};
     std::copy(encoded.begin(), encoded.end(), key.begin());
-    if (!cache->point(key)) return util::makeError("bad_point", "not a compressed curve point");
+    // Known points cost a lookup; others are only decompressed here (no table is built for a
+    // point that may yet fail the membership check).
+    if (!cache->hasPoint(key) && !detail::decompress(key.data())) {
+      return util::makeError("bad_point", "not a compressed curve point");
+    }
     return PublicKey(key);
   };
   auto image = point(bytes.subspan(36, 33));
@@ -261,8 +281,12 @@ std::size_t RingVerifier::cachedPoints() const {
   return cache_->current.size() + cache_->previous.size();
 }
 
+util::Result<RingSignature> RingVerifier::decode(util::ByteSpan serialized) {
+  return decodeWith(serialized, cache_.get());
+}
+
 util::Status RingVerifier::verify(util::ByteSpan serialized, const Hash32& message) {
-  auto signature = decode(serialized, cache_.get());
+  auto signature = decodeWith(serialized, cache_.get());
   if (!signature) return signature.error();
   return verify(*signature, message);
 }

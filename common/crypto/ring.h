@@ -74,6 +74,10 @@ std::vector<PublicKey> expectedRingKeys(const PublicKey& application,
 // Order, duplicates and subsets are accepted. Error "ring_member_not_allowed" names the outsider.
 util::Status checkRingMembership(const RingSignature& signature,
                                  std::span<const PublicKey> expected);
+// The same rule against compressed encodings (what the chain reports), without parsing them: a
+// key is in the ring iff its 33 bytes equal one of `expected`.
+util::Status checkRingMembership(const RingSignature& signature,
+                                 std::span<const CompressedPoint> expected);
 
 // Verifies ring signatures, caching per point the precomputed tables of the ring members, their
 // hash-to-curve points and key images (which repeat across all relays of an application's
@@ -99,14 +103,17 @@ class RingVerifier {
   util::Status verify(const RingSignature& signature, const Hash32& message);
   // decodeRingSignature + verify.
   util::Status verify(util::ByteSpan serialized, const Hash32& message);
+  // decodeRingSignature (same checks, same errors) with the points checked against this
+  // verifier's cache: a point seen before costs a lookup instead of a decompression.
+  util::Result<RingSignature> decode(util::ByteSpan serialized);
 
   std::size_t cachedPoints() const;
 
  private:
   struct Cache;
   friend util::Result<RingSignature> decodeRingSignature(util::ByteSpan bytes);
-  // Decodes; points are checked by `cache` (which keeps them) or, without one, by libsecp256k1.
-  static util::Result<RingSignature> decode(util::ByteSpan bytes, Cache* cache);
+  // Decodes; points are found in `cache` or decompressed, or without a cache parsed by libsecp256k1.
+  static util::Result<RingSignature> decodeWith(util::ByteSpan bytes, Cache* cache);
   std::unique_ptr<Cache> cache_;
 };
 

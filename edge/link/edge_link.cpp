@@ -126,6 +126,9 @@ void EdgeLink::Worker::run() {
       std::uint64_t count = 0;
       (void)::read(link_.wakeFd_, &count, sizeof(count));
     }
+    // Acquire what the waker wrote before it set the flag (spool records, stop_); a wake() after
+    // this exchange writes the eventfd again.
+    link_.wakePending_.exchange(false, std::memory_order_acq_rel);
     if ((items[1].revents & ZMQ_POLLIN) != 0) handleMonitor();
     if ((items[0].revents & ZMQ_POLLIN) != 0) receive();
     if (connected_) {
@@ -448,6 +451,7 @@ EdgeLink::~EdgeLink() {
 }
 
 void EdgeLink::wake() {
+  if (wakePending_.exchange(true, std::memory_order_acq_rel)) return;  // a write is outstanding
   std::uint64_t one = 1;
   (void)::write(wakeFd_, &one, sizeof(one));
 }

@@ -102,6 +102,9 @@ class EdgeLink {
   net::CurveKeyPair clientKeys_;  // empty in plain text
   std::string serverPublicKey_;   // empty in plain text
   int wakeFd_ = -1;               // eventfd; written by wake(), read by the thread
+  // Set by wake() before it writes the eventfd and cleared by the thread before it looks at the
+  // spool: while set, further wake() calls skip the write (one syscall per batch, not per relay).
+  std::atomic<bool> wakePending_{false};
   std::atomic<bool> stop_{false};
 
   std::atomic<bool> connected_{false};
