@@ -52,7 +52,9 @@ struct LinkOptions {
 
   std::size_t batchMaxRelays = 512;
   std::size_t batchMaxBytes = 4u << 20;
-  std::chrono::milliseconds batchInterval{5};  // how often the spool is looked at when idle
+  // How often the spool is looked at without a wake() (which every append is followed by): the
+  // tick of the ack and hello timeouts.
+  std::chrono::milliseconds batchInterval{100};
   std::size_t maxBatchesInFlight = 8;
   std::chrono::milliseconds ackTimeout{5000};
   std::chrono::milliseconds heartbeatInterval{1000};  // ZMTP heartbeats detect a dead peer
