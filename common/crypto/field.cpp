@@ -45,22 +45,21 @@ PowerLadder ladder(const FieldElement& a) {
 }  // namespace
 
 bool fieldFromBytes(FieldElement& r, const std::uint8_t* bytes32) {
-  for (int i = 0; i < 4; ++i) {
+  std::array<std::uint64_t, 4> w{};
+  for (std::size_t i = 0; i < 4; ++i) {
     std::uint64_t v = 0;
-    for (int j = 0; j < 8; ++j) v = (v << 8) | bytes32[(3 - i) * 8 + j];
-    r.n[static_cast<std::size_t>(i)] = v;
+    for (std::size_t j = 0; j < 8; ++j) v = (v << 8) | bytes32[(3 - i) * 8 + j];
+    w[i] = v;
   }
-  FieldElement t = r;
-  fieldNormalize(t);
-  return t.n == r.n;  // unchanged iff already below p
+  r = fieldFromWords(w[0], w[1], w[2], w[3]);
+  return fieldToWords(r) == w;  // unchanged by normalization iff already below p
 }
 
 void fieldToBytes(std::uint8_t* out32, const FieldElement& a) {
-  FieldElement t = a;
-  fieldNormalize(t);
-  for (int i = 0; i < 4; ++i) {
-    std::uint64_t v = t.n[static_cast<std::size_t>(i)];
-    for (int j = 7; j >= 0; --j) {
+  std::array<std::uint64_t, 4> w = fieldToWords(a);
+  for (std::size_t i = 0; i < 4; ++i) {
+    std::uint64_t v = w[i];
+    for (std::size_t j = 8; j-- > 0;) {
       out32[(3 - i) * 8 + j] = static_cast<std::uint8_t>(v);
       v >>= 8;
     }

@@ -6,17 +6,10 @@ namespace pocket::crypto::detail {
 
 namespace {
 
-const FieldElement kCurveB{{7, 0, 0, 0}};
+const FieldElement kCurveB = fieldFromSmall(7);
 
 bool yIsOdd(const FieldElement& y) {
-  FieldElement t = y;
-  fieldNormalize(t);
-  return (t.n[0] & 1) != 0;
-}
-
-void fieldNegate(FieldElement& r, const FieldElement& a) {
-  FieldElement zero;
-  fieldSub(r, zero, a);
+  return fieldIsOdd(y);
 }
 
 std::optional<AffinePoint> lift(const std::uint8_t* x32, bool odd) {
@@ -116,7 +109,7 @@ void pointAddAffine(JacobianPoint& r, const JacobianPoint& a, const AffinePoint&
   if (a.infinity) {
     r.x = b.x;
     r.y = b.y;
-    r.z = FieldElement{{1, 0, 0, 0}};
+    r.z = fieldFromSmall(1);
     r.infinity = false;
     return;
   }
@@ -251,7 +244,7 @@ PointTable::PointTable(const AffinePoint& base, int window)
     : window_(window), perChunk_(1 << (window - 2)) {
   if (window < 3 || window > 12) throw std::invalid_argument("PointTable window out of range");
   std::vector<JacobianPoint> jacobian(static_cast<std::size_t>(kChunks * perChunk_));
-  JacobianPoint chunkBase{base.x, base.y, FieldElement{{1, 0, 0, 0}}, false};
+  JacobianPoint chunkBase{base.x, base.y, fieldFromSmall(1), false};
   for (int chunk = 0; chunk < kChunks; ++chunk) {
     if (chunk > 0) {
       for (int i = 0; i < kChunkBits; ++i) pointDouble(chunkBase, chunkBase);

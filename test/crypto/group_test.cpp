@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include <boost/multiprecision/cpp_int.hpp>
+
 #include <secp256k1.h>
 
 #include <doctest.h>
@@ -59,12 +61,12 @@ std::string ours(const JacobianPoint& point) {
 TEST_CASE("field inverse and square root agree with their definitions") {
   std::mt19937_64 rng(7);
   for (int i = 0; i < 200; ++i) {
-    FieldElement a{{rng(), rng(), rng(), rng()}};
+    FieldElement a = fieldFromWords(rng(), rng(), rng(), rng());
     if (fieldIsZero(a)) continue;
     FieldElement inv, product;
     fieldInverse(inv, a);
     fieldMul(product, inv, a);
-    CHECK(fieldEqual(product, FieldElement{{1, 0, 0, 0}}));
+    CHECK(fieldEqual(product, fieldFromSmall(1)));
     FieldElement sq, root;
     fieldSqr(sq, a);
     REQUIRE(fieldSqrt(root, sq));
@@ -76,17 +78,96 @@ TEST_CASE("field inverse and square root agree with their definitions") {
     CHECK(fieldEqual(viaMul, sq));
   }
   // Values at the top of the representation: p-1, 2^256-1.
-  FieldElement pMinus1{{0xfffffffefffffc2eULL, ~0ULL, ~0ULL, ~0ULL}};
-  FieldElement all{{~0ULL, ~0ULL, ~0ULL, ~0ULL}};
+  FieldElement pMinus1 = fieldFromWords(0xfffffffefffffc2eULL, ~0ULL, ~0ULL, ~0ULL);
+  FieldElement all = fieldFromWords(~0ULL, ~0ULL, ~0ULL, ~0ULL);
   FieldElement sum;
   fieldAdd(sum, pMinus1, all);  // (p-1) + (2^256-1) ≡ -1 + 2^32+976 = 2^32+975
   fieldNormalize(sum);
-  CHECK(sum.n == std::array<std::uint64_t, 4>{0x1000003cfULL, 0, 0, 0});
+  CHECK(fieldToWords(sum) == std::array<std::uint64_t, 4>{0x1000003cfULL, 0, 0, 0});
   FieldElement diff;
-  fieldSub(diff, FieldElement{{1, 0, 0, 0}}, all);  // 1 - (2^32+976) mod p
+  fieldSub(diff, fieldFromSmall(1), all);  // 1 - (2^32+976) mod p
   FieldElement back;
   fieldAdd(back, diff, all);
-  CHECK(fieldEqual(back, FieldElement{{1, 0, 0, 0}}));
+  CHECK(fieldEqual(back, fieldFromSmall(1)));
+}
+
+namespace {
+
+using boost::multiprecision::cpp_int;
+
+const cpp_int kP = (cpp_int(1) << 256) - 0x1000003d1;
+
+cpp_int valueOf(const FieldElement& a) {
+  cpp_int v = 0;
+  for (std::size_t i = 5; i-- > 0;) v = (v << 52) + a.n[i];
+  return v;
+}
+
+// Within the documented input range of every operation.
+bool weaklyNormalized(const FieldElement& a) {
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (a.n[i] >= (std::uint64_t{1} << 53)) return false;
+  }
+  return a.n[4] < (std::uint64_t{1} << 49);
+}
+
+// Random inputs across the whole weakly normalized range, with its corners and values near p.
+FieldElement randomWeak(std::mt19937_64& rng) {
+  constexpr std::uint64_t kMax = (std::uint64_t{1} << 53) - 1;
+  constexpr std::uint64_t kMax4 = (std::uint64_t{1} << 49) - 1;
+  switch (rng() % 8) {
+    case 0:
+      return FieldElement{{kMax, kMax, kMax, kMax, kMax4}};
+    case 1:
+      return fieldFromWords(0xfffffffefffffc2fULL - rng() % 3, ~0ULL, ~0ULL, ~0ULL);  // p-2..p
+    case 2:
+      return fieldFromSmall(rng() % 3);
+    case 3: {
+      FieldElement a;
+      for (std::size_t i = 0; i < 5; ++i) a.n[i] = (rng() % 2 == 0) ? 0 : (i < 4 ? kMax : kMax4);
+      return a;
+    }
+    default: {
+      FieldElement a;
+      for (std::size_t i = 0; i < 4; ++i) a.n[i] = rng() & kMax;
+      a.n[4] = rng() & kMax4;
+      return a;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("field operations agree with arbitrary-precision arithmetic mod p") {
+  std::mt19937_64 rng(2024);
+  for (int i = 0; i < 20000; ++i) {
+    FieldElement a = randomWeak(rng), b = randomWeak(rng);
+    cpp_int va = valueOf(a), vb = valueOf(b);
+    FieldElement r;
+    fieldMul(r, a, b);
+    CHECK(weaklyNormalized(r));
+    CHECK(valueOf(r) % kP == (va * vb) % kP);
+    fieldSqr(r, a);
+    CHECK(weaklyNormalized(r));
+    CHECK(valueOf(r) % kP == (va * va) % kP);
+    fieldAdd(r, a, b);
+    CHECK(weaklyNormalized(r));
+    CHECK(valueOf(r) % kP == (va + vb) % kP);
+    fieldSub(r, a, b);
+    CHECK(weaklyNormalized(r));
+    CHECK(valueOf(r) % kP == ((va - vb) % kP + kP) % kP);
+    fieldMulSmall(r, a, 8);
+    CHECK(weaklyNormalized(r));
+    CHECK(valueOf(r) % kP == (va * 8) % kP);
+    FieldElement n = a;
+    fieldNormalize(n);
+    CHECK(valueOf(n) == va % kP);
+    CHECK(fieldIsZero(a) == (va % kP == 0));
+    CHECK(fieldEqual(a, b) == (va % kP == vb % kP));
+    CHECK(fieldIsOdd(a) == ((va % kP) % 2 == 1));
+    std::array<std::uint64_t, 4> words = fieldToWords(a);
+    CHECK(valueOf(fieldFromWords(words[0], words[1], words[2], words[3])) == va % kP);
+  }
 }
 
 TEST_CASE("decompression accepts exactly what libsecp256k1 accepts") {
