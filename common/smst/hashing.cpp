@@ -60,67 +60,95 @@ struct ShaState {
   __m128i cdgh;
 };
 
-__attribute__((target("sha,sse4.1,ssse3"))) inline void compressBlock(ShaState& s,
-                                                                      const std::uint8_t* block) {
+// One block for each of N independent messages. The rounds of one message form a dependency
+// chain; interleaving N chains keeps the SHA unit busy while each waits on its previous round.
+template <int N>
+__attribute__((target("sha,sse4.1,ssse3"), always_inline)) inline void compressBlocks(
+    ShaState* s, const std::uint8_t* const* blocks) {
   const __m128i byteSwap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
-  __m128i w[4];
-  for (int g = 0; g < 4; ++g) {
-    w[g] = _mm_shuffle_epi8(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + std::ptrdiff_t{16} * g)),
-        byteSwap);
+  __m128i w[N][4];
+  ShaState saved[N];
+  for (int j = 0; j < N; ++j) {
+    for (int g = 0; g < 4; ++g) {
+      w[j][g] = _mm_shuffle_epi8(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[j] + std::ptrdiff_t{16} * g)),
+          byteSwap);
+    }
+    saved[j] = s[j];
   }
-  const __m128i abef = s.abef;
-  const __m128i cdgh = s.cdgh;
   // 16 groups of 4 rounds; w[g & 3] holds the message words of group g. For g >= 4 the words are
   // W[t-16] + s0(W[t-15]) (msg1) + W[t-7] (alignr of the two previous groups) + s1(W[t-2]) (msg2).
 #pragma GCC unroll 16
   for (int g = 0; g < 16; ++g) {
-    __m128i& cur = w[g & 3];
-    if (g >= 4) {
-      const __m128i prev = w[(g - 1) & 3];
-      const __m128i prev2 = w[(g - 2) & 3];
-      cur = _mm_sha256msg1_epu32(cur, w[(g - 3) & 3]);
-      cur = _mm_add_epi32(cur, _mm_alignr_epi8(prev, prev2, 4));
-      cur = _mm_sha256msg2_epu32(cur, prev);
+    const __m128i round =
+        _mm_load_si128(reinterpret_cast<const __m128i*>(kRound + std::ptrdiff_t{4} * g));
+    for (int j = 0; j < N; ++j) {
+      __m128i& cur = w[j][g & 3];
+      if (g >= 4) {
+        const __m128i prev = w[j][(g - 1) & 3];
+        const __m128i prev2 = w[j][(g - 2) & 3];
+        cur = _mm_sha256msg1_epu32(cur, w[j][(g - 3) & 3]);
+        cur = _mm_add_epi32(cur, _mm_alignr_epi8(prev, prev2, 4));
+        cur = _mm_sha256msg2_epu32(cur, prev);
+      }
+      __m128i k = _mm_add_epi32(cur, round);
+      // Two rounds make the old (a, b, e, f) the new (c, d, g, h).
+      s[j].cdgh = _mm_sha256rnds2_epu32(s[j].cdgh, s[j].abef, k);
+      std::swap(s[j].abef, s[j].cdgh);
+      k = _mm_shuffle_epi32(k, 0x0e);
+      s[j].cdgh = _mm_sha256rnds2_epu32(s[j].cdgh, s[j].abef, k);
+      std::swap(s[j].abef, s[j].cdgh);
     }
-    __m128i k = _mm_add_epi32(
-        cur, _mm_load_si128(reinterpret_cast<const __m128i*>(kRound + std::ptrdiff_t{4} * g)));
-    s.cdgh = _mm_sha256rnds2_epu32(s.cdgh, s.abef, k);
-    std::swap(s.abef, s.cdgh);  // two rounds later, the old (a, b, e, f) is the new (c, d, g, h)
-    k = _mm_shuffle_epi32(k, 0x0e);
-    s.cdgh = _mm_sha256rnds2_epu32(s.cdgh, s.abef, k);
-    std::swap(s.abef, s.cdgh);
   }
-  s.abef = _mm_add_epi32(s.abef, abef);
-  s.cdgh = _mm_add_epi32(s.cdgh, cdgh);
+  for (int j = 0; j < N; ++j) {
+    s[j].abef = _mm_add_epi32(s[j].abef, saved[j].abef);
+    s[j].cdgh = _mm_add_epi32(s[j].cdgh, saved[j].cdgh);
+  }
 }
 
-__attribute__((target("sha,sse4.1,ssse3"))) void sha256ShaNi(const std::uint8_t* data,
-                                                             std::size_t size, std::uint8_t* out) {
-  // Initial hash value, words (a..h) = H0..H7.
-  ShaState s;
-  s.abef = _mm_set_epi32(0x6a09e667, static_cast<int>(0xbb67ae85), 0x510e527f,
-                         static_cast<int>(0x9b05688c));
-  s.cdgh = _mm_set_epi32(0x3c6ef372, static_cast<int>(0xa54ff53a), 0x1f83d9ab, 0x5be0cd19);
+// sha256 of N messages of the same size.
+template <int N>
+__attribute__((target("sha,sse4.1,ssse3"))) void sha256ShaNi(const std::uint8_t* const* data,
+                                                             std::size_t size,
+                                                             std::uint8_t* const* out) {
+  ShaState s[N];
+  for (int j = 0; j < N; ++j) {
+    // Initial hash value, words (a..h) = H0..H7.
+    s[j].abef = _mm_set_epi32(0x6a09e667, static_cast<int>(0xbb67ae85), 0x510e527f,
+                              static_cast<int>(0x9b05688c));
+    s[j].cdgh = _mm_set_epi32(0x3c6ef372, static_cast<int>(0xa54ff53a), 0x1f83d9ab, 0x5be0cd19);
+  }
   std::size_t full = size / 64;
-  for (std::size_t i = 0; i < full; ++i) compressBlock(s, data + i * 64);
+  for (std::size_t i = 0; i < full; ++i) {
+    const std::uint8_t* blocks[N];
+    for (int j = 0; j < N; ++j) blocks[j] = data[j] + i * 64;
+    compressBlocks<N>(s, blocks);
+  }
   // The padded tail: the rest of the message, 0x80, zeros, the bit length (big-endian).
-  alignas(16) std::uint8_t tail[128] = {};
+  alignas(16) std::uint8_t tail[N][128];
   std::size_t rest = size - full * 64;
-  if (rest != 0) std::memcpy(tail, data + full * 64, rest);
-  tail[rest] = 0x80;
   std::size_t tailSize = rest + 9 <= 64 ? 64 : 128;
-  writeBE64(tail + tailSize - 8, std::uint64_t{size} * 8);
-  compressBlock(s, tail);
-  if (tailSize == 128) compressBlock(s, tail + 64);
+  for (int j = 0; j < N; ++j) {
+    std::memset(tail[j], 0, tailSize);
+    if (rest != 0) std::memcpy(tail[j], data[j] + full * 64, rest);
+    tail[j][rest] = 0x80;
+    writeBE64(tail[j] + tailSize - 8, std::uint64_t{size} * 8);
+  }
+  for (std::size_t off = 0; off < tailSize; off += 64) {
+    const std::uint8_t* blocks[N];
+    for (int j = 0; j < N; ++j) blocks[j] = tail[j] + off;
+    compressBlocks<N>(s, blocks);
+  }
   // Back to (a, b, c, d) and (e, f, g, h), each word big-endian.
   const __m128i byteSwap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
-  __m128i feba = _mm_shuffle_epi32(s.abef, 0x1b);
-  __m128i dchg = _mm_shuffle_epi32(s.cdgh, 0xb1);
-  __m128i dcba = _mm_blend_epi16(feba, dchg, 0xf0);
-  __m128i hgfe = _mm_alignr_epi8(dchg, feba, 8);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_shuffle_epi8(dcba, byteSwap));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_shuffle_epi8(hgfe, byteSwap));
+  for (int j = 0; j < N; ++j) {
+    __m128i feba = _mm_shuffle_epi32(s[j].abef, 0x1b);
+    __m128i dchg = _mm_shuffle_epi32(s[j].cdgh, 0xb1);
+    __m128i dcba = _mm_blend_epi16(feba, dchg, 0xf0);
+    __m128i hgfe = _mm_alignr_epi8(dchg, feba, 8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[j]), _mm_shuffle_epi8(dcba, byteSwap));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[j] + 16), _mm_shuffle_epi8(hgfe, byteSwap));
+  }
 }
 
 #endif  // POCKET_SMST_SHANI
@@ -130,11 +158,25 @@ __attribute__((target("sha,sse4.1,ssse3"))) void sha256ShaNi(const std::uint8_t*
 void sha256Into(const std::uint8_t* data, std::size_t size, std::uint8_t* out) {
 #if POCKET_SMST_SHANI
   if (kShaNi) {
-    sha256ShaNi(data, size, out);
+    sha256ShaNi<1>(&data, size, &out);
     return;
   }
 #endif
   sha256OpenSsl(data, size, out);
+}
+
+void sha256PairInto(const std::uint8_t* a, const std::uint8_t* b, std::size_t size,
+                    std::uint8_t* outA, std::uint8_t* outB) {
+#if POCKET_SMST_SHANI
+  if (kShaNi) {
+    const std::uint8_t* data[2] = {a, b};
+    std::uint8_t* out[2] = {outA, outB};
+    sha256ShaNi<2>(data, size, out);
+    return;
+  }
+#endif
+  sha256OpenSsl(a, size, outA);
+  sha256OpenSsl(b, size, outB);
 }
 
 bool sha256Accelerated() {

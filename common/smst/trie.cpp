@@ -121,6 +121,7 @@ struct SparseMerkleSumTrie::Impl {
   Index root = kNil;
   std::vector<Digest> orphans;
   util::Bytes scratch;
+  util::Bytes scratch2;
   // Updates not yet applied to the structure (see flush()).
   struct Pending {
     std::uint64_t prefix;  // first 8 path bytes, big-endian: sorts like the path
@@ -178,26 +179,27 @@ struct SparseMerkleSumTrie::Impl {
 
   // ---- leaf values ----
 
-  std::uint64_t storeValue(util::ByteSpan v) {
-    if (v.size() > kValueChunk / 4) {
-      bigValues.emplace_back(new std::uint8_t[v.size()]);
+  // Room for a value of `size` bytes: its reference, and where to write it (`dst`).
+  std::uint64_t reserveValue(std::size_t size, std::uint8_t*& dst) {
+    if (size > kValueChunk / 4) {
+      bigValues.emplace_back(new std::uint8_t[size]);
       valueChunks.push_back(bigValues.back().get());
-      std::memcpy(valueChunks.back(), v.data(), v.size());
+      dst = valueChunks.back();
       valueChunkUsed = kValueChunk;  // the next small value opens a new chunk
       return (std::uint64_t{valueChunks.size() - 1} << 32);
     }
-    if (valueChunkUsed + v.size() > kValueChunk) {
+    if (valueChunkUsed + size > kValueChunk) {
       valueMaps.emplace_back(kValueChunk);
       valueChunks.push_back(valueMaps.back().data());
       valueChunkUsed = 0;
     }
-    std::size_t block = (valueChunkUsed + v.size()) / kPopulateBytes;
+    std::size_t block = (valueChunkUsed + size) / kPopulateBytes;
     if (block != valueChunkUsed / kPopulateBytes || (valueChunkUsed == 0 && valueMaps.size() > 1)) {
       valueMaps.back().populate(block * kPopulateBytes, kPopulateBytes);
     }
     std::uint64_t ref = (std::uint64_t{valueChunks.size() - 1} << 32) | valueChunkUsed;
-    if (!v.empty()) std::memcpy(valueChunks.back() + valueChunkUsed, v.data(), v.size());
-    valueChunkUsed += v.size();
+    dst = valueChunks.back() + valueChunkUsed;
+    valueChunkUsed += size;
     return ref;
   }
 
@@ -313,32 +315,66 @@ struct SparseMerkleSumTrie::Impl {
     Node& n = at(i);
     n.path = path;
     n.child[0] = nextSeq++;
-    // scratch = 00 ‖ path ‖ V, V = vh(value) ‖ weight ‖ 1
+    // V = vh(value) ‖ weight ‖ 1, written to the value arena. The leaf is hashed when the batch is
+    // applied (hashLeaves), two at a time.
     std::size_t vhLen = hasher == ValueHasher::none ? value.size() : kHashSize;
     std::size_t vLen = vhLen + kSuffixSize;
-    scratch.resize(1 + kPathSize + vLen);
-    std::uint8_t* p = scratch.data();
-    p[0] = 0x00;
-    std::memcpy(p + 1, path.data(), kPathSize);
-    if (hasher == ValueHasher::none) {
-      if (!value.empty()) std::memcpy(p + 1 + kPathSize, value.data(), value.size());
-    } else {
-      detail::sha256Into(value.data(), value.size(), p + 1 + kPathSize);
-    }
-    writeBE64(p + 1 + kPathSize + vhLen, weight);
-    writeBE64(p + 1 + kPathSize + vhLen + 8, 1);
-    detail::sha256Into(p, scratch.size(), n.digest.data());
-    std::memcpy(n.digest.data() + kHashSize, p + 1 + kPathSize + vhLen, kSuffixSize);
-    n.flags = kHashed;
     if (vLen > 0xffffffffu) throw std::length_error("smst: value too large");
+    std::uint8_t* v = nullptr;
+    n.valueRef = reserveValue(vLen, v);
     n.valueLen = static_cast<std::uint32_t>(vLen);
-    n.valueRef = storeValue(util::ByteSpan(p + 1 + kPathSize, vLen));
+    if (hasher == ValueHasher::none) {
+      if (!value.empty()) std::memcpy(v, value.data(), value.size());
+    } else {
+      detail::sha256Into(value.data(), value.size(), v);
+    }
+    writeBE64(v + vhLen, weight);
+    writeBE64(v + vhLen + 8, 1);
     return i;
+  }
+
+  // The preimage 00 ‖ path ‖ V of a leaf whose value is in the arena, into `out`.
+  void leafPreimage(const Node& n, util::Bytes& out) {
+    out.resize(1 + kPathSize + n.valueLen);
+    out[0] = 0x00;
+    std::memcpy(out.data() + 1, n.path.data(), kPathSize);
+    const std::uint8_t* v = valueChunks[n.valueRef >> 32] + (n.valueRef & 0xffffffffu);
+    std::memcpy(out.data() + 1 + kPathSize, v, n.valueLen);
+  }
+
+  static void finishDigest(const util::Bytes& pre, Node& n) {
+    std::memcpy(n.digest.data() + kHashSize, pre.data() + pre.size() - kSuffixSize, kSuffixSize);
+    n.flags |= kHashed;
+  }
+
+  // Hashes the leaves of the batch, in call order (their order in the arenas), in pairs where two
+  // neighbours have preimages of one size.
+  void hashLeaves() {
+    util::Bytes& a = scratch;
+    util::Bytes& b = scratch2;
+    std::size_t k = 0;
+    while (k < pending.size()) {
+      Node& x = at(pending[k].leaf);
+      leafPreimage(x, a);
+      if (k + 1 < pending.size() && at(pending[k + 1].leaf).valueLen == x.valueLen) {
+        Node& y = at(pending[k + 1].leaf);
+        leafPreimage(y, b);
+        detail::sha256PairInto(a.data(), b.data(), a.size(), x.digest.data(), y.digest.data());
+        finishDigest(a, x);
+        finishDigest(b, y);
+        k += 2;
+      } else {
+        detail::sha256Into(a.data(), a.size(), x.digest.data());
+        finishDigest(a, x);
+        k += 1;
+      }
+    }
   }
 
   // ---- batched updates ----
   //
-  // update() only hashes the new leaf and queues it. flush() applies the queue in path order (each
+  // update() only stores the new leaf and queues it. flush() hashes the queued leaves and applies
+  // the queue in path order (each
   // walk then finds most of its path in cache) and repairs what order changes: in smt, an
   // extension created by a batch of inserts stores the path of the second key, in insertion
   // order, among the leaves below it (the key whose insertion created it; splits keep it). Every
@@ -347,6 +383,7 @@ struct SparseMerkleSumTrie::Impl {
 
   void flush() {
     if (pending.empty()) return;
+    hashLeaves();
     std::sort(pending.begin(), pending.end(), [this](const Pending& a, const Pending& b) {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
       const Node& x = at(a.leaf);
@@ -477,7 +514,11 @@ struct SparseMerkleSumTrie::Impl {
   // and the rest continues on the result.
   Index merge(Index i, int depth, std::size_t lo, std::size_t hi) {
     while (lo < hi) {
-      if (i == kNil) return build(lo, hi, depth).node;
+      if (i == kNil) {
+        Index top = build(lo, hi, depth).node;
+        hashBuilt(top, kNil);
+        return top;
+      }
       resolve(i);
       Node& n = at(i);
       if (n.kind == Kind::inner) {
@@ -514,8 +555,10 @@ struct SparseMerkleSumTrie::Impl {
   };
 
   // A new subtree holding exactly pending[lo, hi) (distinct keys, sorted, at least one) below
-  // `depth`, hashed as it is built, while its nodes are in cache. Its leaves are all of this
-  // batch, so each extension's path (the second-oldest leaf below it, see above) is known here.
+  // `depth`. Its leaves are all of this batch, so each extension's path (the second-oldest leaf
+  // below it, see above) is known here. Nodes are hashed as they are built, while in cache: each
+  // call hashes the two subtrees it joins, side by side, and leaves its own top node (an inner
+  // node, or an extension over one) to its caller (see HashJob).
   Built build(std::size_t lo, std::size_t hi, int depth) {
     if (hi - lo == 1) {
       // Leaves are read in path order but sit in the arena in call order: fetch ahead.
@@ -530,13 +573,11 @@ struct SparseMerkleSumTrie::Impl {
     std::size_t mid = splitAt(lo, hi, p);
     Built left = build(lo, mid, p + 1);
     Built right = build(mid, hi, p + 1);
+    hashBuilt(left.node, right.node);
     Index inner = alloc(Kind::inner);
     Node& in = at(inner);
     in.child[0] = left.node;
     in.child[1] = right.node;
-    detail::innerDigestInto(at(left.node).digest.data(), at(right.node).digest.data(),
-                            in.digest.data());
-    in.flags = kHashed;
     Built out{inner, left.oldest};
     out.oldest.add(right.oldest.first, right.oldest.firstLeaf);
     if (right.oldest.secondLeaf != kNil) {
@@ -549,10 +590,97 @@ struct SparseMerkleSumTrie::Impl {
     x.start = static_cast<std::uint8_t>(depth);
     x.end = static_cast<std::uint8_t>(p);
     x.child[0] = inner;
-    detail::chainDigestInto(x.path.data(), depth, p, at(inner).digest, x.digest);
-    x.flags = kHashed;
     out.node = e;
     return out;
+  }
+
+  // The hashes that complete the top node of a build() result: that of an inner node whose
+  // children are hashed, then, for an extension over it, one per level of its chain, bottom-up.
+  struct HashJob {
+    Index inner = kNil;  // kNil: nothing to hash
+    Index ext = kNil;
+    bool innerDone = false;
+    int level = 0;  // the extension's chain level hashed next
+    Digest cur{};   // the digest below `level`
+  };
+
+  HashJob jobFor(Index i) {
+    HashJob job;
+    if (i == kNil) return job;
+    Node& n = at(i);
+    if (n.flags & kHashed) return job;
+    if (n.kind == Kind::ext) {
+      job.ext = i;
+      job.inner = n.child[0];
+      job.level = n.end - 1;
+    } else {
+      job.inner = i;
+    }
+    return job;
+  }
+
+  // The next preimage of a job into pre (kInnerPreimageSize bytes), or false when it is done.
+  bool jobNext(const HashJob& job, std::uint8_t* pre) {
+    if (job.inner == kNil) return false;
+    if (!job.innerDone) {
+      const Node& n = at(job.inner);
+      detail::innerPreimage(at(n.child[0]).digest.data(), at(n.child[1]).digest.data(), pre);
+      return true;
+    }
+    if (job.ext == kNil || job.level < at(job.ext).start) return false;
+    if (pathBit(at(job.ext).path.data(), job.level) == 0) {
+      detail::innerPreimage(job.cur.data(), kPlaceholder.data(), pre);
+    } else {
+      detail::innerPreimage(kPlaceholder.data(), job.cur.data(), pre);
+    }
+    return true;
+  }
+
+  // Records the digest (hash ‖ the preimage's sum and count) of the job's current step.
+  void jobDone(HashJob& job, const std::uint8_t* pre, const std::uint8_t* hash) {
+    std::memcpy(job.cur.data(), hash, kHashSize);
+    std::memcpy(job.cur.data() + kHashSize, pre + detail::kInnerPreimageSize - kSuffixSize,
+                kSuffixSize);
+    if (!job.innerDone) {
+      job.innerDone = true;
+      Node& n = at(job.inner);
+      n.digest = job.cur;
+      n.flags |= kHashed;
+    } else {
+      --job.level;
+    }
+    if (job.ext != kNil && job.level < at(job.ext).start) {
+      Node& x = at(job.ext);
+      x.digest = job.cur;
+      x.flags |= kHashed;
+    }
+  }
+
+  // Completes the digests of two build() results (b may be kNil), hashing the two side by side.
+  void hashBuilt(Index a, Index b) {
+    HashJob x = jobFor(a);
+    HashJob y = jobFor(b);
+    std::uint8_t preX[detail::kInnerPreimageSize];
+    std::uint8_t preY[detail::kInnerPreimageSize];
+    std::uint8_t hashX[kHashSize];
+    std::uint8_t hashY[kHashSize];
+    bool moreX = jobNext(x, preX);
+    bool moreY = jobNext(y, preY);
+    while (moreX && moreY) {
+      detail::sha256PairInto(preX, preY, sizeof preX, hashX, hashY);
+      jobDone(x, preX, hashX);
+      jobDone(y, preY, hashY);
+      moreX = jobNext(x, preX);
+      moreY = jobNext(y, preY);
+    }
+    for (; moreX; moreX = jobNext(x, preX)) {
+      detail::sha256Into(preX, sizeof preX, hashX);
+      jobDone(x, preX, hashX);
+    }
+    for (; moreY; moreY = jobNext(y, preY)) {
+      detail::sha256Into(preY, sizeof preY, hashY);
+      jobDone(y, preY, hashY);
+    }
   }
 
   // ---- update ----

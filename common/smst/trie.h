@@ -8,17 +8,18 @@
 // sha256 (ValueHasher::sha256, the library default).
 //
 // Memory: nodes live in an arena of fixed-size slots addressed by 32-bit indices (no allocation
-// per node). Leaf digests are computed once, at update; inner and extension digests are computed
-// lazily, at root() or proof time, for the nodes changed since.
+// per node). Leaf digests are computed once, when the batch holding the leaf is applied; the
+// nodes of a subtree that a batch creates whole are hashed as it is built; the other inner and
+// extension digests are computed lazily, at root() or proof time, for the nodes changed since.
 //
-// Batching: update() hashes the leaf and queues it; the queue is applied in path order the next
-// time the structure is read (root, sum, count, get, remove, prove, proveClosest, commit), which
-// keeps each walk in cache. The result is the structure Go builds in call order, extension paths
-// included (the extensions a batch creates are given the path of the key whose insertion created
-// them in call order). Leaf values (V) live in a value
-// arena until commit(); after commit() they are read back from the store when a proof or get()
-// needs them, so a committed tree keeps only ~100 bytes per node in RAM. Reopening a tree from a
-// committed root (open()) loads nodes from the store only along the paths that are visited.
+// Batching: update() stores the leaf and queues it; the queue is applied in path order the next
+// time the structure is read (root, sum, count, get, remove, prove, proveClosest, commit), in one
+// descent that keeps each step in cache. The result is the structure Go builds in call order,
+// extension paths included (the extensions a batch creates are given the path of the key whose
+// insertion created them in call order). Leaf values (V) live in a value arena until commit();
+// after commit() they are read back from the store when a proof or get() needs them, so a committed
+// tree keeps only ~100 bytes per node in RAM. Reopening a tree from a committed root (open()) loads
+// nodes from the store only along the paths that are visited.
 //
 // Persistence: nothing is written until commit(), which writes every new node reachable from the
 // root (key = digest, value = preimage), removes the nodes that were replaced or removed since the
