@@ -35,5 +35,14 @@ TEST_CASE("sha256Into agrees with OpenSSL for every length across the padding bo
     smst::detail::sha256Portable(data.data(), n, reference.data());
     INFO("length " << n << ", accelerated " << smst::detail::sha256Accelerated());
     CHECK(util::toHex(fast) == util::toHex(reference));
+    // The same message paired with a different one of its size gives the same digest.
+    std::array<std::uint8_t, 32> first{};
+    std::array<std::uint8_t, 32> second{};
+    std::array<std::uint8_t, 32> secondReference{};
+    const std::uint8_t* other = data.data() + (data.size() - n);
+    smst::detail::sha256PairInto(data.data(), other, n, first.data(), second.data());
+    smst::detail::sha256Portable(other, n, secondReference.data());
+    CHECK(util::toHex(first) == util::toHex(reference));
+    CHECK(util::toHex(second) == util::toHex(secondReference));
   }
 }
