@@ -21,6 +21,8 @@ constexpr std::size_t kHeaderBytes = 4 + 32 + 33;
 constexpr std::size_t kMemberBytes = 32 + 33;
 // Cached points get NAF width 7: 32 odd multiples per 16-bit chunk, 32 KiB per table.
 constexpr int kCachedWindow = 7;
+// The table of a key image not seen in a valid signature yet: 64 points instead of 512.
+constexpr int kProbationWindow = 4;
 constexpr int kHashToCurveTries = 128;
 
 Scalar32 reducedScalar(const std::uint8_t* bytes32) {
@@ -298,7 +300,16 @@ util::Status RingVerifier::verify(const RingSignature& signature, const Hash32& 
   }
   const detail::U256 c0 = detail::reduceModOrder(detail::U256::fromBigEndian(signature.c0.data()));
   if (c0.isZero()) return util::makeError("zero_scalar", "ring signature c0 is zero mod n");
-  auto image = cache_->point(signature.keyImage);
+  // A key image is fixed per signer, so an honest one is seen again and again; one never seen
+  // before gets a small throw-away table and enters the cache only once its signature verified,
+  // so that forged signatures with fresh key images cannot fill the cache with full tables.
+  std::shared_ptr<const detail::PointTable> image;
+  bool imageCached = cache_->hasPoint(signature.keyImage);
+  if (imageCached) {
+    image = cache_->point(signature.keyImage);
+  } else if (auto affine = detail::decompress(signature.keyImage.data())) {
+    image = std::make_shared<const detail::PointTable>(*affine, kProbationWindow);
+  }
   if (!image) return util::makeError("bad_point", "ring signature key image is not a curve point");
 
   // m ‖ L ‖ R, with m fixed and L, R rewritten per member.
@@ -333,6 +344,7 @@ util::Status RingVerifier::verify(const RingSignature& signature, const Hash32& 
   if (c != c0) {
     return util::makeError("bad_signature", "ring signature does not verify for this message");
   }
+  if (!imageCached) cache_->point(signature.keyImage);
   return util::Ok{};
 }
 

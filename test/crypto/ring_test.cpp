@@ -73,6 +73,67 @@ TEST_CASE("every ring vector decodes, re-encodes and verifies as Go decides") {
   CHECK(verifier.cachedPoints() > 0);
 }
 
+TEST_CASE("the verifier's cached decode agrees with decodeRingSignature on every vector") {
+  auto vectors = test::loadVectors("crypto/ring.json");
+  crypto::RingVerifier verifier;
+  for (const char* list : {"vectors", "negative_vectors"}) {
+    for (const auto& entry : vectors.at(list)) {
+      CAPTURE(str(entry, "name"));
+      util::Bytes bytes = hex(str(entry, "signature_hex"));
+      for (int round = 0; round < 2; ++round) {  // before and after the points are cached
+        auto plain = crypto::decodeRingSignature(bytes);
+        auto cached = verifier.decode(bytes);
+        REQUIRE(plain.ok() == cached.ok());
+        if (!plain.ok()) {
+          CHECK(plain.error().code == cached.error().code);
+          continue;
+        }
+        CHECK(crypto::encodeRingSignature(*cached) == bytes);
+        (void)verifier.verify(*cached, hash32(str(entry, "message_hex")));
+      }
+    }
+  }
+}
+
+TEST_CASE("a key image is cached only after a signature with it verified") {
+  auto signer = crypto::PrivateKey::fromSecret(util::asBytes("ring-cache-signer"));
+  auto other = crypto::PrivateKey::fromSecret(util::asBytes("ring-cache-other"));
+  std::vector<crypto::PublicKey> ring = {other.publicKey(), signer.publicKey()};
+  crypto::Hash32 message = crypto::sha256(util::asBytes("relay"));
+  auto signature = crypto::signRing(signer, ring, message);
+  REQUIRE(signature.ok());
+  // The same signature with another valid point as key image: decodes, but cannot verify.
+  crypto::RingSignature forged = *signature;
+  forged.keyImage = crypto::PrivateKey::fromSecret(util::asBytes("ring-cache-image"))
+                        .publicKey()
+                        .compressed();
+  crypto::RingVerifier verifier;
+  auto status = verifier.verify(forged, message);
+  REQUIRE(!status.ok());
+  CHECK(status.error().code == "bad_signature");
+  CHECK(verifier.cachedPoints() == 2);  // the two ring members, not the forged key image
+  CHECK(verifier.verify(*signature, message).ok());
+  CHECK(verifier.cachedPoints() == 3);  // now the signer's key image too
+  CHECK(verifier.verify(*signature, message).ok());
+  CHECK(verifier.cachedPoints() == 3);
+}
+
+TEST_CASE("membership by compressed bytes follows the same rule as by keys") {
+  auto a = crypto::PrivateKey::fromSecret(util::asBytes("member-a")).publicKey();
+  auto b = crypto::PrivateKey::fromSecret(util::asBytes("member-b")).publicKey();
+  auto outsider = crypto::PrivateKey::fromSecret(util::asBytes("member-c")).publicKey();
+  crypto::RingSignature signature;
+  signature.members = {crypto::RingMember{{}, a}, crypto::RingMember{{}, b}};
+  std::vector<crypto::CompressedPoint> both = {b.compressed(), a.compressed()};
+  CHECK(crypto::checkRingMembership(signature, std::span<const crypto::CompressedPoint>(both)).ok());
+  std::vector<crypto::CompressedPoint> partial = {a.compressed(), outsider.compressed()};
+  auto refused =
+      crypto::checkRingMembership(signature, std::span<const crypto::CompressedPoint>(partial));
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().code == "ring_member_not_allowed");
+  CHECK(refused.error().message.find(b.address()) != std::string::npos);
+}
+
 TEST_CASE("negative vectors are refused with a reason; trailing bytes are refused by design") {
   auto vectors = test::loadVectors("crypto/ring.json");
   crypto::RingVerifier verifier;
