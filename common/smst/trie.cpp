@@ -126,6 +126,7 @@ struct SparseMerkleSumTrie::Impl {
   struct Pending {
     std::uint64_t prefix;  // first 8 path bytes, big-endian: sorts like the path
     Index leaf;
+    std::uint32_t seq;  // the leaf's age (its child[0]), kept here to spare random leaf reads
   };
   std::vector<Pending> pending;
   std::vector<Index> newExts;
@@ -384,13 +385,7 @@ struct SparseMerkleSumTrie::Impl {
   void flush() {
     if (pending.empty()) return;
     hashLeaves();
-    std::sort(pending.begin(), pending.end(), [this](const Pending& a, const Pending& b) {
-      if (a.prefix != b.prefix) return a.prefix < b.prefix;
-      const Node& x = at(a.leaf);
-      const Node& y = at(b.leaf);
-      if (x.path != y.path) return x.path < y.path;
-      return x.child[0] < y.child[0];  // same key: apply in insertion order
-    });
+    sortPending();
     dropReplaced();
     root = merge(root, 0, 0, pending.size());
     pending.clear();
@@ -458,6 +453,37 @@ struct SparseMerkleSumTrie::Impl {
 
   // ---- applying a sorted batch ----
 
+  // Sorts the queue by path, and updates of one key by age. A counting pass distributes the
+  // entries by the top bits of their path into buckets of ~16, each then sorted on its own (the
+  // paths are uniformly distributed).
+  void sortPending() {
+    auto less = [this](const Pending& a, const Pending& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      const Path& x = at(a.leaf).path;
+      const Path& y = at(b.leaf).path;
+      if (x != y) return x < y;
+      return a.seq < b.seq;  // same key: apply in call order
+    };
+    std::size_t n = pending.size();
+    if (n < 1024) {
+      std::sort(pending.begin(), pending.end(), less);
+      return;
+    }
+    int bits = std::min(16, static_cast<int>(std::bit_width(n)) - 5);
+    std::vector<std::uint32_t> start((std::size_t{1} << bits) + 1, 0);
+    for (const Pending& p : pending) ++start[(p.prefix >> (64 - bits)) + 1];
+    for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    std::vector<Pending> sorted(n);
+    std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+    for (const Pending& p : pending) sorted[fill[p.prefix >> (64 - bits)]++] = p;
+    for (std::size_t b = 0; b + 1 < start.size(); ++b) {
+      auto first = sorted.begin() + start[b];
+      auto last = sorted.begin() + start[b + 1];
+      if (last - first > 1) std::sort(first, last, less);
+    }
+    pending.swap(sorted);
+  }
+
   // Within a run of updates of the same key only the last leaf stays; it takes the age of the
   // first (as when each replaces the previous one in call order).
   void dropReplaced() {
@@ -470,10 +496,10 @@ struct SparseMerkleSumTrie::Impl {
       }
       Index keep = pending[end - 1].leaf;
       if (end - k > 1) {
-        at(keep).child[0] = at(pending[k].leaf).child[0];
+        at(keep).child[0] = pending[k].seq;
         for (std::size_t j = k; j + 1 < end; ++j) release(pending[j].leaf);
       }
-      pending[out++] = {pending[k].prefix, keep};
+      pending[out++] = {pending[k].prefix, keep, pending[k].seq};
       k = end;
     }
     pending.resize(out);
@@ -565,7 +591,7 @@ struct SparseMerkleSumTrie::Impl {
       constexpr std::size_t kAhead = 8;
       if (lo + kAhead < pending.size()) prefetch(pending[lo + kAhead].leaf);
       Built out{pending[lo].leaf, {}};
-      out.oldest.add(at(out.node).child[0], out.node);
+      out.oldest.add(pending[lo].seq, out.node);
       return out;
     }
     int p = pendingDifference(lo, hi - 1, depth);
@@ -1106,7 +1132,7 @@ util::Result<std::unique_ptr<SparseMerkleSumTrie>> SparseMerkleSumTrie::open(Nod
 void SparseMerkleSumTrie::update(util::ByteSpan key, util::ByteSpan value, std::uint64_t weight) {
   Path path = pathOf(key);
   Index leaf = impl_->newLeaf(path, value, weight);
-  impl_->pending.push_back({readBE64(path.data()), leaf});
+  impl_->pending.push_back({readBE64(path.data()), leaf, impl_->at(leaf).child[0]});
 }
 
 util::Status SparseMerkleSumTrie::remove(util::ByteSpan key) {
