@@ -1011,6 +1011,8 @@ SparseMerkleProof SparseMerkleSumTrie::Impl::prove(const Path& path) {
     node = kids[b];
     sib = kids[1 - b];
     siblings.push_back(sib);
+    // The sibling's digest is read when the proof is assembled: fetch it while walking on.
+    if (!sib.isNil()) prefetch(sib.index);
   }
   SparseMerkleProof proof;
   if (!node.isNil()) {
@@ -1087,6 +1089,8 @@ util::Result<SparseMerkleClosestProof> SparseMerkleSumTrie::Impl::proveClosest(
     node = kids[b];
     sib = kids[1 - b];
     siblings.push_back(sib);
+    // The sibling's digest is read when the proof is assembled: fetch it while walking on.
+    if (!sib.isNil()) prefetch(sib.index);
     ++depth;
     ++depthDelta;
   }
