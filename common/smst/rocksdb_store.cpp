@@ -148,7 +148,9 @@ void RocksNodeStore::flushPuts() {
   for (std::size_t i = 0; i < st.entries.size(); ++i) {
     const Staged::Entry& e = st.entries[i];
     // Equal keys are the same node (the key is its digest): write it once.
-    if (i > 0 && keyOf(st.entries[i - 1]) == keyOf(e)) continue;
+    if (i > 0 && st.entries[i - 1].head == e.head && keyOf(st.entries[i - 1]) == keyOf(e)) {
+      continue;
+    }
     check(writer.Put(keyOf(e), rocksdb::Slice(st.data.data() + e.key + e.keySize, e.valueSize)),
           "sst put");
   }
