@@ -1,32 +1,45 @@
 // edge-bench-fixture DIR: writes what `scripts/bench edge` needs into DIR:
 //   supplier.key     the supplier operator key (mode 0600)
-//   fixture.json     sm-double's chain and session (current session [11, 20] at height 15, a ring of
+//   app.key          the application's key, gateway.key the gateway's (mode 0600): relay-gateway
+//                    signs its pool of relays with them
+//   fixture.json     sm-double's chain and session (current session [11, 20] at height 15, a ring
+//   of
 //                    2: the application and its gateway, the easiest difficulty target)
 //   relay.bin        a RelayRequest for service "bench", ring-signed by the gateway, carrying a
 //                    JSON-RPC POST (what PATH sends)
 //   relay-none.bin   the same for service "bench-none" (validation none)
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "common/crypto/keys.h"
-#include "common/crypto/ring.h"
 #include "common/protocol/http_payload.h"
 #include "common/protocol/relay.h"
 #include "common/util/hex.h"
+#include "test/gateway/relay_builder.h"
 
 using namespace pocket;
 
 namespace {
 
 void write(const std::string& path, const util::Bytes& bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                              static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+}
+
+// A key file as the edge and relay-gateway want it: 64 hex digits, mode 0600 from the start.
+bool writeKey(const std::string& path, const crypto::PrivateKey& key) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return false;
+  std::string text = util::toHex(key.bytes()) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  return ::close(fd) == 0 && ok;
 }
 
 }  // namespace
@@ -41,10 +54,20 @@ int main(int argc, char** argv) {
   auto app = crypto::PrivateKey::fromSecret(util::asBytes("bench-app"));
   auto gateway = crypto::PrivateKey::fromSecret(util::asBytes("bench-gateway"));
   std::vector<crypto::PublicKey> gateways = {gateway.publicKey()};
-  auto ring = crypto::expectedRingKeys(app.publicKey(), gateways);
+  auto signer = pocket::gateway::RelaySigner::create(gateway, app.publicKey(), gateways);
+  if (!signer) {
+    std::fprintf(stderr, "edge-bench-fixture: %s\n", signer.error().message.c_str());
+    return 1;
+  }
+  const auto& ring = signer->ring();
 
-  std::ofstream(dir + "/supplier.key") << util::toHex(supplier.bytes()) << "\n";
-  ::chmod((dir + "/supplier.key").c_str(), 0600);
+  for (const auto& [name, key] : {std::pair{"supplier.key", &supplier}, std::pair{"app.key", &app},
+                                  std::pair{"gateway.key", &gateway}}) {
+    if (!writeKey(dir + "/" + name, *key)) {
+      std::fprintf(stderr, "edge-bench-fixture: cannot write %s/%s\n", dir.c_str(), name);
+      return 1;
+    }
+  }
 
   nlohmann::json ringHex = nlohmann::json::array();
   for (const auto& k : ring) ringHex.push_back(k.hex());
@@ -65,23 +88,20 @@ int main(int argc, char** argv) {
   std::ofstream(dir + "/fixture.json") << fixture.dump(2);
 
   for (const std::string service : {"bench", "bench-none"}) {
-    protocol::PoktHttpRequest http;
-    http.method = "POST";
-    http.url = "https://gateway.example/";
-    http.header["Content-Type"] = {"application/json"};
-    http.body = util::toBytes(R"({"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]})");
-    protocol::RelayRequest request;
-    request.meta.sessionHeader =
-        protocol::SessionHeader{app.publicKey().address(), service, sessionId, 11, 20};
-    request.meta.supplierOperatorAddress = supplier.publicKey().address();
-    request.payload = protocol::marshal(http);
-    auto signature = crypto::signRing(gateway, ring, protocol::requestSignableHash(request));
-    if (!signature) {
-      std::fprintf(stderr, "edge-bench-fixture: %s\n", signature.error().message.c_str());
+    pocket::gateway::RelayTemplate relay;
+    relay.session = protocol::SessionHeader{app.publicKey().address(), service, sessionId, 11, 20};
+    relay.supplierOperatorAddress = supplier.publicKey().address();
+    relay.http.method = "POST";
+    relay.http.url = "https://gateway.example/";
+    relay.http.header["Content-Type"] = {"application/json"};
+    relay.http.body = util::toBytes(pocket::gateway::defaultJsonRpcBody(1));
+    auto request = signer->sign(relay);
+    if (!request) {
+      std::fprintf(stderr, "edge-bench-fixture: %s\n", request.error().message.c_str());
       return 1;
     }
-    request.meta.signature = crypto::encodeRingSignature(*signature);
-    write(dir + (service == "bench" ? "/relay.bin" : "/relay-none.bin"), protocol::marshal(request));
+    write(dir + (service == "bench" ? "/relay.bin" : "/relay-none.bin"),
+          protocol::marshal(*request));
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -30,9 +31,12 @@ using Clock = std::chrono::steady_clock;
 struct ThreadStats {
   std::uint64_t requests = 0;
   std::uint64_t non200 = 0;
+  std::uint64_t checked = 0;
   std::uint64_t badBodies = 0;
   std::uint64_t errors = 0;
   std::uint64_t reconnects = 0;
+  std::map<unsigned, std::uint64_t> statuses;
+  std::map<std::string, std::uint64_t> outcomes;
   std::vector<std::uint32_t> latencyMicros;
 };
 
@@ -41,15 +45,23 @@ struct Plan {
   tcp::endpoint endpoint;
   const std::vector<std::string>* pool = nullptr;
   const ResponseCheck* check = nullptr;
+  std::uint64_t checkEvery = 1;
   Clock::time_point deadline;
 };
 
-// One connection slot: sends requests back to back until the deadline, reconnecting when the
-// server closes. Lives on one io_context, kept alive by the handlers it schedules.
+// One connection slot: sends requests until the deadline (back to back, or on its schedule in
+// open-loop mode), reconnecting when the server closes. Lives on one io_context, kept alive by the
+// handlers it schedules.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(asio::io_context& io, const Plan& plan, ThreadStats& stats, std::size_t firstRequest)
-      : socket_(io), retryTimer_(io), plan_(plan), stats_(stats), next_(firstRequest) {}
+  Connection(asio::io_context& io, const Plan& plan, ThreadStats& stats, std::size_t firstRequest,
+             std::optional<RateSchedule> schedule)
+      : socket_(io),
+        timer_(io),
+        plan_(plan),
+        stats_(stats),
+        next_(firstRequest),
+        schedule_(schedule) {}
 
   void start() { connect(); }
 
@@ -73,20 +85,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::system::error_code ignored;
     socket_.close(ignored);
     // Back off briefly so a refused connection does not spin the loop.
-    retryTimer_.expires_after(std::chrono::milliseconds(10));
-    retryTimer_.async_wait(
-        [self = shared_from_this()](boost::system::error_code) { self->connect(); });
+    timer_.expires_after(std::chrono::milliseconds(10));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->connect(); });
   }
 
   void send() {
-    if (Clock::now() >= plan_.deadline) {
+    auto now = Clock::now();
+    // Open loop: the request belongs to its slot; latency counts from there.
+    started_ = schedule_ ? schedule_->next() : now;
+    if (started_ >= plan_.deadline || now >= plan_.deadline) {
       boost::system::error_code ignored;
       socket_.close(ignored);
       return;
     }
+    if (started_ > now) {
+      timer_.expires_at(started_);
+      timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec) return;
+        self->write();
+      });
+      return;
+    }
+    write();
+  }
+
+  void write() {
     const std::string& request = (*plan_.pool)[next_ % plan_.pool->size()];
     ++next_;
-    started_ = Clock::now();
     asio::async_write(socket_, asio::buffer(request),
                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                         if (ec) return self->fail();
@@ -113,8 +138,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto& response = parser_->get();
     if (response.result_int() != 200) {
       ++stats_.non200;
-    } else if (*plan_.check && !(*plan_.check)(response.body())) {
-      ++stats_.badBodies;
+      ++stats_.statuses[response.result_int()];
+      auto outcome = response.find("X-Relay-Outcome");
+      if (outcome != response.end()) ++stats_.outcomes[std::string(outcome->value())];
+    } else if (*plan_.check) {
+      // The first answer of the connection, then every checkEvery-th.
+      if (ok_ % plan_.checkEvery == 0) {
+        ++stats_.checked;
+        if (!(*plan_.check)(response.body())) ++stats_.badBodies;
+      }
+      ++ok_;
     }
     if (parser_->keep_alive()) {
       send();
@@ -125,17 +158,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   tcp::socket socket_;
-  asio::steady_timer retryTimer_;     // back-off after a failure
-  const Plan& plan_;                  // owned by runLoad, outlives the loop
-  ThreadStats& stats_;                // this thread's counters
-  std::size_t next_;                  // index of the next pool entry
-  bool connected_once_ = false;       // later connects count as reconnects
-  Clock::time_point started_;         // send time of the request in flight
-  boost::beast::flat_buffer buffer_;  // read buffer, kept across responses
+  asio::steady_timer timer_;              // back-off after a failure; wait for the next slot
+  const Plan& plan_;                      // owned by runLoad, outlives the loop
+  ThreadStats& stats_;                    // this thread's counters
+  std::size_t next_;                      // index of the next pool entry
+  std::optional<RateSchedule> schedule_;  // open-loop send slots; none in closed loop
+  std::uint64_t ok_ = 0;                  // 200 answers so far (for the check sampling)
+  bool connected_once_ = false;           // later connects count as reconnects
+  Clock::time_point started_;             // send time (or slot) of the request in flight
+  boost::beast::flat_buffer buffer_;      // read buffer, kept across responses
   std::optional<http::response_parser<http::string_body>> parser_;  // one per response
 };
 
 }  // namespace
+
+RateSchedule::RateSchedule(Clock::time_point begin, double rate, int connections, int index)
+    : begin_(begin),
+      interval_(static_cast<double>(connections) / rate),
+      offset_(interval_ * static_cast<double>(index) / static_cast<double>(connections)) {
+}
+
+RateSchedule::Clock::time_point RateSchedule::next() {
+  double at = offset_ + interval_ * static_cast<double>(k_++);
+  return begin_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at));
+}
 
 std::uint32_t LoadReport::percentileMicros(double q) const {
   if (latencyMicros.empty()) return 0;
@@ -147,6 +193,7 @@ std::uint32_t LoadReport::percentileMicros(double q) const {
 LoadReport runLoad(const LoadOptions& options, const std::vector<std::string>& pool,
                    const ResponseCheck& check) {
   if (pool.empty()) throw std::invalid_argument("the request pool is empty");
+  if (!(options.rate >= 0)) throw std::invalid_argument("the rate must be 0 or positive");
   int threads = std::max(1, options.threads);
   int connections = std::max(1, options.connections);
 
@@ -161,6 +208,7 @@ LoadReport runLoad(const LoadOptions& options, const std::vector<std::string>& p
   plan.endpoint = results.begin()->endpoint();
   plan.pool = &pool;
   plan.check = &check;
+  plan.checkEvery = std::max<std::uint64_t>(1, options.checkEvery);
 
   std::vector<std::unique_ptr<asio::io_context>> loops;
   loops.reserve(static_cast<std::size_t>(threads));
@@ -175,7 +223,9 @@ LoadReport runLoad(const LoadOptions& options, const std::vector<std::string>& p
     // Spread the connections over the pool so they do not all send the same relay.
     std::size_t first =
         pool.size() * static_cast<std::size_t>(c) / static_cast<std::size_t>(connections);
-    std::make_shared<Connection>(*loops[t], plan, stats[t], first)->start();
+    std::optional<RateSchedule> schedule;
+    if (options.rate > 0) schedule.emplace(begin, options.rate, connections, c);
+    std::make_shared<Connection>(*loops[t], plan, stats[t], first, schedule)->start();
   }
 
   std::vector<std::thread> workers;
@@ -192,11 +242,15 @@ LoadReport runLoad(const LoadOptions& options, const std::vector<std::string>& p
   auto end = std::min(Clock::now(), plan.deadline);
 
   LoadReport report;
+  report.offeredRate = options.rate;
   report.seconds = std::chrono::duration<double>(end - begin).count();
   for (auto& s : stats) {
     report.requests += s.requests;
     report.non200 += s.non200;
+    report.checked += s.checked;
     report.badBodies += s.badBodies;
+    for (const auto& [status, n] : s.statuses) report.statuses[status] += n;
+    for (const auto& [outcome, n] : s.outcomes) report.outcomes[outcome] += n;
     report.errors += s.errors;
     report.reconnects += s.reconnects;
     report.latencyMicros.insert(report.latencyMicros.end(), s.latencyMicros.begin(),

@@ -143,3 +143,84 @@ TEST_CASE("percentiles of an empty and of a small sample") {
   CHECK(report.percentileMicros(0.99) == 40);
   CHECK(report.percentileMicros(0.0) == 10);
 }
+
+TEST_CASE("the open-loop schedule spreads the rate evenly over the connections") {
+  using Clock = pocket::gateway::RateSchedule::Clock;
+  auto begin = Clock::now();
+  constexpr int kConnections = 8;
+  constexpr double kRate = 1000;  // 125 per connection per second: one slot every 8 ms
+  std::vector<Clock::time_point> slots;
+  for (int c = 0; c < kConnections; ++c) {
+    pocket::gateway::RateSchedule schedule(begin, kRate, kConnections, c);
+    Clock::time_point previous = begin - std::chrono::seconds(1);
+    while (true) {
+      auto slot = schedule.next();
+      CHECK(slot > previous);
+      previous = slot;
+      if (slot >= begin + std::chrono::seconds(1)) break;
+      slots.push_back(slot);
+    }
+  }
+  // One second holds `rate` slots, 1 ms apart once all connections are merged.
+  CHECK(slots.size() == 1000);
+  std::sort(slots.begin(), slots.end());
+  CHECK(slots.front() == begin);
+  for (std::size_t i = 1; i < slots.size(); ++i) {
+    auto gap = std::chrono::duration<double, std::micro>(slots[i] - slots[i - 1]).count();
+    CHECK(gap == doctest::Approx(1000).epsilon(0.001));
+  }
+}
+
+TEST_CASE("open loop sends at the offered rate, not as fast as the server answers") {
+  TinyServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  auto o = options(server, 4);
+  o.seconds = 1.0;
+  o.rate = 200;
+  auto report = pocket::gateway::runLoad(o, {std::string(kRequest)}, {});
+  CHECK(report.offeredRate == 200);
+  // 200 slots in the second; a busy machine may lose the last few to the deadline.
+  CHECK(report.requests <= 200);
+  CHECK(report.requests >= 150);
+  CHECK(report.errors == 0);
+  CHECK(report.latencyMicros.size() == report.requests);
+}
+
+TEST_CASE("open-loop latency counts from the scheduled slot: a slow server's backlog shows") {
+  // The server needs at least ~the time of a round trip; one connection offered far more than it
+  // can do falls behind its schedule, and the late requests carry the wait.
+  TinyServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  auto o = options(server, 1);
+  o.threads = 1;
+  o.seconds = 0.5;
+  o.rate = 1e6;
+  auto report = pocket::gateway::runLoad(o, {std::string(kRequest)}, {});
+  REQUIRE(report.requests > 10);
+  CHECK(report.requests < 500000);
+  // The last answered request was scheduled near the start but answered near the end.
+  CHECK(report.latencyMicros.back() > 100000);
+}
+
+TEST_CASE("the check runs on the first answer of each connection and then every k-th") {
+  TinyServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  auto o = options(server, 2);
+  o.checkEvery = 10;
+  std::atomic<std::uint64_t> calls{0};
+  auto report = pocket::gateway::runLoad(o, {std::string(kRequest)}, [&](std::string_view) {
+    ++calls;
+    return true;
+  });
+  REQUIRE(report.requests > 40);
+  CHECK(report.checked == calls);
+  CHECK(report.checked >= 2);
+  CHECK(report.checked <= report.requests / 10 + 2);
+  CHECK(report.badBodies == 0);
+}
+
+TEST_CASE("non-200 answers are counted by status and by X-Relay-Outcome") {
+  TinyServer server(
+      "HTTP/1.1 403 Forbidden\r\nX-Relay-Outcome: badRingSignature\r\nContent-Length: 2\r\n\r\nno");
+  auto report = pocket::gateway::runLoad(options(server, 1), {std::string(kRequest)}, {});
+  REQUIRE(report.requests > 0);
+  CHECK(report.statuses.at(403) == report.requests);
+  CHECK(report.outcomes.at("badRingSignature") == report.requests);
+}
