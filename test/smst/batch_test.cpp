@@ -84,3 +84,28 @@ TEST_CASE("batched updates build exactly the structure of one-by-one updates") {
     }
   }
 }
+
+// A batch large enough to be sorted by buckets (over a thousand queued updates), with repeated
+// keys, applied to an empty trie and then to a committed one, gives the structure of one-by-one
+// updates.
+TEST_CASE("a large batch builds the structure of one-by-one updates") {
+  smst::MemoryStore batchedStore, stepStore;
+  smst::SparseMerkleSumTrie batched(batchedStore), step(stepStore);
+  Lcg rng{99};
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 3000; ++i) {
+      // About one key in six repeats an earlier one of the same or the previous batch.
+      std::string key = "big-" + std::to_string(rng.next() % 5000);
+      std::string value = "v" + std::to_string(rng.next() % 1000);
+      std::uint64_t weight = rng.next() % 50;
+      batched.update(util::asBytes(key), util::asBytes(value), weight);
+      step.update(util::asBytes(key), util::asBytes(value), weight);
+      (void)step.root();
+    }
+    REQUIRE(batched.root() == step.root());
+    REQUIRE(batched.count() == step.count());
+    batched.commit();
+    step.commit();
+    CHECK(dump(batchedStore) == dump(stepStore));
+  }
+}
