@@ -216,6 +216,27 @@ LinkConfig parseLink(const YAML::Node& node, const std::string& path) {
   return link;
 }
 
+RelayMeterConfig parseRelayMeter(const YAML::Node& node, const std::string& path) {
+  allowOnly(node, path,
+            {"enabled", "over_servicing", "overservicing_bonus", "allowance_upokt",
+             "fleet_share_percent"});
+  RelayMeterConfig meter;
+  if (auto v = node["enabled"]) meter.enabled = boolean(v, join(path, "enabled"));
+  if (auto v = node["over_servicing"])
+    meter.overServicing = boolean(v, join(path, "over_servicing"));
+  if (auto v = node["overservicing_bonus"]) {
+    meter.overservicingBonus = boolean(v, join(path, "overservicing_bonus"));
+  }
+  if (auto v = node["allowance_upokt"]) {
+    meter.allowanceUpokt = uint(v, join(path, "allowance_upokt"), 1000000000000000000ull);
+  }
+  if (auto v = node["fleet_share_percent"]) {
+    meter.fleetSharePercent = uint(v, join(path, "fleet_share_percent"), 100);
+    if (meter.fleetSharePercent == 0) fail(join(path, "fleet_share_percent"), "must be at least 1");
+  }
+  return meter;
+}
+
 }  // namespace
 
 const BackendConfig* ServiceConfig::backendFor(int rpcType) const {
@@ -287,7 +308,7 @@ EdgeConfig parseEdgeConfig(const std::string& yamlText, const std::string& origi
   if (!root.IsMap()) throw ConfigError(origin + ": the top level must be a mapping");
   allowOnly(root, "",
             {"listeners", "admin_listener", "threads", "limits", "link", "suppliers", "services",
-             "spool", "log_level"});
+             "spool", "log_level", "relay_meter"});
   EdgeConfig config;
 
   if (!root["listeners"]) fail("listeners", "is required (a list of host:port)");
@@ -384,6 +405,7 @@ EdgeConfig parseEdgeConfig(const std::string& yamlText, const std::string& origi
       }
     }
   }
+  if (auto m = root["relay_meter"]) config.relayMeter = parseRelayMeter(m, "relay_meter");
   return config;
 }
 

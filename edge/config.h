@@ -83,6 +83,15 @@ struct SpoolConfig {
   bool fsyncPerBatch = true;
 };
 
+// The relay meter (edge/relay_meter.h): what one supplier serves one application per session.
+struct RelayMeterConfig {
+  bool enabled = true;
+  bool overServicing = false;       // serve past the cap anyway (counted, not refused)
+  bool overservicingBonus = false;  // cap at overservicing_bonus_multiplier × the guaranteed floor
+  std::uint64_t allowanceUpokt = 0;       // added to the cap
+  std::uint64_t fleetSharePercent = 100;  // this edge's share of the cap, 1…100
+};
+
 struct ServerLimits {
   std::size_t maxHeaderBytes = 64 * 1024;
   std::size_t maxBodyBytes = 20 * 1024 * 1024;  // before the service is known
@@ -100,6 +109,7 @@ struct EdgeConfig {
   std::vector<SupplierConfig> suppliers;
   std::map<std::string, ServiceConfig> services;
   SpoolConfig spool;
+  RelayMeterConfig relayMeter;
   util::LogLevel logLevel = util::LogLevel::info;
 };
 

@@ -94,6 +94,8 @@ std::string_view notMinedName(NotMined reason) {
       return "claim_window_open";
     case NotMined::unverified:
       return "unverified";
+    case NotMined::overBudget:
+      return "over_budget";
     case NotMined::spoolFull:
       return "spool_full";
     case NotMined::spoolError:

@@ -42,11 +42,12 @@ unsigned outcomeStatus(Outcome outcome);
 // Why a served relay was not mined (`edge_relays_not_mined_total{service,reason}`).
 enum class NotMined : std::uint8_t {
   difficultyNotMet,  // the ordinary case: the hash is not under the target
-  backend5xx,       // the backend failed; served, not paid (as the reference)
-  claimWindowOpen,  // the session's claim window opened before the relay was served
-  unverified,       // validation none, or optimistic validation failed after serving
-  spoolFull,        // dropped: the spool is at its size limit
-  spoolError,       // dropped: the spool could not write
+  backend5xx,        // the backend failed; served, not paid (as the reference)
+  claimWindowOpen,   // the session's claim window opened before the relay was served
+  unverified,        // validation none, or optimistic validation failed after serving
+  overBudget,        // optimistic: served before the relay meter found the session's budget used up
+  spoolFull,         // dropped: the spool is at its size limit
+  spoolError,        // dropped: the spool could not write
 };
 
 inline constexpr std::size_t kNotMinedCount = static_cast<std::size_t>(NotMined::spoolError) + 1;

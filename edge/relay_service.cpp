@@ -116,6 +116,7 @@ struct RelayService::Call {
   Outcome failure = Outcome::internalError;
   std::string failureWhy;
   SessionFactsPtr facts;
+  bool meterCharged = false;  // refunded if the relay ends up not served or not rewardable
 
   // Backend.
   bool backendDone = false;
@@ -125,7 +126,7 @@ struct RelayService::Call {
 
 RelayService::RelayService(const EdgeConfig& config, std::vector<crypto::PrivateKey> suppliers,
                            RelayServiceDeps deps)
-    : config_(config), deps_(std::move(deps)) {
+    : config_(config), deps_(std::move(deps)), meter_(config.relayMeter, deps_.metrics, deps_.log) {
   if (suppliers.empty()) throw std::invalid_argument("relay service: no supplier keys");
   for (auto& key : suppliers) {
     std::string address = key.publicKey().address();
@@ -338,6 +339,22 @@ void RelayService::verify(const std::shared_ptr<Call>& call) {
       !ring) {
     return fail(Outcome::badRingSignature, ring.error().message);
   }
+  // The relay meter, unless the relay was already answered with an error (optimistic mode).
+  if (!call->responded || call->served) {
+    const std::string& supplier = call->request.meta.supplierOperatorAddress;
+    switch (meter_.charge(facts, *head, supplier)) {
+      case RelayMeter::Decision::limited:
+        return fail(Outcome::rateLimited,
+                    fmt::format("claimable portion fully consumed (session {}, supplier {})",
+                                header.sessionId, supplier));
+      case RelayMeter::Decision::admitted:
+      case RelayMeter::Decision::overServiced:
+        call->meterCharged = true;
+        break;
+      case RelayMeter::Decision::unmetered:
+        break;
+    }
+  }
   call->verdict = Call::Verdict::ok;
   call->service->verifyDuration->observe(seconds(Clock::now() - started));
 }
@@ -359,6 +376,8 @@ void RelayService::onVerdict(const std::shared_ptr<Call>& call) {
   if (!call->served) return;
   if (call->verdict == Call::Verdict::ok) {
     mine(call);
+  } else if (call->failure == Outcome::rateLimited) {
+    notMined(*call, NotMined::overBudget);
   } else {
     util::LogLine(deps_.log, util::LogLevel::info, "relay_unverified")
         .kv("service", call->request.meta.sessionHeader->serviceId)
@@ -446,7 +465,10 @@ void RelayService::respond(const std::shared_ptr<Call>& call) {
 
 void RelayService::mine(const std::shared_ptr<Call>& call) {
   ServiceState& service = *call->service;
-  if (call->backendResult.status >= 500) return notMined(*call, NotMined::backend5xx);
+  if (call->backendResult.status >= 500) {
+    refundMeter(*call);  // served, but not paid: it does not use the budget
+    return notMined(*call, NotMined::backend5xx);
+  }
   const auto& header = *call->request.meta.sessionHeader;
   auto head = deps_.facts.head();
   if (!head) return notMined(*call, NotMined::unverified);
@@ -505,7 +527,14 @@ void RelayService::reject(const std::shared_ptr<Call>& call, Outcome outcome, co
   finish(call, outcome);
 }
 
+void RelayService::refundMeter(Call& call) {
+  if (!call.meterCharged) return;
+  call.meterCharged = false;
+  meter_.refund(*call.facts, call.request.meta.supplierOperatorAddress);
+}
+
 void RelayService::finish(const std::shared_ptr<Call>& call, Outcome outcome) {
+  if (outcome != Outcome::served) refundMeter(*call);
   call->service->outcomes[static_cast<std::size_t>(outcome)]->inc();
   call->service->duration->observe(seconds(Clock::now() - call->arrival));
 }

@@ -2,7 +2,10 @@
 // The relay pipeline (spec/relayminer.md §1.2, §2, §3): parse and check a RelayRequest, validate it
 // against the chain facts the session manager feeds (session, suppliers, ring), forward its
 // embedded HTTP request to the service's backend, answer with a RelayResponse signed by the
-// supplier's operator key, and mine it (difficulty at session start) into the spool.
+// supplier's operator key, and mine it (difficulty at session start) into the spool. The relay
+// meter (edge/relay_meter.h) charges each verified relay to its (session, supplier) budget and
+// refuses it with 429 once that is used up; eager mode before forwarding, optimistic mode with the
+// verdict (an over-budget relay already served is not mined).
 //
 // Ownership: main() builds the RelayService with references to the loops, the chain facts, the
 // spool, the metrics registry and the log; all must outlive it. It owns one BackendClient per loop.
@@ -27,6 +30,7 @@
 #include "edge/http_server.h"
 #include "edge/link/chain_facts.h"
 #include "edge/link/spool.h"
+#include "edge/relay_meter.h"
 #include "edge/relay_outcome.h"
 
 namespace pocket::edge {
@@ -54,6 +58,7 @@ class RelayService {
 
   // Operator addresses served, in the order of the configuration.
   const std::vector<std::string>& supplierAddresses() const { return addresses_; }
+  const RelayMeter& meter() const { return meter_; }
 
  private:
   struct Call;
@@ -68,6 +73,7 @@ class RelayService {
   void onVerdict(const std::shared_ptr<Call>& call);
   void respond(const std::shared_ptr<Call>& call);
   void reject(const std::shared_ptr<Call>& call, Outcome outcome, const std::string& why);
+  void refundMeter(Call& call);
   void mine(const std::shared_ptr<Call>& call);
   void notMined(const Call& call, NotMined reason);
   void finish(const std::shared_ptr<Call>& call, Outcome outcome);
@@ -80,6 +86,7 @@ class RelayService {
   std::vector<std::unique_ptr<Loop>> loops_;
   std::map<std::string, std::unique_ptr<ServiceState>, std::less<>> services_;
   std::unique_ptr<ServiceState> unknownService_;  // metrics of requests naming no known service
+  RelayMeter meter_;
 };
 
 }  // namespace pocket::edge

@@ -105,6 +105,20 @@ struct SessionInfo {
   # The shared params at the session's start height: they price its relays
   # (computeUnitsToTokensMultiplier / computeUnitCostGranularity). Absent: the chainState's.
   startParams @7 :SharedParams;
+  # What bounds this application's spending on the session, for the edge's relay meter. Absent:
+  # the edge serves the session without a cap (fail open). The manager sends the chain facts, not
+  # a computed budget: the budget also depends on the session's window params and supplier count,
+  # which this message already carries, and on the edge's own meter settings (bonus, allowance,
+  # fleet share), so the formula lives in one place, next to the meter (edge/relay_meter.h).
+  budget @8 :RelayBudget;
+}
+
+# Chain facts the relay meter needs besides the session's params and suppliers. Amounts in uPOKT.
+# Re-pushed (a sessionInfo with queryId 0) when the application's stake changes mid-session.
+struct RelayBudget {
+  applicationStakeUpokt @0 :UInt64;          # the application's stake
+  perSessionSpendLimitUpokt @1 :UInt64;      # the application's per_session_spend_limit; 0: none
+  overservicingBonusMultiplier @2 :UInt64;   # tokenomics param (v0.1.35); 0 reads as 1
 }
 
 # A sessionQuery the manager cannot answer (no such application or service, height unknown...).

@@ -59,6 +59,13 @@ struct ChainHead {
 };
 
 using CompressedPubKey = std::array<std::uint8_t, 33>;
+
+// What bounds an application's spending on one session (the relay meter reads it). uPOKT.
+struct RelayBudget {
+  std::uint64_t applicationStakeUpokt = 0;
+  std::uint64_t perSessionSpendLimitUpokt = 0;     // 0: none
+  std::uint64_t overservicingBonusMultiplier = 0;  // 0 reads as 1
+};
 using DifficultyTarget = std::array<std::uint8_t, 32>;
 
 // What the edge needs to accept, price and mine relays of one application's session.
@@ -74,6 +81,8 @@ struct SessionFacts {
   // startParamsOr with the head's params as the fallback.
   std::optional<SharedParams> windowParams;
   std::optional<SharedParams> startParams;
+  // Empty when the session manager sent none: the relay meter then does not meter the session.
+  std::optional<RelayBudget> budget;
 
   bool hasSupplier(std::string_view operatorAddress) const;
   const SharedParams& windowParamsOr(const SharedParams& fallback) const {

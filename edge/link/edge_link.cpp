@@ -420,6 +420,12 @@ util::Status EdgeLink::Worker::handleSessionInfo(link::SessionInfo::Reader info)
   std::copy(target.begin(), target.end(), facts.difficultyTarget.begin());
   if (info.hasWindowParams()) facts.windowParams = decodeSharedParams(info.getWindowParams());
   if (info.hasStartParams()) facts.startParams = decodeSharedParams(info.getStartParams());
+  if (info.hasBudget()) {
+    auto budget = info.getBudget();
+    facts.budget =
+        RelayBudget{budget.getApplicationStakeUpokt(), budget.getPerSessionSpendLimitUpokt(),
+                    budget.getOverservicingBonusMultiplier()};
+  }
   return link_.facts_.putSession(std::move(facts), info.getQueryId());
 }
 

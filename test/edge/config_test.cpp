@@ -133,3 +133,37 @@ TEST_CASE("byte sizes and endpoints") {
   CHECK(v6.port == 8080);
   CHECK_THROWS_AS(pocket::edge::parseEndpoint("host:99999", "k"), ConfigError);
 }
+
+TEST_CASE("relay_meter: defaults, every key, and errors that name the key") {
+  TempKey key(0600);
+  auto defaults = parseEdgeConfig(minimal(key.path)).relayMeter;
+  CHECK(defaults.enabled);
+  CHECK_FALSE(defaults.overServicing);
+  CHECK_FALSE(defaults.overservicingBonus);
+  CHECK(defaults.allowanceUpokt == 0);
+  CHECK(defaults.fleetSharePercent == 100);
+
+  auto meter = parseEdgeConfig(minimal(key.path,
+                                       "relay_meter:\n  enabled: false\n"
+                                       "  over_servicing: true\n"
+                                       "  overservicing_bonus: true\n"
+                                       "  allowance_upokt: 1000000\n"
+                                       "  fleet_share_percent: 25\n"))
+                   .relayMeter;
+  CHECK_FALSE(meter.enabled);
+  CHECK(meter.overServicing);
+  CHECK(meter.overservicingBonus);
+  CHECK(meter.allowanceUpokt == 1000000);
+  CHECK(meter.fleetSharePercent == 25);
+
+  CHECK(errorOf(minimal(key.path, "relay_meter:\n  fleet_share_percent: 0\n"))
+            .rfind("relay_meter.fleet_share_percent: must be at least 1", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "relay_meter:\n  fleet_share_percent: 101\n"))
+            .rfind("relay_meter.fleet_share_percent: must be at most 100", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "relay_meter:\n  enabled: yes\n"))
+            .rfind("relay_meter.enabled: must be true or false", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "relay_meter:\n  allowance_upokt: -1\n"))
+            .rfind("relay_meter.allowance_upokt: must be a non-negative integer", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "relay_meter:\n  service_factor: 0.01\n"))
+            .rfind("relay_meter.service_factor: unknown key", 0) == 0);
+}

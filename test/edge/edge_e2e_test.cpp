@@ -110,6 +110,7 @@ struct Keys {
 
 const std::string kSessionId = std::string(64, 'a');
 const std::string kOldSessionId = std::string(64, 'b');
+const std::string kMeteredSessionId = std::string(64, 'c');
 
 // Everything one test needs: sm-double, backend and edge, in a fresh directory.
 struct Stack {
@@ -170,6 +171,19 @@ struct Stack {
                   {{"numBlocksPerSession", 7},
                    {"gracePeriodEndOffsetBlocks", 2},
                    {"claimWindowOpenOffsetBlocks", 0}});
+    // "meter" [11, 20] with a budget for exactly 3 relays: genesis params (1 pending session), one
+    // supplier, 7 compute units × 42 uPOKT = 294 uPOKT per relay, 1 000 uPOKT of stake.
+    fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
+                                   {"serviceId", "meter"},
+                                   {"sessionId", kMeteredSessionId},
+                                   {"start", 11},
+                                   {"end", 20},
+                                   {"suppliers", {keys.supplier.publicKey().address()}},
+                                   {"ringPubKeys", ringHex},
+                                   {"computeUnitsPerRelay", 7},
+                                   {"budget", {{"applicationStakeUpokt", 1000}}}});
+    fixture["sessions"].push_back(fixture["sessions"].back());  // the same for "meteropt"
+    fixture["sessions"].back()["serviceId"] = "meteropt";
     std::ofstream(dir + "/fixture.json") << fixture.dump();
     backend = std::make_unique<Process>(
         std::vector<std::string>{gBackendBinary, "--listen", "127.0.0.1:0", "--port-file",
@@ -207,7 +221,10 @@ struct Stack {
         << "  down:\n    backend:\n      url: http://127.0.0.1:1\n"
         << "  win:\n    backend:\n      url: " << backendUrl << "\n"
         << "  win2:\n    backend:\n      url: " << backendUrl << "\n"
-        << "  win3:\n    backend:\n      url: " << backendUrl << "\n";
+        << "  win3:\n    backend:\n      url: " << backendUrl << "\n"
+        << "  meter:\n    backend:\n      url: " << backendUrl << "\n"
+        << "  meteropt:\n    validation: optimistic\n    backend:\n      url: " << backendUrl
+        << "\n";
     edge = std::make_unique<Process>(
         std::vector<std::string>{gEdgeBinary, "--config", dir + "/edge.yaml"}, dir + "/edge.log");
     std::smatch m;
@@ -324,9 +341,9 @@ struct Stack {
   // The metric line's value, or -1.
   double metric(const std::string& series) {
     auto text = admin("/metrics").body;
-    auto at = text.find(series + " ");
+    auto at = text.find("\n" + series + " ");  // a sample line, not the HELP line
     if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + series.size() + 1));
+    return std::stod(text.substr(at + series.size() + 2));
   }
 
   std::string received() const { return readFile(dir + "/sm/received.log"); }
@@ -527,6 +544,56 @@ TEST_CASE(
   CHECK(stack.metric(
             "edge_relays_not_mined_total{service=\"win3\",reason=\"claim_window_open\"}") == 1);
   CHECK(stack.metric("edge_relays_mined_total{service=\"win3\"}") == 0);
+}
+
+TEST_CASE("the relay meter answers 429 with PATH's wording once the session's budget is used up") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto metered = [&] {
+    auto request = stack.relay("meter");
+    request.meta.sessionHeader->sessionId = kMeteredSessionId;
+    stack.sign(request);
+    return stack.post(protocol::marshal(request));
+  };
+  for (int i = 0; i < 3; ++i) CHECK(metered().status == 200);
+  auto limited = metered();
+  CHECK(limited.status == 429);
+  CHECK(stack.outcome(limited) == "rate_limited");
+  CHECK(limited.body.find("session relay limit reached: claimable portion fully consumed") !=
+        std::string::npos);
+  // Counted right after the answer went out.
+  CHECK(waitFor([&] {
+    return stack.metric("edge_relays_total{service=\"meter\",outcome=\"rate_limited\"}") == 1;
+  }));
+  CHECK(stack.metric("edge_relays_total{service=\"meter\",outcome=\"served\"}") == 3);
+  CHECK(stack.metric("edge_relay_meter_sessions_at_cap") == 1);
+  // Sessions the manager sent no budget for are served without a cap, counted once each.
+  for (int i = 0; i < 5; ++i) CHECK(stack.post(protocol::marshal(stack.relay())).status == 200);
+  CHECK(waitFor([&] { return stack.metric("edge_relay_meter_unmetered_sessions_total") == 1; }));
+  CHECK(stack.metric("edge_relays_total{service=\"svc\",outcome=\"rate_limited\"}") == 0);
+}
+
+TEST_CASE(
+    "optimistic validation: the meter decides with the verdict, and over budget is never mined") {
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto metered = [&](std::vector<std::pair<std::string, std::string>> headers) {
+    auto request = stack.relay("meteropt", std::move(headers));
+    request.meta.sessionHeader->sessionId = kMeteredSessionId;
+    stack.sign(request);
+    return stack.post(protocol::marshal(request));
+  };
+  for (int i = 0; i < 3; ++i) CHECK(metered({}).status == 200);
+  // The backend is slow: the verdict (over budget) comes first and is the answer.
+  auto limited = metered({{"X-Backend-Delay-Ms", "300"}});
+  CHECK(limited.status == 429);
+  CHECK(limited.body.find("session relay limit reached: claimable portion fully consumed") !=
+        std::string::npos);
+  CHECK(waitFor([&] {
+    return stack.metric("edge_relays_total{service=\"meteropt\",outcome=\"rate_limited\"}") == 1;
+  }));
+  CHECK(
+      waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"meteropt\"}") == 3; }));
 }
 
 TEST_CASE("optimistic validation serves while checking and never mines a bad relay") {

@@ -10,7 +10,8 @@
 //   - a relay whose hash is not sha256(relayBytes) is rejected with a reason;
 //   - a sessionQuery is answered from a JSON fixture, or refused with sessionQueryFailed; each
 //     session carries the chain's shared params as its window and start params, with the
-//     fixture's per-session "windowParams" / "startParams" overrides;
+//     fixture's per-session "windowParams" / "startParams" overrides, and the relay meter's
+//     "budget" (application stake...) when the fixture gives one;
 //   - chainState is pushed after every hello and every --chain-interval-ms;
 //   - garbage on the link is logged and dropped; it never stops the program.
 // received.log lines (space-separated; the log is the report tests read):
@@ -89,6 +90,9 @@ struct FixtureSession {
   // pricing (at its start); keys absent here take the chain's value.
   nlohmann::json windowParams = nlohmann::json::object();
   nlohmann::json startParams = nlohmann::json::object();
+  // The relay meter's facts ("budget": {applicationStakeUpokt, perSessionSpendLimitUpokt,
+  // overservicingBonusMultiplier}); null: not sent, as an older manager.
+  nlohmann::json budget;
 };
 
 struct Fixture {
@@ -129,6 +133,7 @@ Fixture loadFixture(const std::string& path) {
     session.target = hexOrThrow(s.value("difficultyTarget", std::string(64, 'f')));
     if (s.contains("windowParams")) session.windowParams = s.at("windowParams");
     if (s.contains("startParams")) session.startParams = s.at("startParams");
+    if (s.contains("budget")) session.budget = s.at("budget");
     fixture.sessions.push_back(std::move(session));
   }
   return fixture;
@@ -438,6 +443,15 @@ class Double {
       info.setDifficultyTarget(kj::arrayPtr(found->target.data(), found->target.size()));
       setParams(info.initWindowParams(), found->windowParams);
       setParams(info.initStartParams(), found->startParams);
+      if (found->budget.is_object()) {
+        auto budget = info.initBudget();
+        budget.setApplicationStakeUpokt(
+            found->budget.value("applicationStakeUpokt", std::uint64_t{0}));
+        budget.setPerSessionSpendLimitUpokt(
+            found->budget.value("perSessionSpendLimitUpokt", std::uint64_t{0}));
+        budget.setOverservicingBonusMultiplier(
+            found->budget.value("overservicingBonusMultiplier", std::uint64_t{1}));
+      }
     }
     send(peer, builder);
     LogLine(log_, LogLevel::info, "session_query")
