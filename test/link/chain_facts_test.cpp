@@ -177,8 +177,40 @@ TEST_SUITE("chain_facts") {
     CHECK(facts.putSession(noKeys).error().code == "session_answer_invalid");
     auto backwards = session("pokt1app", 110, 101);
     CHECK_FALSE(facts.putSession(backwards).ok());
+    auto noGrid = session("pokt1app", 101, 110);
+    noGrid.windowParams = pocket::protocol::SharedParams::genesisDefaults();
+    noGrid.windowParams->numBlocksPerSession = 0;  // unusable for any window arithmetic
+    CHECK(facts.putSession(noGrid).error().code == "session_answer_invalid");
     CHECK(facts.sessionCount() == 0);
     CHECK(log.contains("event=session_info_invalid"));
+  }
+
+  TEST_CASE("a session's own params win over the head's; without them the head's apply") {
+    CapturedLog log;
+    ChainFacts facts(ChainFactsOptions{}, log.sink());
+    auto head = pocket::protocol::SharedParams::genesisDefaults();
+    auto pinned = session("pokt1app", 101, 110);
+    REQUIRE(facts.putSession(pinned).ok());
+    auto found = facts.findSession("pokt1app", "anvil", 105);
+    REQUIRE(found);
+    CHECK(found->windowParamsOr(head) == head);  // an older manager: the head's params
+    CHECK(found->startParamsOr(head) == head);
+    CHECK_FALSE(found->budget);
+    auto atEnd = head;
+    atEnd.gracePeriodEndOffsetBlocks = 7;
+    auto atStart = head;
+    atStart.computeUnitsToTokensMultiplier = 1;
+    pinned.windowParams = atEnd;
+    pinned.startParams = atStart;
+    pinned.budget = pocket::edge::RelayBudget{1000, 0, 1};
+    REQUIRE(facts.putSession(pinned).ok());  // a re-push replaces the cached facts
+    found = facts.findSession("pokt1app", "anvil", 105);
+    REQUIRE(found);
+    CHECK(found->windowParamsOr(head) == atEnd);
+    CHECK(found->startParamsOr(head) == atStart);
+    REQUIRE(found->budget);
+    CHECK(found->budget->applicationStakeUpokt == 1000);
+    CHECK(facts.sessionCount() == 1);
   }
 
   TEST_CASE("sessions are forgotten once past their grace period and one more session") {

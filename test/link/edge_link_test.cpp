@@ -238,6 +238,14 @@ TEST_SUITE("edge_link") {
       info.initRingPubKeys(1).set(0, kj::arrayPtr(key.data(), key.size()));
       info.setDifficultyTarget(kj::arrayPtr(target.data(), target.size()));
       info.setComputeUnitsPerRelay(3);
+      auto window = info.initWindowParams();
+      window.setNumBlocksPerSession(10);
+      window.setGracePeriodEndOffsetBlocks(4);
+      info.initStartParams().setComputeUnitsToTokensMultiplier(42);
+      auto budget = info.initBudget();
+      budget.setApplicationStakeUpokt(5000000);
+      budget.setPerSessionSpendLimitUpokt(7);
+      budget.setOverservicingBonusMultiplier(2);
       manager.send(builder);
     }
     REQUIRE(eventually([&] { return answered.load() == 1; }));
@@ -245,7 +253,17 @@ TEST_SUITE("edge_link") {
       std::lock_guard<std::mutex> lock(mutex);
       CHECK(sessionId == "sid-101");
     }
-    CHECK(facts.findSession("pokt1app", "anvil", 110)->computeUnitsPerRelay == 3);
+    auto cached = facts.findSession("pokt1app", "anvil", 110);
+    REQUIRE(cached);
+    CHECK(cached->computeUnitsPerRelay == 3);
+    REQUIRE(cached->windowParams);
+    CHECK(cached->windowParams->gracePeriodEndOffsetBlocks == 4);
+    REQUIRE(cached->startParams);
+    CHECK(cached->startParams->computeUnitsToTokensMultiplier == 42);
+    REQUIRE(cached->budget);
+    CHECK(cached->budget->applicationStakeUpokt == 5000000);
+    CHECK(cached->budget->perSessionSpendLimitUpokt == 7);
+    CHECK(cached->budget->overservicingBonusMultiplier == 2);
     REQUIRE(eventually([&] { return link.garbageReceivedTotal() == 1; }));
     CHECK(log.contains("event=link_garbage_received"));
     CHECK(link.connected());
