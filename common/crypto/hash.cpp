@@ -3,7 +3,8 @@
 #include <stdexcept>
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
+
+#include "common/crypto/sha256.h"
 
 namespace pocket::crypto {
 
@@ -31,7 +32,7 @@ std::array<std::uint8_t, N> digest(const EVP_MD* md, util::ByteSpan data) {
 
 Hash32 sha256(util::ByteSpan data) {
   Hash32 out{};
-  SHA256(data.data(), data.size(), out.data());
+  sha256Into(data.data(), data.size(), out.data());
   return out;
 }
 

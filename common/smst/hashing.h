@@ -5,21 +5,15 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/crypto/sha256.h"
 #include "common/smst/types.h"
 
 namespace pocket::smst::detail {
 
-// sha256(data) into out[0..32). Uses the CPU's SHA instructions where present (x86-64 SHA-NI),
-// OpenSSL otherwise; both give the same bytes.
-void sha256Into(const std::uint8_t* data, std::size_t size, std::uint8_t* out);
-// sha256(a[0..size)) into outA and sha256(b[0..size)) into outB: two messages of one size hashed
-// side by side, faster than two calls where the CPU's SHA unit is pipelined.
-void sha256PairInto(const std::uint8_t* a, const std::uint8_t* b, std::size_t size,
-                    std::uint8_t* outA, std::uint8_t* outB);
-// Whether sha256Into uses the CPU's SHA instructions on this machine.
-bool sha256Accelerated();
-// sha256(data) through OpenSSL whatever the CPU (the reference sha256Into is checked against).
-void sha256Portable(const std::uint8_t* data, std::size_t size, std::uint8_t* out);
+using crypto::sha256Accelerated;
+using crypto::sha256Into;
+using crypto::sha256PairInto;
+using crypto::sha256Portable;
 
 inline constexpr std::size_t kInnerPreimageSize = 1 + 2 * kDigestSize + kSuffixSize;
 

@@ -1,24 +1,35 @@
-// sha256 for the trie. The trie hashes millions of short fixed-size preimages (32-byte keys,
-// 113-byte inner nodes, ~250-byte leaves), where the per-call cost of a general-purpose API
-// (context setup, buffering, cleansing) is comparable to the compression itself. On x86-64 CPUs
+// sha256 over raw buffers. The trie hashes millions of short fixed-size preimages (32-byte keys,
+// 113-byte inner nodes, ~250-byte leaves) and the relay pipeline several short messages per relay,
+// where the per-call cost of a general-purpose API (context setup, buffering, cleansing) is
+// comparable to the compression itself. On x86-64 CPUs
 // with the SHA extensions the blocks are compressed here directly from the caller's buffer; on
 // other CPUs the work goes to OpenSSL's low-level SHA-256 functions, which OpenSSL 3 marks
 // deprecated in favour of EVP but still supports, and which skip EVP's per-call provider lookup.
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
-#include "common/smst/hashing.h"
+#include "common/crypto/sha256.h"
+
+#include <cstring>
+#include <utility>
 
 #include <openssl/sha.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
-#define POCKET_SMST_SHANI 1
+#define POCKET_CRYPTO_SHANI 1
 #endif
 
-namespace pocket::smst::detail {
+namespace pocket::crypto {
 
 namespace {
+
+void writeBE64(std::uint8_t* out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<std::uint8_t>(v);
+    v >>= 8;
+  }
+}
 
 void sha256OpenSsl(const std::uint8_t* data, std::size_t size, std::uint8_t* out) {
   SHA256_CTX ctx;
@@ -27,7 +38,7 @@ void sha256OpenSsl(const std::uint8_t* data, std::size_t size, std::uint8_t* out
   SHA256_Final(out, &ctx);
 }
 
-#if POCKET_SMST_SHANI
+#if POCKET_CRYPTO_SHANI
 
 bool cpuHasShaNi() noexcept {
   unsigned a = 0, b = 0, c = 0, d = 0;
@@ -151,12 +162,12 @@ __attribute__((target("sha,sse4.1,ssse3"))) void sha256ShaNi(const std::uint8_t*
   }
 }
 
-#endif  // POCKET_SMST_SHANI
+#endif  // POCKET_CRYPTO_SHANI
 
 }  // namespace
 
 void sha256Into(const std::uint8_t* data, std::size_t size, std::uint8_t* out) {
-#if POCKET_SMST_SHANI
+#if POCKET_CRYPTO_SHANI
   if (kShaNi) {
     sha256ShaNi<1>(&data, size, &out);
     return;
@@ -167,7 +178,7 @@ void sha256Into(const std::uint8_t* data, std::size_t size, std::uint8_t* out) {
 
 void sha256PairInto(const std::uint8_t* a, const std::uint8_t* b, std::size_t size,
                     std::uint8_t* outA, std::uint8_t* outB) {
-#if POCKET_SMST_SHANI
+#if POCKET_CRYPTO_SHANI
   if (kShaNi) {
     const std::uint8_t* data[2] = {a, b};
     std::uint8_t* out[2] = {outA, outB};
@@ -180,7 +191,7 @@ void sha256PairInto(const std::uint8_t* a, const std::uint8_t* b, std::size_t si
 }
 
 bool sha256Accelerated() {
-#if POCKET_SMST_SHANI
+#if POCKET_CRYPTO_SHANI
   return kShaNi;
 #else
   return false;
@@ -191,4 +202,4 @@ void sha256Portable(const std::uint8_t* data, std::size_t size, std::uint8_t* ou
   sha256OpenSsl(data, size, out);
 }
 
-}  // namespace pocket::smst::detail
+}  // namespace pocket::crypto
