@@ -294,32 +294,42 @@ struct BackendClient::Impl {
     t->done = std::move(done);
     t->start = Clock::now();
     t->firstByteDeadline = t->start + t->request.timeouts.firstByte;
+    // A reused handle keeps the options every transfer shares; each transfer sets all the others,
+    // including every method option, so nothing of the previous request survives.
     if (!freeHandles.empty()) {
       t->easy = freeHandles.back();
       freeHandles.pop_back();
-      curl_easy_reset(t->easy);
     } else {
       t->easy = curl_easy_init();
+      CURL* fresh = t->easy;
+      curl_easy_setopt(fresh, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(fresh, CURLOPT_TCP_NODELAY, 1L);
+      curl_easy_setopt(fresh, CURLOPT_TCP_KEEPALIVE, 1L);
+      curl_easy_setopt(fresh, CURLOPT_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(fresh, CURLOPT_WRITEFUNCTION, &Impl::onBody);
+      curl_easy_setopt(fresh, CURLOPT_HEADERFUNCTION, &Impl::onHeader);
     }
     CURL* e = t->easy;
     const BackendRequest& rq = t->request;
     curl_easy_setopt(e, CURLOPT_URL, rq.url.c_str());
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::onBody);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::onHeader);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(rq.timeouts.connect.count()));
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(rq.timeouts.total.count()));
+    auto clearBody = [e] {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, nullptr);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(-1));
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, nullptr);
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);  // after POSTFIELDS: back to GET, NOBODY off
+    };
     if (rq.method == "GET" && rq.body.empty()) {
-      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+      clearBody();
     } else if (rq.method == "HEAD") {
+      clearBody();
       curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
       curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq.method.empty() ? "GET" : rq.method.c_str());
       curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq.body.data());
       curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(rq.body.size()));

@@ -125,6 +125,32 @@ TEST_CASE("any method and path, body and headers round-trip, connections are reu
   CHECK(server.server->openConnections() == 1);  // keep-alive: one connection for 21 calls
 }
 
+TEST_CASE("a reused transfer handle carries nothing of the previous request") {
+  TestServer server;
+  TestClient client;
+  struct Step {
+    const char* method;
+    const char* body;
+  };
+  const Step steps[] = {{"PATCH", "{\"a\":1}"}, {"GET", ""},  {"HEAD", ""}, {"POST", "{\"b\":2}"},
+                        {"HEAD", ""},             {"DELETE", ""}, {"GET", ""}, {"PUT", "x"}};
+  for (const Step& step : steps) {
+    CAPTURE(step.method);
+    auto request = get(server.url("/p"));
+    request.method = step.method;
+    request.body = step.body;
+    auto r = client.call(request);
+    REQUIRE(r.failure == BackendFailure::none);
+    CHECK(r.status == 200);
+    if (std::string(step.method) != "HEAD") {
+      CHECK(header(r, "X-Method") == step.method);
+      CHECK(r.body == step.body);  // the test server echoes the request body
+    } else {
+      CHECK(r.body.empty());
+    }
+  }
+}
+
 TEST_CASE("backend status codes are passed through") {
   TestServer server;
   TestClient client;
