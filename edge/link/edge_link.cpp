@@ -1,5 +1,7 @@
 #include "edge/link/edge_link.h"
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
 #include <stdexcept>
 
@@ -65,6 +67,7 @@ class EdgeLink::Worker {
   void sendQueries(bool all);
   void sendBatches();
   void checkTimeouts();
+  std::chrono::milliseconds pollTimeout() const;
   bool send(capnp::MessageBuilder& message);
   void rewind(const char* why);
 
@@ -78,6 +81,8 @@ class EdgeLink::Worker {
   std::uint64_t nextSendSeq_ = 1;
   std::deque<InFlight> inFlight_;
   std::chrono::steady_clock::time_point oldestSentAt_{};
+  std::chrono::steady_clock::time_point lastSyncAt_{};
+  std::uint64_t syncedThrough_ = 0;  // what the last spool sync made sendable
 };
 
 void EdgeLink::Worker::setUp() {
@@ -121,7 +126,7 @@ void EdgeLink::Worker::run() {
         {monitor_.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, link_.wakeFd_, ZMQ_POLLIN, 0},
     };
-    zmq::poll(items, 3, link_.options_.batchInterval);
+    zmq::poll(items, 3, pollTimeout());
     if ((items[2].revents & ZMQ_POLLIN) != 0) {
       std::uint64_t count = 0;
       (void)::read(link_.wakeFd_, &count, sizeof(count));
@@ -231,11 +236,17 @@ void EdgeLink::Worker::sendQueries(bool all) {
   }
 }
 
+// Sends what is synced, and syncs again (at most every syncInterval) when more was mined.
 void EdgeLink::Worker::sendBatches() {
   Spool& spool = link_.spool_;
   const LinkOptions& o = link_.options_;
   while (inFlight_.size() < o.maxBatchesInFlight && nextSendSeq_ <= spool.lastSeq()) {
-    spool.sync();
+    if (nextSendSeq_ > syncedThrough_) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - lastSyncAt_ < o.syncInterval) return;  // the run loop comes back in time
+      syncedThrough_ = spool.sync();
+      lastSyncAt_ = now;
+    }
     std::vector<SpooledRecord> records =
         spool.read(nextSendSeq_, o.batchMaxRelays, o.batchMaxBytes);
     if (records.empty()) return;
@@ -270,6 +281,18 @@ void EdgeLink::Worker::sendBatches() {
     link_.batchesSent_.fetch_add(1);
     link_.relaysSent_.fetch_add(count);
   }
+}
+
+// batchInterval, or less when mined records wait for the next allowed sync.
+std::chrono::milliseconds EdgeLink::Worker::pollTimeout() const {
+  const LinkOptions& o = link_.options_;
+  if (!connected_ || !helloAnswered_ || nextSendSeq_ <= syncedThrough_ ||
+      nextSendSeq_ > link_.spool_.lastSeq() || inFlight_.size() >= o.maxBatchesInFlight) {
+    return o.batchInterval;
+  }
+  auto due = lastSyncAt_ + o.syncInterval - std::chrono::steady_clock::now();
+  auto wait = std::chrono::ceil<std::chrono::milliseconds>(due);
+  return std::clamp(wait, std::chrono::milliseconds(0), o.batchInterval);
 }
 
 void EdgeLink::Worker::rewind(const char* why) {

@@ -55,6 +55,10 @@ struct LinkOptions {
   // How often the spool is looked at without a wake() (which every append is followed by): the
   // tick of the ack and hello timeouts.
   std::chrono::milliseconds batchInterval{100};
+  // The shortest time between two spool syncs (fdatasync, then a batch): records mined meanwhile
+  // join the next batch. Bounds the fsync rate at moderate relay rates, where every relay would
+  // otherwise be synced and sent alone; delays delivery by at most this, never a relay's answer.
+  std::chrono::milliseconds syncInterval{5};
   std::size_t maxBatchesInFlight = 8;
   std::chrono::milliseconds ackTimeout{5000};
   std::chrono::milliseconds heartbeatInterval{1000};  // ZMTP heartbeats detect a dead peer

@@ -157,7 +157,9 @@ Spool::Spool(SpoolOptions options, util::LogSink& log) : options_(std::move(opti
   recover();
 }
 
-Spool::~Spool() = default;
+Spool::~Spool() {
+  if (ackedThrough_.load() > persistedAck_) writeAcked(ackedThrough_.load());
+}
 
 void Spool::recover() {
   const std::string& dir = options_.directory;
@@ -177,6 +179,7 @@ void Spool::recover() {
     }
   }
   std::uint64_t acked = readNumberFile(dir + "/ACKED").value_or(0);
+  persistedAck_ = acked;
 
   std::vector<std::shared_ptr<Segment>> found;
   DIR* d = ::opendir(dir.c_str());
@@ -496,10 +499,15 @@ void Spool::ack(std::uint64_t throughSeq) {
     }
     updateNearFullLocked();
   }
-  writeAcked(throughSeq);
+  auto now = std::chrono::steady_clock::now();
+  if (now - ackPersistedAt_ >= options_.ackPersistInterval) {
+    writeAcked(throughSeq);
+    ackPersistedAt_ = now;
+  }
 }
 
 void Spool::writeAcked(std::uint64_t seq) {
+  persistedAck_ = seq;
   if (!writeFileAtomically(options_.directory, options_.directory + "/ACKED",
                            std::to_string(seq) + "\n", false)) {
     util::LogLine(log_, util::LogLevel::warn, "spool_ack_not_persisted")

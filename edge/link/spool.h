@@ -7,7 +7,8 @@
 // where the CRC covers length, seq and payload, and seqs run on by one. Besides the segments:
 // `SPOOL_ID` (a random 64-bit id fixed when the directory is created; the link sends it in hello so
 // that sequence numbers are per (edge, spool)) and `ACKED` (the highest acked seq, rewritten by
-// rename; losing it only causes a replay the manager deduplicates).
+// rename at most every ackPersistInterval and when the spool closes; a stale value only causes a
+// replay the manager deduplicates: sequence numbers come from the segment files, never from it).
 //
 // Guarantees:
 //   - append() returns after write(2) of the whole record: it survives kill -9 of the edge. Power
@@ -25,6 +26,7 @@
 // link's). Ownership: main() owns the Spool; the EdgeLink and the relay pipeline hold references.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -49,6 +51,8 @@ struct SpoolOptions {
   std::uint64_t segmentBytes = 64ull << 20;  // rotate when the next record would pass this
   FsyncPolicy fsync = FsyncPolicy::everyBatch;
   double nearFullRatio = 0.8;  // log and set nearFull() at this share of maxBytes
+  // How often ack() may rewrite the ACKED file (a create and a rename each time).
+  std::chrono::milliseconds ackPersistInterval{200};
 };
 
 // One record read back for sending.
@@ -87,7 +91,8 @@ class Spool {
   std::vector<SpooledRecord> read(std::uint64_t fromSeq, std::size_t maxRecords,
                                   std::size_t maxBytes);
   // Everything ≤ throughSeq is durable at the manager (or rejected): forget it. Deletes fully acked
-  // segments and persists the ack point. Values at or below ackedThrough() are ignored, values
+  // segments and persists the ack point (at most every ackPersistInterval; the destructor writes
+  // the last one). Values at or below ackedThrough() are ignored, values
   // above lastSeq() are clamped to it.
   void ack(std::uint64_t throughSeq);
 
@@ -126,6 +131,8 @@ class Spool {
   bool full_ = false;                               // the last append failed with spool_full
 
   std::uint64_t syncedSeq_ = 0;  // consumer thread only
+  std::uint64_t persistedAck_ = 0;                       // consumer thread: last ACKED written
+  std::chrono::steady_clock::time_point ackPersistedAt_;  // consumer thread
   std::atomic<std::uint64_t> lastSeq_{0};
   std::atomic<std::uint64_t> ackedThrough_{0};
   std::atomic<std::uint64_t> usedBytes_{0};

@@ -281,6 +281,35 @@ TEST_SUITE("spool") {
     CHECK(*seq == 11);
   }
 
+  TEST_CASE("acks within the persist interval rewrite ACKED once; closing writes the last") {
+    TempDir dir;
+    CapturedLog log;
+    auto opts = options(dir);
+    opts.ackPersistInterval = std::chrono::hours(1);
+    auto ackedOnDisk = [&] {
+      std::ifstream in(dir / "spool/ACKED");
+      std::uint64_t v = 0;
+      in >> v;
+      return v;
+    };
+    {
+      Spool spool(opts, log.sink());
+      appendN(spool, 1, 20);
+      spool.ack(5);  // the first ack is written at once
+      CHECK(ackedOnDisk() == 5);
+      spool.ack(9);
+      spool.ack(12);  // within the interval: memory only
+      CHECK(spool.ackedThrough() == 12);
+      CHECK(ackedOnDisk() == 5);
+    }
+    CHECK(ackedOnDisk() == 12);  // written when the spool closed
+    Spool spool(opts, log.sink());
+    CHECK(spool.ackedThrough() == 12);
+    auto records = readAll(spool);
+    REQUIRE(records.size() == 8);
+    CHECK(records.front().first == 13);
+  }
+
   TEST_CASE("a full spool refuses appends with spool_full and changes nothing") {
     TempDir dir;
     CapturedLog log;
