@@ -98,7 +98,7 @@ struct BackendClient::Impl {
 
   // --- curl callbacks (must not call back into curl) ---
 
-  static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {
+  static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
     auto* self = static_cast<Impl*>(userp);
     epoll_event ev{};
     ev.data.fd = s;
@@ -107,8 +107,16 @@ struct BackendClient::Impl {
       return 0;
     }
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-    if (::epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
-      ::epoll_ctl(self->epfd, EPOLL_CTL_ADD, s, &ev);
+    // curl keeps a pointer per socket until it reports CURL_POLL_REMOVE (curl_multi_assign):
+    // set, it says the socket is in the epoll set already, so one epoll_ctl call suffices.
+    static char registered;
+    if (socketp == &registered) {
+      if (::epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev) == 0 || errno != ENOENT) return 0;
+    }
+    if (::epoll_ctl(self->epfd, EPOLL_CTL_ADD, s, &ev) == 0) {
+      curl_multi_assign(self->multi, s, &registered);
+    } else if (errno == EEXIST && ::epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev) == 0) {
+      curl_multi_assign(self->multi, s, &registered);
     }
     return 0;
   }
@@ -202,6 +210,12 @@ struct BackendClient::Impl {
         curl_multi_socket_action(multi, events[i].data.fd, mask, &running);
       }
       collect();
+      if (n < 64) {
+        // Drained: what is still ready (level-triggered) wakes the watch again at once, without
+        // another epoll_wait here.
+        armWatch();
+        return;
+      }
     }
     asio::post(ctx, [this, token = alive] {
       if (*token) drainEvents();
