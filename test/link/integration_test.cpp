@@ -246,7 +246,9 @@ TEST_SUITE("link_integration") {
   TEST_CASE("kill -9 of the edge in the middle of batches, then restarts: exactly once") {
     World world;
     auto sm = world.startDouble();
-    const std::uint64_t count = 8000;
+    // Each round resumes the spool where the last one was killed; the count leaves every round
+    // relays to append even when the sleeps of the rounds run short.
+    const std::uint64_t count = 20000;
     int killedWhileRunning = 0;
     for (int round = 0; round < 5; ++round) {
       auto driver = world.startDriver(count, {"--append-interval-us", "100"});
