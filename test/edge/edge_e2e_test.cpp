@@ -35,6 +35,7 @@
 #include "common/util/hex.h"
 #include "edge/backend_client.h"
 #include "edge/event_loops.h"
+#include "test/process_support.h"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -53,48 +54,9 @@ std::string gEdgeBinary;
 std::string gBackendBinary;
 std::string gSmBinary;
 
-struct Process {
-  Process(std::vector<std::string> argv, const std::string& logFile) {
-    pid = fork();
-    if (pid == 0) {
-      int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-  }
-  ~Process() { stop(SIGKILL); }
-  void stop(int signal) {
-    if (pid <= 0) return;
-    ::kill(pid, signal);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    pid = -1;
-  }
-  pid_t pid = -1;
-};
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Waits until `predicate` holds, for at most `limit`.
-template <class F>
-bool waitFor(F predicate, std::chrono::milliseconds limit = 15s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return predicate();
-}
+using Process = pocket::test::ChildProcess;
+using pocket::test::readFile;
+using pocket::test::waitFor;
 
 std::string hex(util::ByteSpan b) {
   return util::toHex(b);

@@ -30,6 +30,7 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/ring.h"
 #include "common/util/hex.h"
+#include "test/process_support.h"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -40,51 +41,9 @@ namespace {
 
 std::string gGatewayBinary, gEdgeBinary, gBackendBinary, gSmBinary;
 
-pid_t spawn(std::vector<std::string> argv, const std::string& logFile) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// A server process, killed when the test ends.
-struct Process {
-  Process(std::vector<std::string> argv, const std::string& logFile)
-      : pid(spawn(std::move(argv), logFile)) {}
-  ~Process() {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  pid_t pid;
-};
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-template <class F>
-bool waitFor(F predicate, std::chrono::milliseconds limit = 15s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return predicate();
-}
+using Process = pocket::test::ChildProcess;
+using pocket::test::readFile;
+using pocket::test::waitFor;
 
 void writeKey(const std::string& path, const crypto::PrivateKey& key) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -188,7 +147,7 @@ struct Stack {
   Run gatewayRun(std::vector<std::string> args) {
     std::string log = dir + "/gateway-" + std::to_string(runs++) + ".log";
     args.insert(args.begin(), gGatewayBinary);
-    pid_t pid = spawn(std::move(args), log);
+    pid_t pid = pocket::test::spawnProcess(std::move(args), log);
     int status = 0;
     waitpid(pid, &status, 0);
     Run run;
