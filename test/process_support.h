@@ -3,17 +3,17 @@
 // relay-gateway): start one with its output in a log file, kill it when the test is done, read the
 // files it writes, wait for a condition.
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace pocket::test {
 

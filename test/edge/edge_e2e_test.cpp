@@ -35,6 +35,7 @@
 #include "common/util/hex.h"
 #include "edge/backend_client.h"
 #include "edge/event_loops.h"
+#include "test/edge/blocking_client.h"
 #include "test/process_support.h"
 
 using namespace std::chrono_literals;
@@ -42,11 +43,9 @@ namespace fs = std::filesystem;
 namespace crypto = pocket::crypto;
 namespace protocol = pocket::protocol;
 namespace util = pocket::util;
-using pocket::edge::BackendClient;
 using pocket::edge::BackendFailure;
 using pocket::edge::BackendRequest;
 using pocket::edge::BackendResult;
-using pocket::edge::EventLoops;
 
 namespace {
 
@@ -198,18 +197,8 @@ struct Stack {
     std::regex_search(log, m, std::regex("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)"));
     edgePort = std::stoi(m[1]);
     adminPort = std::stoi(m[2]);
-    client = std::make_unique<BackendClient>(loops.loop(0));
-    loops.start();
   }
   ~Stack() {
-    std::promise<void> done;
-    boost::asio::post(loops.loop(0), [&] {
-      client.reset();
-      done.set_value();
-    });
-    done.get_future().wait();
-    loops.stop();
-    loops.join();
     edge.reset();
     sm.reset();
     backend.reset();
@@ -283,15 +272,7 @@ struct Stack {
     return call(std::move(request));
   }
 
-  BackendResult call(BackendRequest request) {
-    std::promise<BackendResult> result;
-    boost::asio::post(loops.loop(0), [&] {
-      client->send(std::move(request), [&](BackendResult&& r) { result.set_value(std::move(r)); });
-    });
-    auto future = result.get_future();
-    REQUIRE(future.wait_for(20s) == std::future_status::ready);
-    return future.get();
-  }
+  BackendResult call(BackendRequest request) { return client.call(std::move(request)); }
 
   std::string outcome(const BackendResult& r) const {
     for (const auto& [n, v] : r.headers) {
@@ -319,8 +300,7 @@ struct Stack {
   std::unique_ptr<Process> backend;
   std::unique_ptr<Process> sm;
   std::unique_ptr<Process> edge;
-  EventLoops loops{1};
-  std::unique_ptr<BackendClient> client;
+  pocket::test::BlockingClient client;
 };
 
 bool ready(Stack& stack) {

@@ -11,6 +11,7 @@
 #include "edge/backend_client.h"
 #include "edge/event_loops.h"
 #include "edge/http_server.h"
+#include "test/edge/blocking_client.h"
 
 using namespace pocket::edge;
 using namespace std::chrono_literals;
@@ -59,34 +60,7 @@ struct TestServer {
   std::atomic<int> requests{0};
 };
 
-// A client on its own loop; call() blocks the test thread until the callback ran.
-struct TestClient {
-  TestClient() : loops(1) {
-    client = std::make_unique<BackendClient>(loops.loop(0));
-    loops.start();
-  }
-  ~TestClient() {
-    std::promise<void> done;
-    boost::asio::post(loops.loop(0), [&] {
-      client.reset();
-      done.set_value();
-    });
-    done.get_future().wait();
-    loops.stop();
-    loops.join();
-  }
-  BackendResult call(BackendRequest request) {
-    std::promise<BackendResult> result;
-    boost::asio::post(loops.loop(0), [&] {
-      client->send(std::move(request), [&](BackendResult&& r) { result.set_value(std::move(r)); });
-    });
-    auto future = result.get_future();
-    REQUIRE(future.wait_for(20s) == std::future_status::ready);
-    return future.get();
-  }
-  EventLoops loops;
-  std::unique_ptr<BackendClient> client;
-};
+using TestClient = pocket::test::BlockingClient;
 
 BackendRequest get(const std::string& url) {
   BackendRequest r;
@@ -204,11 +178,11 @@ TEST_CASE("many calls in flight on one loop") {
   std::promise<void> all;
   std::atomic<int> ok{0};
   std::atomic<int> done{0};
-  boost::asio::post(client.loops.loop(0), [&] {
+  client.onLoop([&](BackendClient& backend) {
     for (int i = 0; i < kCalls; ++i) {
       auto request = get(server.url("/n/" + std::to_string(i)));
       request.headers = {{"X-Delay-Ms", "20"}};
-      client.client->send(std::move(request), [&, i](BackendResult&& r) {
+      backend.send(std::move(request), [&, i](BackendResult&& r) {
         if (r.failure == BackendFailure::none && header(r, "X-Target") == "/n/" + std::to_string(i)) ++ok;
         if (++done == kCalls) all.set_value();
       });
