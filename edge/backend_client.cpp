@@ -5,9 +5,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <list>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -98,27 +100,62 @@ struct BackendClient::Impl {
 
   // --- curl callbacks (must not call back into curl) ---
 
-  static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
-    auto* self = static_cast<Impl*>(userp);
+  // Registrations are lazy: curl drops a keep-alive socket from its interest set after every
+  // transfer and takes it back for the next one, which would be an EPOLL_CTL_DEL and an
+  // EPOLL_CTL_ADD per relay. An idle socket stays in the epoll set with its last mask instead;
+  // if it reports an event while curl does not want it (the backend closed it, say), it is removed
+  // then. Sockets leave the set for good when curl closes them (onCloseSocket), so a descriptor
+  // number reused by a new socket is never mistaken for a registered one.
+  struct Watch {
+    std::uint32_t inSet = 0;  // the events registered in the epoll set; 0: not in the set
+    bool wanted = false;      // curl is waiting on the socket
+  };
+
+  Watch& watchFor(curl_socket_t s) {
+    auto i = static_cast<std::size_t>(s);
+    if (i >= watches.size()) watches.resize(i + 1);
+    return watches[i];
+  }
+
+  void unregister(curl_socket_t s, Watch& w) {
     epoll_event ev{};
-    ev.data.fd = s;
-    if (what == CURL_POLL_REMOVE) {
-      ::epoll_ctl(self->epfd, EPOLL_CTL_DEL, s, &ev);
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, s, &ev);
+    w.inSet = 0;
+  }
+
+  static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {
+    auto* self = static_cast<Impl*>(userp);
+    Watch& w = self->watchFor(s);
+    std::uint32_t events =
+        (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    if (what == CURL_POLL_REMOVE || events == 0) {
+      w.wanted = false;
+      // An idle socket is almost always writable: an EPOLLOUT registration would fire at once.
+      if (w.inSet & EPOLLOUT) self->unregister(s, w);
       return 0;
     }
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-    // curl keeps a pointer per socket until it reports CURL_POLL_REMOVE (curl_multi_assign):
-    // set, it says the socket is in the epoll set already, so one epoll_ctl call suffices.
-    static char registered;
-    if (socketp == &registered) {
-      if (::epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev) == 0 || errno != ENOENT) return 0;
+    w.wanted = true;
+    if (w.inSet == events) return 0;
+    epoll_event ev{};
+    ev.data.fd = s;
+    ev.events = events;
+    int op = w.inSet != 0 ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (::epoll_ctl(self->epfd, op, s, &ev) != 0) {
+      // The set disagrees with the table (a descriptor closed behind curl's back): follow the set.
+      op = errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+      if (::epoll_ctl(self->epfd, op, s, &ev) != 0) {
+        w.inSet = 0;
+        return 0;
+      }
     }
-    if (::epoll_ctl(self->epfd, EPOLL_CTL_ADD, s, &ev) == 0) {
-      curl_multi_assign(self->multi, s, &registered);
-    } else if (errno == EEXIST && ::epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev) == 0) {
-      curl_multi_assign(self->multi, s, &registered);
-    }
+    w.inSet = events;
     return 0;
+  }
+
+  static int onCloseSocket(void* userp, curl_socket_t s) {
+    auto* self = static_cast<Impl*>(userp);
+    if (static_cast<std::size_t>(s) < self->watches.size()) self->watches[s] = Watch{};
+    return ::close(s);  // closing also takes the socket out of the epoll set
   }
 
   static int onTimer(CURLM*, long timeoutMs, void* userp) {
@@ -202,12 +239,18 @@ struct BackendClient::Impl {
         return;
       }
       for (int i = 0; i < n; ++i) {
+        curl_socket_t fd = events[i].data.fd;
+        Watch& w = watchFor(fd);
+        if (!w.wanted) {
+          unregister(fd, w);  // idle and readable: closed by the backend; curl finds out on reuse
+          continue;
+        }
         int mask = 0;
         if (events[i].events & (EPOLLIN | EPOLLHUP)) mask |= CURL_CSELECT_IN;
         if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
         if (events[i].events & EPOLLERR) mask |= CURL_CSELECT_ERR;
         int running = 0;
-        curl_multi_socket_action(multi, events[i].data.fd, mask, &running);
+        curl_multi_socket_action(multi, fd, mask, &running);
       }
       collect();
       if (n < 64) {
@@ -322,6 +365,8 @@ struct BackendClient::Impl {
       curl_easy_setopt(fresh, CURLOPT_PROTOCOLS_STR, "http,https");
       curl_easy_setopt(fresh, CURLOPT_WRITEFUNCTION, &Impl::onBody);
       curl_easy_setopt(fresh, CURLOPT_HEADERFUNCTION, &Impl::onHeader);
+      curl_easy_setopt(fresh, CURLOPT_CLOSESOCKETFUNCTION, &Impl::onCloseSocket);
+      curl_easy_setopt(fresh, CURLOPT_CLOSESOCKETDATA, this);
     }
     CURL* e = t->easy;
     const BackendRequest& rq = t->request;
@@ -404,6 +449,7 @@ struct BackendClient::Impl {
   asio::steady_timer sweepTimer;
   asio::posix::stream_descriptor epollWatch;
   int epfd = -1;
+  std::vector<Watch> watches;  // by descriptor
   CURLM* multi = nullptr;
   std::list<Transfer*> active;
   std::vector<CURL*> freeHandles;

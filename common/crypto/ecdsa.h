@@ -25,4 +25,12 @@ Signature64 signCosmos(const PrivateKey& key, util::ByteSpan msg);
 // recoverable, DER, high-S) is false.
 bool verifyCosmos(const PublicKey& key, util::ByteSpan msg, util::ByteSpan signature);
 
+namespace detail {
+// The RFC 6979 (HMAC-SHA256) nonce as a libsecp256k1 nonce function: candidate `counter` for
+// private key `key32` and digest `msg32`, with optional 32-byte extra data and 16-byte algorithm
+// tag. Same bytes as libsecp256k1's secp256k1_nonce_function_rfc6979.
+int rfc6979Nonce(unsigned char* nonce32, const unsigned char* msg32, const unsigned char* key32,
+                 const unsigned char* algo16, void* data, unsigned int counter);
+}  // namespace detail
+
 }  // namespace pocket::crypto

@@ -1,6 +1,9 @@
 // The HTTP server and the backend client against each other, in one process on 127.0.0.1.
 #include <chrono>
 #include <future>
+#include <thread>
+
+#include <sys/resource.h>
 #include <memory>
 #include <string>
 
@@ -222,4 +225,52 @@ TEST_CASE("shutdown closes idle keep-alive connections") {
   server.server->shutdown();
   for (int i = 0; i < 200 && server.server->openConnections() > 0; ++i) std::this_thread::sleep_for(10ms);
   CHECK(server.server->openConnections() == 0);
+}
+
+namespace {
+double processCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+}  // namespace
+
+TEST_CASE("a kept-alive connection the backend closes while idle costs nothing and is replaced") {
+  ServerLimits limits;
+  limits.idleTimeout = 50ms;  // the server drops idle keep-alive connections quickly
+  TestServer server(limits);
+  TestClient client;
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    REQUIRE(client.call(get(server.url())).status == 200);
+    // The idle socket turns readable (end of stream) once the server closes it: the client must
+    // neither spin on it nor lose the next call.
+    double before = processCpuSeconds();
+    std::this_thread::sleep_for(400ms);
+    CHECK(processCpuSeconds() - before < 0.2);
+    CHECK(server.server->openConnections() == 0);
+  }
+  auto r = client.call(get(server.url()));
+  CHECK(r.failure == BackendFailure::none);
+  CHECK(r.status == 200);
+  CHECK(server.requests == 4);
+}
+
+TEST_CASE("connections the backend closes after each answer are replaced without a stall") {
+  TestServer server;
+  TestClient client;
+  // Connection: close makes curl close the socket after each answer, and the next connection
+  // usually gets the same descriptor number, which must be watched afresh.
+  for (int i = 0; i < 10; ++i) {
+    CAPTURE(i);
+    auto request = get(server.url());
+    request.headers = {{"Connection", "close"}};
+    request.timeouts.firstByte = 1000ms;
+    request.timeouts.total = 1000ms;
+    auto r = client.call(request);
+    CHECK(r.failure == BackendFailure::none);
+    CHECK(r.status == 200);
+  }
+  CHECK(server.requests == 10);
 }
