@@ -65,14 +65,14 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (!busy_) return;
     busy_ = false;
     core_->inFlight.fetch_sub(1, std::memory_order_relaxed);
-    response_ = std::move(response);
     bool keepAlive = keepAlive_ && !closeAfter_ && !core_->stopping.load(std::memory_order_relaxed);
-    response_.version(version_);
-    response_.keep_alive(keepAlive);
-    response_.prepare_payload();
+    response.version(version_);
+    response.keep_alive(keepAlive);
+    response.prepare_payload();
+    serialize(response);
     stream_.expires_after(core_->limits.readTimeout);
     writing_ = true;
-    http::async_write(stream_, response_,
+    asio::async_write(stream_, asio::buffer(out_),
                       [self = shared_from_this(), keepAlive](beast::error_code ec, std::size_t) {
                         self->onWritten(ec, keepAlive);
                       });
@@ -172,8 +172,31 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void onWritten(beast::error_code ec, bool keepAlive) {
     writing_ = false;
     if (ec || !keepAlive || closeAfter_) return close();
-    response_ = {};
+    out_.clear();
     readHeader();
+  }
+
+  // The response as one buffer (status line, fields, body), written with one send: what
+  // Beast's serializer would write, without its per-field buffer sequence.
+  void serialize(const HttpResponse& response) {
+    const std::string& body = response.body();
+    std::size_t size = 32 + body.size();
+    for (const auto& field : response) size += field.name_string().size() + field.value().size() + 4;
+    out_.clear();
+    out_.reserve(size);
+    out_ += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out_ += std::to_string(response.result_int());
+    out_ += ' ';
+    out_.append(response.reason().data(), response.reason().size());
+    out_ += "\r\n";
+    for (const auto& field : response) {
+      out_.append(field.name_string().data(), field.name_string().size());
+      out_ += ": ";
+      out_.append(field.value().data(), field.value().size());
+      out_ += "\r\n";
+    }
+    out_ += "\r\n";
+    out_ += body;
   }
 
   void close() {
@@ -189,7 +212,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  HttpResponse response_;
+  std::string out_;  // the response being written
   std::chrono::steady_clock::time_point arrival_;
   unsigned version_ = 11;
   bool keepAlive_ = true;
