@@ -1,5 +1,7 @@
 #include "edge/backend_client.h"
 
+#include "edge/native_backend.h"
+
 #include <curl/curl.h>
 #include <strings.h>
 #include <sys/epoll.h>
@@ -54,7 +56,9 @@ void ensureCurlGlobal() {
 // whose descriptor is the one thing asio waits on. asio's own reactor is edge-triggered, which
 // would lose readiness whenever curl leaves bytes unread in a socket; the inner set keeps
 // reporting such sockets until curl has drained them.
-struct BackendClient::Impl {
+struct CurlBackend {
+  using Callback = BackendClient::Callback;
+
   struct Transfer {
     CURL* easy = nullptr;
     curl_slist* headerList = nullptr;
@@ -68,22 +72,22 @@ struct BackendClient::Impl {
     std::list<Transfer*>::iterator position;
   };
 
-  explicit Impl(asio::io_context& c) : ctx(c), timer(c), sweepTimer(c), epollWatch(c) {
+  explicit CurlBackend(asio::io_context& c) : ctx(c), timer(c), sweepTimer(c), epollWatch(c) {
     ensureCurlGlobal();
     epfd = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) throw std::runtime_error("backend client: epoll_create1 failed");
     epollWatch.assign(epfd);
     multi = curl_multi_init();
     if (multi == nullptr) throw std::runtime_error("backend client: curl_multi_init failed");
-    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &CurlBackend::onSocket);
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::onTimer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &CurlBackend::onTimer);
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 1024L);
     armWatch();
   }
 
-  ~Impl() {
+  ~CurlBackend() {
     *alive = false;
     for (Transfer* t : active) {
       curl_multi_remove_handle(multi, t->easy);
@@ -124,7 +128,7 @@ struct BackendClient::Impl {
   }
 
   static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {
-    auto* self = static_cast<Impl*>(userp);
+    auto* self = static_cast<CurlBackend*>(userp);
     Watch& w = self->watchFor(s);
     std::uint32_t events =
         (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
@@ -153,13 +157,13 @@ struct BackendClient::Impl {
   }
 
   static int onCloseSocket(void* userp, curl_socket_t s) {
-    auto* self = static_cast<Impl*>(userp);
+    auto* self = static_cast<CurlBackend*>(userp);
     if (static_cast<std::size_t>(s) < self->watches.size()) self->watches[s] = Watch{};
     return ::close(s);  // closing also takes the socket out of the epoll set
   }
 
   static int onTimer(CURLM*, long timeoutMs, void* userp) {
-    auto* self = static_cast<Impl*>(userp);
+    auto* self = static_cast<CurlBackend*>(userp);
     if (timeoutMs < 0) {
       self->timer.cancel();
       return 0;
@@ -363,9 +367,9 @@ struct BackendClient::Impl {
       curl_easy_setopt(fresh, CURLOPT_TCP_NODELAY, 1L);
       curl_easy_setopt(fresh, CURLOPT_TCP_KEEPALIVE, 1L);
       curl_easy_setopt(fresh, CURLOPT_PROTOCOLS_STR, "http,https");
-      curl_easy_setopt(fresh, CURLOPT_WRITEFUNCTION, &Impl::onBody);
-      curl_easy_setopt(fresh, CURLOPT_HEADERFUNCTION, &Impl::onHeader);
-      curl_easy_setopt(fresh, CURLOPT_CLOSESOCKETFUNCTION, &Impl::onCloseSocket);
+      curl_easy_setopt(fresh, CURLOPT_WRITEFUNCTION, &CurlBackend::onBody);
+      curl_easy_setopt(fresh, CURLOPT_HEADERFUNCTION, &CurlBackend::onHeader);
+      curl_easy_setopt(fresh, CURLOPT_CLOSESOCKETFUNCTION, &CurlBackend::onCloseSocket);
       curl_easy_setopt(fresh, CURLOPT_CLOSESOCKETDATA, this);
     }
     CURL* e = t->easy;
@@ -458,21 +462,34 @@ struct BackendClient::Impl {
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
+struct BackendClient::Impl {
+  explicit Impl(asio::io_context& loop) : curl(loop), native(loop) {}
+  CurlBackend curl;
+  NativeBackend native;
+};
+
 BackendClient::BackendClient(asio::io_context& loop) : impl_(std::make_unique<Impl>(loop)) {
 }
 
 BackendClient::~BackendClient() = default;
 
 void BackendClient::send(BackendRequest request, Callback done) {
-  impl_->send(std::move(request), std::move(done));
+  if (!request.useCurl) {
+    if (auto url = parsePlainHttpUrl(request.url)) {
+      impl_->native.send(std::move(request), *url, std::move(done));
+      return;
+    }
+  }
+  impl_->curl.send(std::move(request), std::move(done));
 }
 
 std::size_t BackendClient::active() const {
-  return impl_->active.size();
+  return impl_->curl.active.size() + impl_->native.active();
 }
 
 void BackendClient::cancelAll() {
-  impl_->cancelAll();
+  impl_->curl.cancelAll();
+  impl_->native.cancelAll();
 }
 
 }  // namespace pocket::edge

@@ -1,7 +1,9 @@
 #pragma once
-// HTTP client for backend calls: libcurl's multi interface driven by one event loop, so no thread
-// is tied up per in-flight call. Connections are kept alive and reused per backend host by the
-// multi handle's connection cache; easy handles are pooled.
+// HTTP client for backend calls, driven by one event loop so that no thread is tied up per
+// in-flight call. Plain http:// backends go through NativeBackend (edge/native_backend.h: Asio
+// sockets, Beast's parser, keep-alive connections pooled per host); https:// backends, URLs with
+// user info, and requests that ask for it go through libcurl's multi interface (its connection
+// cache keeps connections alive per host; easy handles are pooled). Both keep the same contract.
 //
 // Ownership: one BackendClient per event loop, owned by whoever owns the per-loop state; it must be
 // destroyed on its loop's thread or after the loop stopped. Threading: every method must be called
@@ -29,6 +31,7 @@ struct BackendRequest {
   std::string body;
   Timeouts timeouts;
   std::size_t maxResponseBytes = 20 * 1024 * 1024;
+  bool useCurl = false;  // libcurl even for a plain http:// URL (backend `http_client: curl`)
 };
 
 enum class BackendFailure {
@@ -44,7 +47,7 @@ std::string_view backendFailureName(BackendFailure failure);
 
 struct BackendResult {
   BackendFailure failure = BackendFailure::none;
-  std::string error;  // curl's words when failure != none
+  std::string error;  // what failed, when failure != none
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // in arrival order, names as sent
   std::string body;

@@ -88,7 +88,7 @@ int rpcTypeFromName(const std::string& name) {
 BackendConfig parseBackend(const YAML::Node& node, const std::string& path) {
   allowOnly(node, path,
             {"url", "headers", "basic_auth", "forward_pocket_headers", "connect_timeout_ms",
-             "first_byte_timeout_ms", "timeout_ms", "max_response_bytes"});
+             "first_byte_timeout_ms", "timeout_ms", "max_response_bytes", "http_client"});
   BackendConfig backend;
   if (!node["url"]) fail(join(path, "url"), "is required");
   backend.url = str(node["url"], join(path, "url"));
@@ -131,6 +131,15 @@ BackendConfig parseBackend(const YAML::Node& node, const std::string& path) {
   if (auto m = node["max_response_bytes"]) {
     backend.maxResponseBytes = bytes(m, join(path, "max_response_bytes"));
     if (backend.maxResponseBytes == 0) fail(join(path, "max_response_bytes"), "must be greater than 0");
+  }
+  if (auto c = node["http_client"]) {
+    std::string cp = join(path, "http_client");
+    std::string client = str(c, cp);
+    if (client == "curl") {
+      backend.useCurl = true;
+    } else if (client != "native") {
+      fail(cp, "must be 'native' or 'curl', got '" + client + "'");
+    }
   }
   return backend;
 }

@@ -48,6 +48,7 @@ struct BackendConfig {
   bool forwardPocketHeaders = false;
   Timeouts timeouts;
   std::size_t maxResponseBytes = 20 * 1024 * 1024;
+  bool useCurl = false;  // http_client: curl (libcurl also for a plain http:// URL)
 };
 
 // Rpc-Type header values (poktroll RPCType).

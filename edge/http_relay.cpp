@@ -109,6 +109,7 @@ util::Result<BackendRequest> buildBackendRequest(const EmbeddedHttpRequest& requ
   out.body = request.body;
   out.timeouts = backend.timeouts;
   out.maxResponseBytes = backend.maxResponseBytes;
+  out.useCurl = backend.useCurl;
   return out;
 }
 

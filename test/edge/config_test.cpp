@@ -63,6 +63,7 @@ TEST_CASE("a minimal configuration gets the documented defaults") {
   CHECK(eth.backendFor(3)->url == "http://127.0.0.1:8545/rpc");
   CHECK(eth.backendFor(3)->timeouts.total.count() == 10000);
   CHECK(eth.backendFor(3)->timeouts.firstByte.count() == 5000);
+  CHECK_FALSE(eth.backendFor(3)->useCurl);  // http_client: native
   CHECK(config.spool.fsyncPerBatch);
   CHECK(config.link.plaintext);
 }
@@ -76,14 +77,17 @@ TEST_CASE("rpc types pick their own backend and fall back to the default one") {
                                         "        url: http://127.0.0.1:1317\n"
                                         "        timeout_ms: 2500\n"
                                         "        basic_auth: {username: u, password: p}\n"
-                                        "        headers: {X-Api-Key: k}\n"));
+                                        "        headers: {X-Api-Key: k}\n"
+                                        "        http_client: curl\n"));
   const auto& eth = config.services.at("eth");
   CHECK(eth.validation == pocket::edge::ValidationMode::optimistic);
   CHECK(eth.backendFor(4)->url == "http://127.0.0.1:1317");
   CHECK(eth.backendFor(4)->timeouts.total.count() == 2500);
   CHECK(eth.backendFor(4)->basicAuth->first == "u");
   CHECK(eth.backendFor(4)->headers.at("X-Api-Key") == "k");
+  CHECK(eth.backendFor(4)->useCurl);
   CHECK(eth.backendFor(5)->url == "http://127.0.0.1:8545/rpc");
+  CHECK_FALSE(eth.backendFor(5)->useCurl);
 }
 
 TEST_CASE("errors name the key path") {
@@ -100,6 +104,8 @@ TEST_CASE("errors name the key path") {
   std::string noUrl = "listeners: [\"127.0.0.1:0\"]\nsuppliers:\n  - key_file: " + key.path +
                       "\nlink: {plaintext: true, edge_id: e}\nservices:\n  eth:\n    backend:\n      headers: {}\n";
   CHECK(errorOf(noUrl).rfind("services.eth.backend.url: is required", 0) == 0);
+  CHECK(errorOf(minimal(key.path, "      http_client: wget\n"))
+            .rfind("services.eth.backend.http_client: must be 'native' or 'curl', got 'wget'", 0) == 0);
   CHECK(errorOf("listeners: [\"127.0.0.1\"]\n").rfind("listeners[0]: must be host:port", 0) == 0);
   CHECK(errorOf("services: [").find("not valid YAML") != std::string::npos);
 }

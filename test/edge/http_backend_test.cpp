@@ -1,13 +1,17 @@
 // The HTTP server and the backend client against each other, in one process on 127.0.0.1.
 #include <chrono>
 #include <future>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #include <sys/resource.h>
 #include <memory>
 #include <string>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <doctest.h>
 
@@ -65,8 +69,16 @@ struct TestServer {
 
 using TestClient = pocket::test::BlockingClient;
 
+// Every case below runs twice: through the native client (http:// default) and through libcurl
+// (`http_client: curl`, and every https:// backend), which keep the same contract.
+bool gUseCurl = false;
+#define FOR_EACH_HTTP_CLIENT()                 \
+  SUBCASE("native client") { gUseCurl = false; } \
+  SUBCASE("libcurl") { gUseCurl = true; }
+
 BackendRequest get(const std::string& url) {
   BackendRequest r;
+  r.useCurl = gUseCurl;
   r.url = url;
   r.timeouts.connect = 2000ms;
   r.timeouts.firstByte = 2000ms;
@@ -85,6 +97,7 @@ std::string header(const BackendResult& r, const std::string& name) {
 }  // namespace
 
 TEST_CASE("any method and path, body and headers round-trip, connections are reused") {
+  FOR_EACH_HTTP_CLIENT()
   TestServer server;
   TestClient client;
   auto request = get(server.url("/some/path?x=1"));
@@ -103,6 +116,7 @@ TEST_CASE("any method and path, body and headers round-trip, connections are reu
 }
 
 TEST_CASE("a reused transfer handle carries nothing of the previous request") {
+  FOR_EACH_HTTP_CLIENT()
   TestServer server;
   TestClient client;
   struct Step {
@@ -129,6 +143,7 @@ TEST_CASE("a reused transfer handle carries nothing of the previous request") {
 }
 
 TEST_CASE("backend status codes are passed through") {
+  FOR_EACH_HTTP_CLIENT()
   TestServer server;
   TestClient client;
   auto request = get(server.url());
@@ -139,6 +154,7 @@ TEST_CASE("backend status codes are passed through") {
 }
 
 TEST_CASE("connect failures, timeouts and the size cap are told apart") {
+  FOR_EACH_HTTP_CLIENT()
   TestClient client;
   {
     // A port that was just free: nothing listens.
@@ -175,6 +191,7 @@ TEST_CASE("connect failures, timeouts and the size cap are told apart") {
 }
 
 TEST_CASE("many calls in flight on one loop") {
+  FOR_EACH_HTTP_CLIENT()
   TestServer server;
   TestClient client;
   constexpr int kCalls = 200;
@@ -196,6 +213,7 @@ TEST_CASE("many calls in flight on one loop") {
 }
 
 TEST_CASE("the server enforces header and body limits") {
+  FOR_EACH_HTTP_CLIENT()
   ServerLimits limits;
   limits.maxHeaderBytes = 2048;
   limits.maxBodyBytes = 1000;
@@ -218,6 +236,7 @@ TEST_CASE("the server enforces header and body limits") {
 }
 
 TEST_CASE("shutdown closes idle keep-alive connections") {
+  FOR_EACH_HTTP_CLIENT()
   TestServer server;
   TestClient client;
   CHECK(client.call(get(server.url())).status == 200);
@@ -237,6 +256,7 @@ double processCpuSeconds() {
 }  // namespace
 
 TEST_CASE("a kept-alive connection the backend closes while idle costs nothing and is replaced") {
+  FOR_EACH_HTTP_CLIENT()
   ServerLimits limits;
   limits.idleTimeout = 50ms;  // the server drops idle keep-alive connections quickly
   TestServer server(limits);
@@ -258,6 +278,7 @@ TEST_CASE("a kept-alive connection the backend closes while idle costs nothing a
 }
 
 TEST_CASE("connections the backend closes after each answer are replaced without a stall") {
+  FOR_EACH_HTTP_CLIENT()
   TestServer server;
   TestClient client;
   // Connection: close makes curl close the socket after each answer, and the next connection
@@ -273,4 +294,119 @@ TEST_CASE("connections the backend closes after each answer are replaced without
     CHECK(r.status == 200);
   }
   CHECK(server.requests == 10);
+}
+
+namespace {
+
+// A one-connection-at-a-time TCP server answering every request with canned bytes, recording
+// what it received: for response shapes the edge's own HTTP server never produces.
+struct RawServer {
+  explicit RawServer(std::string answer) : reply(std::move(answer)), acceptor(ctx, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread = std::thread([this] {
+      for (;;) {
+        boost::asio::ip::tcp::socket socket(ctx);
+        boost::system::error_code ec;
+        acceptor.accept(socket, ec);
+        if (ec || stopping) return;
+        std::string buffer;
+        char chunk[4096];
+        for (;;) {
+          std::size_t n = socket.read_some(boost::asio::buffer(chunk), ec);
+          if (ec) break;
+          buffer.append(chunk, n);
+          auto end = buffer.find("\r\n\r\n");
+          if (end == std::string::npos) continue;
+          std::size_t length = 0;
+          auto cl = buffer.find("Content-Length: ");
+          if (cl != std::string::npos && cl < end) length = std::stoul(buffer.substr(cl + 16));
+          if (buffer.size() < end + 4 + length) continue;
+          {
+            std::lock_guard lock(mutex);
+            requests.push_back(buffer.substr(0, end + 4 + length));
+          }
+          buffer.erase(0, end + 4 + length);
+          boost::asio::write(socket, boost::asio::buffer(reply), ec);
+          if (closeAfterReply) break;
+        }
+      }
+    });
+  }
+  ~RawServer() {
+    stopping = true;
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket poke(ctx);
+    poke.connect(acceptor.local_endpoint(), ec);
+    thread.join();
+  }
+  std::string url(const std::string& path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + path;
+  }
+  std::vector<std::string> received() {
+    std::lock_guard lock(mutex);
+    return requests;
+  }
+  std::string reply;
+  bool closeAfterReply = false;
+  std::atomic<bool> stopping{false};
+  boost::asio::io_context ctx;
+  boost::asio::ip::tcp::acceptor acceptor;
+  std::mutex mutex;
+  std::vector<std::string> requests;
+  std::thread thread;
+};
+
+}  // namespace
+
+TEST_CASE("interim answers, chunked bodies and repeated headers arrive as the backend sent them") {
+  FOR_EACH_HTTP_CLIENT()
+  RawServer server(
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 201 Created\r\nX-Rep: one\r\nTransfer-Encoding: chunked\r\nx-rep: two\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  TestClient client;
+  auto request = get(server.url("/p?q=1"));
+  request.method = "POST";
+  request.body = "{}";
+  request.headers = {{"X-Custom", "v"}};
+  for (int i = 0; i < 2; ++i) {  // the second call reuses the connection
+    auto r = client.call(request);
+    REQUIRE(r.failure == BackendFailure::none);
+    CHECK(r.status == 201);
+    CHECK(r.body == "hello world");
+    CHECK(header(r, "X-Rep") == "one");
+    CHECK(header(r, "x-rep") == "two");
+  }
+  auto seen = server.received();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].rfind("POST /p?q=1 HTTP/1.1\r\n", 0) == 0);
+  CHECK(seen[0].find("\r\nHost: 127.0.0.1:") != std::string::npos);
+  CHECK(seen[0].find("\r\nX-Custom: v\r\n") != std::string::npos);
+  CHECK(seen[0].find("\r\nContent-Length: 2\r\n") != std::string::npos);
+  CHECK(seen[0].size() >= 2);
+  CHECK(seen[0].substr(seen[0].size() - 2) == "{}");
+  // Nothing the caller did not ask for (curl's defaults are switched off).
+  CHECK(seen[0].find("Expect:") == std::string::npos);
+  CHECK(seen[0].find("Accept:") == std::string::npos);
+  CHECK(seen[0].find("Content-Type:") == std::string::npos);
+}
+
+TEST_CASE("a body delimited by the connection's close, and a configured Host header") {
+  FOR_EACH_HTTP_CLIENT()
+  RawServer server("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end");
+  server.closeAfterReply = true;
+  TestClient client;
+  auto request = get(server.url());
+  request.headers = {{"Host", "virtual.example"}};
+  for (int i = 0; i < 2; ++i) {  // the first connection is not reused: it ended the body
+    auto r = client.call(request);
+    REQUIRE(r.failure == BackendFailure::none);
+    CHECK(r.status == 200);
+    CHECK(r.body == "until the end");
+  }
+  auto seen = server.received();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].rfind("GET / HTTP/1.1\r\n", 0) == 0);
+  CHECK(seen[1].find("\r\nHost: virtual.example\r\n") != std::string::npos);
+  CHECK(seen[1].find("Host: 127.0.0.1") == std::string::npos);
+  CHECK(seen[1].find("Content-Length") == std::string::npos);  // GET without a body
 }

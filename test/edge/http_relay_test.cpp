@@ -1,4 +1,5 @@
 #include "edge/http_relay.h"
+#include "edge/native_backend.h"
 
 #include <doctest.h>
 
@@ -116,4 +117,33 @@ TEST_CASE("a payload that is not a POKTHTTPRequest is refused") {
   CHECK(parsed->method == "POST");
   CHECK(parsed->headers.size() == 1);
   CHECK(parsed->body == "{}");
+}
+
+TEST_CASE("plain http URLs split into connect target, Host and request target") {
+  using pocket::edge::parsePlainHttpUrl;
+  auto u = parsePlainHttpUrl("http://127.0.0.1:8545/base/x?a=1&b=2");
+  REQUIRE(u.has_value());
+  CHECK(u->host == "127.0.0.1");
+  CHECK(u->port == 8545);
+  CHECK(u->authority == "127.0.0.1:8545");
+  CHECK(u->target == "/base/x?a=1&b=2");
+  u = parsePlainHttpUrl("HTTP://node.internal");
+  REQUIRE(u.has_value());
+  CHECK(u->host == "node.internal");
+  CHECK(u->port == 80);
+  CHECK(u->target == "/");
+  u = parsePlainHttpUrl("http://[::1]:9000?q=1#frag");
+  REQUIRE(u.has_value());
+  CHECK(u->host == "::1");
+  CHECK(u->port == 9000);
+  CHECK(u->authority == "[::1]:9000");
+  CHECK(u->target == "/?q=1");
+  // Not for the native client: TLS, user info, no host, bad ports.
+  CHECK_FALSE(parsePlainHttpUrl("https://127.0.0.1/").has_value());
+  CHECK_FALSE(parsePlainHttpUrl("http://user:pw@127.0.0.1/").has_value());
+  CHECK_FALSE(parsePlainHttpUrl("http:///x").has_value());
+  CHECK_FALSE(parsePlainHttpUrl("http://h:0/").has_value());
+  CHECK_FALSE(parsePlainHttpUrl("http://h:65536/").has_value());
+  CHECK_FALSE(parsePlainHttpUrl("http://h:8a/").has_value());
+  CHECK_FALSE(parsePlainHttpUrl("http://[::1/").has_value());
 }
