@@ -73,6 +73,7 @@ namespace {
 constexpr std::size_t kMaxIdle = 1024;            // idle keep-alive connections per loop
 constexpr std::uint32_t kHeaderLimit = 256 * 1024;  // response header bytes
 constexpr std::chrono::seconds kMaxIdleAge{60};     // an idle connection older than this is closed
+constexpr std::chrono::milliseconds kSweepTick{10};  // deadline check period while calls are in flight
 
 struct Connection {
   explicit Connection(asio::io_context& ctx) : socket(ctx) {}
@@ -105,14 +106,14 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
     bool finished = false;
     std::optional<BackendFailure> timedOut;
     std::optional<http::response_parser<http::string_body>> parser;
-    std::unique_ptr<asio::steady_timer> timer;
+    Clock::time_point connectDeadline;  // while connecting
     std::unique_ptr<tcp::resolver> resolver;  // only while a host name is being resolved
     Clock::time_point start;
     std::list<std::shared_ptr<Call>>::iterator position;
   };
   using CallPtr = std::shared_ptr<Call>;
 
-  explicit Impl(asio::io_context& c) : ctx(c) {}
+  explicit Impl(asio::io_context& c) : ctx(c), sweepTimer(c) {}
 
   void send(BackendRequest request, const PlainHttpUrl& url, BackendClient::Callback done) {
     auto call = std::make_shared<Call>();
@@ -122,14 +123,13 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
     call->done = std::move(done);
     call->request = std::move(request);
     serialize(*call);
-    call->timer = std::make_unique<asio::steady_timer>(ctx);
     active.push_front(call);
     call->position = active.begin();
     if (auto pooled = acquire(call->key)) {
       call->connection = std::move(pooled);
       call->reused = true;
       call->connected = true;
-      armTimer(call);
+      watchDeadlines();
       // Never call back inside send(): the write completes through the loop at the earliest.
       write(call);
       return;
@@ -181,21 +181,40 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  // One timer per call, at the next deadline of its phase: connect, first byte, or the total.
-  void armTimer(const CallPtr& call) {
-    const Timeouts& t = call->request.timeouts;
-    Clock::time_point deadline = call->start + t.total;
-    if (!call->connected) {
-      deadline = std::min(deadline, Clock::now() + t.connect);
-    } else if (!call->gotHeader) {
-      deadline = std::min(deadline, call->start + t.firstByte);
-    }
-    call->timer->expires_at(deadline);
-    call->timer->async_wait([self = weak_from_this(), call](const beast::error_code& ec) {
+  // The deadline of the call's current phase: connect, first byte, or the whole call.
+  static Clock::time_point deadlineOf(const Call& call) {
+    const Timeouts& t = call.request.timeouts;
+    Clock::time_point deadline = call.start + t.total;
+    if (!call.connected) return std::min(deadline, call.connectDeadline);
+    if (!call.gotHeader) return std::min(deadline, call.start + t.firstByte);
+    return deadline;
+  }
+
+  // One sweep timer per loop instead of one timer per call: while calls are in flight it ticks
+  // every kSweepTick and times out the calls past their phase's deadline (so a timeout fires up
+  // to one tick late). Arming, cancelling and completing a timer per call cost more than the
+  // scan.
+  void watchDeadlines() {
+    if (sweeping) return;
+    sweeping = true;
+    sweepTimer.expires_after(kSweepTick);
+    sweepTimer.async_wait([self = weak_from_this()](const beast::error_code& ec) {
       auto impl = self.lock();
-      if (ec || !impl || call->finished) return;
-      impl->onDeadline(call);
+      if (!impl) return;
+      impl->sweeping = false;
+      if (ec) return;
+      impl->sweep();
     });
+  }
+
+  void sweep() {
+    auto now = Clock::now();
+    std::vector<CallPtr> expired;
+    for (const CallPtr& call : active) {
+      if (!call->finished && !call->timedOut && now >= deadlineOf(*call)) expired.push_back(call);
+    }
+    for (const CallPtr& call : expired) onDeadline(call);
+    if (!active.empty()) watchDeadlines();
   }
 
   void onDeadline(const CallPtr& call) {
@@ -216,7 +235,8 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
     call->connected = false;
     call->connection = std::make_unique<Connection>(ctx);
     call->connection->key = call->key;
-    armTimer(call);
+    call->connectDeadline = Clock::now() + call->request.timeouts.connect;
+    watchDeadlines();
     beast::error_code ec;
     auto address = asio::ip::make_address(call->url.host, ec);
     if (!ec) {
@@ -253,7 +273,6 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
     call->connection->socket.set_option(tcp::no_delay(true), ignored);
     call->connection->socket.set_option(asio::socket_base::keep_alive(true), ignored);
     call->connected = true;
-    armTimer(call);
     write(call);
   }
 
@@ -285,7 +304,6 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
       return readHeader(call);  // an interim answer (100 Continue): the real one follows
     }
     call->gotHeader = true;
-    armTimer(call);
     if (call->parser->is_done()) return complete(call);
     http::async_read(call->connection->socket, call->connection->buffer, *call->parser,
                      [self = shared_from_this(), call](const beast::error_code& ec, std::size_t) {
@@ -375,7 +393,6 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
 
   void finish(const CallPtr& call, BackendResult&& result) {
     call->finished = true;
-    call->timer->cancel();
     if (call->connection) {
       beast::error_code ignored;
       call->connection->socket.close(ignored);
@@ -397,16 +414,18 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
   void shutdown() {
     for (const CallPtr& call : active) {
       call->finished = true;  // no callback after the client is gone
-      call->timer->cancel();
       beast::error_code ignored;
       if (call->connection) call->connection->socket.close(ignored);
     }
     active.clear();
     pool.clear();
     idleCount = 0;
+    sweepTimer.cancel();
   }
 
   asio::io_context& ctx;
+  asio::steady_timer sweepTimer;
+  bool sweeping = false;
   std::list<CallPtr> active;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> pool;
   std::size_t idleCount = 0;

@@ -5,6 +5,9 @@
 
 #include <unistd.h>
 
+#include <random>
+#include <vector>
+
 #include <doctest.h>
 
 #include "common/crypto/bech32.h"
@@ -127,6 +130,78 @@ TEST_CASE("bech32 matches BIP-173 and rejects what it must") {
   CHECK(crypto::validateAddress(flipped).error().code == "bad_checksum");
   CHECK(crypto::validateAddress("").error().code == "bad_length");
   CHECK(crypto::validateAddress("pokt1").error().code == "bad_length");
+}
+
+namespace {
+
+// bech32 over raw 5-bit words (any padding), for addresses the byte encoder cannot produce.
+std::string encodeWords(std::string_view hrp, const std::vector<std::uint8_t>& words) {
+  constexpr std::string_view kCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+  const std::uint32_t generator[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
+  std::vector<std::uint8_t> values;
+  for (char c : hrp) values.push_back(static_cast<std::uint8_t>(static_cast<unsigned char>(c) >> 5));
+  values.push_back(0);
+  for (char c : hrp) values.push_back(static_cast<std::uint8_t>(c & 31));
+  values.insert(values.end(), words.begin(), words.end());
+  values.insert(values.end(), 6, 0);
+  std::uint32_t checksum = 1;
+  for (std::uint8_t v : values) {
+    std::uint32_t top = checksum >> 25;
+    checksum = ((checksum & 0x1ffffff) << 5) ^ v;
+    for (int i = 0; i < 5; ++i) {
+      if ((top >> i) & 1) checksum ^= generator[i];
+    }
+  }
+  checksum ^= 1;
+  std::string out(hrp);
+  out += '1';
+  for (std::uint8_t w : words) out += kCharset[w];
+  for (int i = 0; i < 6; ++i) out += kCharset[(checksum >> (5 * (5 - i))) & 31];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("validateAddress accepts exactly what decodeAddress accepts") {
+  std::vector<std::string> candidates;
+  std::mt19937 rng(7);
+  for (std::size_t length = 0; length <= 60; ++length) {
+    util::Bytes payload(length);
+    for (auto& b : payload) b = static_cast<std::uint8_t>(rng());
+    std::string address = length == 0 ? crypto::bech32Encode("pokt", payload) : crypto::encodeAddress(payload);
+    candidates.push_back(address);
+    std::string upper = address;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    candidates.push_back(upper);
+    candidates.push_back(address.substr(0, address.size() - 1));
+    for (std::size_t i = 0; i < address.size(); i += 3) {
+      std::string changed = address;
+      changed[i] = changed[i] == 'q' ? 'z' : 'q';
+      candidates.push_back(changed);
+    }
+  }
+  // Valid checksums over word counts whose padding is 0..7 bits, zero or not.
+  for (std::size_t words = 1; words <= 20; ++words) {
+    for (std::uint8_t last : {std::uint8_t{0}, std::uint8_t{1}, std::uint8_t{16}, std::uint8_t{31}}) {
+      std::vector<std::uint8_t> w(words, 3);
+      w.back() = last;
+      candidates.push_back(encodeWords("pokt", w));
+    }
+  }
+  // At bech32's 90-character limit (49 payload bytes) and one word past it.
+  candidates.push_back(encodeWords("pokt", std::vector<std::uint8_t>(79, 0)));
+  candidates.push_back(encodeWords("pokt", std::vector<std::uint8_t>(80, 0)));
+  candidates.push_back("pokt1");
+  candidates.push_back("pokt1qqqqqqqq1");
+  candidates.push_back("poktx1qqqqqqqqqq");
+  int accepted = 0;
+  for (const auto& candidate : candidates) {
+    CAPTURE(candidate);
+    bool valid = crypto::validateAddress(candidate).ok();
+    CHECK(valid == crypto::decodeAddress(candidate).ok());
+    accepted += valid ? 1 : 0;
+  }
+  CHECK(accepted > 100);  // the valid ones of both spellings, the well-padded word strings
 }
 
 TEST_CASE("key files must be private to their owner") {
