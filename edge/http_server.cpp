@@ -34,6 +34,9 @@ struct HttpServer::Loop {
   asio::io_context& ctx;
   tcp::acceptor acceptor;
   std::unordered_set<HttpConnection*> connections;  // touched only on this loop's thread
+  // Answers ready in this round of handlers, written together after it (see queueWrite).
+  std::vector<std::shared_ptr<HttpConnection>> pendingWrites;
+  bool flushPosted = false;
 };
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
@@ -70,11 +73,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     response.keep_alive(keepAlive);
     response.prepare_payload();
     serialize(response);
-    stream_.expires_after(core_->limits.readTimeout);
     writing_ = true;
+    keepAliveAfterWrite_ = keepAlive;
+    queueWrite();
+  }
+
+  // Written by the loop's flush, after the handlers already queued have run.
+  void startWrite() {
+    stream_.expires_after(core_->limits.readTimeout);
     asio::async_write(stream_, asio::buffer(out_),
-                      [self = shared_from_this(), keepAlive](beast::error_code ec, std::size_t) {
-                        self->onWritten(ec, keepAlive);
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->onWritten(ec, self->keepAliveAfterWrite_);
                       });
   }
 
@@ -212,7 +221,22 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // Answers completed in one round of the loop's handlers go out back to back at its end, so that
+  // a client with several answers pending is woken once rather than once per answer.
+  void queueWrite() {
+    loop_.pendingWrites.push_back(shared_from_this());
+    if (loop_.flushPosted) return;
+    loop_.flushPosted = true;
+    asio::post(loop_.ctx, [&loop = loop_] {
+      loop.flushPosted = false;
+      auto writes = std::move(loop.pendingWrites);
+      loop.pendingWrites.clear();
+      for (auto& connection : writes) connection->startWrite();
+    });
+  }
+
   std::string out_;  // the response being written
+  bool keepAliveAfterWrite_ = true;
   std::chrono::steady_clock::time_point arrival_;
   unsigned version_ = 11;
   bool keepAlive_ = true;
