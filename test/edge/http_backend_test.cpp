@@ -281,7 +281,7 @@ TEST_CASE("connections the backend closes after each answer are replaced without
   FOR_EACH_HTTP_CLIENT()
   TestServer server;
   TestClient client;
-  // Connection: close makes curl close the socket after each answer, and the next connection
+  // Connection: close makes the client close the socket after each answer, and the next connection
   // usually gets the same descriptor number, which must be watched afresh.
   for (int i = 0; i < 10; ++i) {
     CAPTURE(i);
