@@ -410,3 +410,18 @@ TEST_CASE("a body delimited by the connection's close, and a configured Host hea
   CHECK(seen[1].find("Host: 127.0.0.1") == std::string::npos);
   CHECK(seen[1].find("Content-Length") == std::string::npos);  // GET without a body
 }
+
+TEST_CASE("a backend named by host name is resolved") {
+  FOR_EACH_HTTP_CLIENT()
+  TestServer server;
+  TestClient client;
+  std::string url = server.url("/named");
+  url.replace(url.find("127.0.0.1"), 9, "localhost");
+  for (int i = 0; i < 3; ++i) {
+    auto r = client.call(get(url));
+    REQUIRE(r.failure == BackendFailure::none);
+    CHECK(r.status == 200);
+    CHECK(header(r, "X-Target") == "/named");
+  }
+  CHECK(server.server->openConnections() == 1);  // resolved once, then kept alive
+}
