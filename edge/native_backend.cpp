@@ -73,7 +73,8 @@ namespace {
 constexpr std::size_t kMaxIdle = 1024;            // idle keep-alive connections per loop
 constexpr std::uint32_t kHeaderLimit = 256 * 1024;  // response header bytes
 constexpr std::chrono::seconds kMaxIdleAge{60};     // an idle connection older than this is closed
-constexpr std::chrono::milliseconds kSweepTick{10};  // deadline check period while calls are in flight
+constexpr std::chrono::milliseconds kSweepTick{10};
+constexpr std::size_t kIdleBufferBytes = 64 * 1024;  // read buffer kept by an idle connection  // deadline check period while calls are in flight
 
 struct Connection {
   explicit Connection(asio::io_context& ctx) : socket(ctx) {}
@@ -363,6 +364,8 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
       --idleCount;
     }
     if (idleCount >= kMaxIdle) return;  // closed by the caller's finish()
+    // A large header grew the read buffer: do not keep that much per idle connection.
+    if (connection->buffer.capacity() > kIdleBufferBytes) connection->buffer.shrink_to_fit();
     connection->idleSince = now;
     idle.push_back(std::move(connection));
     ++idleCount;
