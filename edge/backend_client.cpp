@@ -476,7 +476,7 @@ BackendClient::~BackendClient() = default;
 void BackendClient::send(BackendRequest request, Callback done) {
   if (!request.useCurl) {
     if (auto url = parsePlainHttpUrl(request.url)) {
-      impl_->native.send(std::move(request), *url, std::move(done));
+      impl_->native.send(std::move(request), std::move(*url), std::move(done));
       return;
     }
   }

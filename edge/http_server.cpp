@@ -83,7 +83,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     stream_.expires_after(core_->limits.readTimeout);
     asio::async_write(stream_, asio::buffer(out_),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->onWritten(ec, self->keepAliveAfterWrite_);
+                        self->onWritten(ec);
                       });
   }
 
@@ -178,9 +178,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     core_->handler(context, std::move(request), Responder(shared_from_this()));
   }
 
-  void onWritten(beast::error_code ec, bool keepAlive) {
+  void onWritten(beast::error_code ec) {
     writing_ = false;
-    if (ec || !keepAlive || closeAfter_) return close();
+    if (ec || !keepAliveAfterWrite_ || closeAfter_) return close();
     out_.clear();
     readHeader();
   }
@@ -236,7 +236,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
 
   std::string out_;  // the response being written
-  bool keepAliveAfterWrite_ = true;
+  bool keepAliveAfterWrite_ = true;  // the answer being written keeps the connection open
   std::chrono::steady_clock::time_point arrival_;
   unsigned version_ = 11;
   bool keepAlive_ = true;

@@ -116,11 +116,11 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
 
   explicit Impl(asio::io_context& c) : ctx(c), sweepTimer(c) {}
 
-  void send(BackendRequest request, const PlainHttpUrl& url, BackendClient::Callback done) {
+  void send(BackendRequest request, PlainHttpUrl url, BackendClient::Callback done) {
     auto call = std::make_shared<Call>();
     call->start = Clock::now();
-    call->url = url;
     call->key = url.host + ':' + std::to_string(url.port);
+    call->url = std::move(url);
     call->done = std::move(done);
     call->request = std::move(request);
     serialize(*call);
@@ -142,7 +142,7 @@ struct NativeBackend::Impl : std::enable_shared_from_this<Impl> {
   // order, a body (with Content-Length) for every method but GET without a body and HEAD.
   static void serialize(Call& call) {
     const BackendRequest& rq = call.request;
-    const std::string& method = rq.method.empty() ? std::string("GET") : rq.method;
+    std::string_view method = rq.method.empty() ? std::string_view("GET") : std::string_view(rq.method);
     bool withBody = method != "HEAD" && !(method == "GET" && rq.body.empty());
     std::size_t size = method.size() + call.url.target.size() + call.url.authority.size() + 64 +
                        (withBody ? rq.body.size() : 0);
@@ -441,8 +441,8 @@ NativeBackend::~NativeBackend() {
   impl_->shutdown();
 }
 
-void NativeBackend::send(BackendRequest request, const PlainHttpUrl& url, BackendClient::Callback done) {
-  impl_->send(std::move(request), url, std::move(done));
+void NativeBackend::send(BackendRequest request, PlainHttpUrl url, BackendClient::Callback done) {
+  impl_->send(std::move(request), std::move(url), std::move(done));
 }
 
 std::size_t NativeBackend::active() const {

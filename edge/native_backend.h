@@ -44,7 +44,7 @@ class NativeBackend {
   NativeBackend& operator=(const NativeBackend&) = delete;
 
   // Starts the call to `url` (parsed from request.url); `done` runs exactly once, on the loop.
-  void send(BackendRequest request, const PlainHttpUrl& url, BackendClient::Callback done);
+  void send(BackendRequest request, PlainHttpUrl url, BackendClient::Callback done);
   std::size_t active() const;
   // Fails every call in flight with `transport`; their callbacks run before this returns.
   void cancelAll();

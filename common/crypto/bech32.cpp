@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -13,18 +14,30 @@ namespace {
 
 constexpr std::string_view kCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 constexpr std::size_t kMaxLength = 90;
+constexpr std::array<std::uint32_t, 5> kGenerator = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa,
+                                                     0x3d4233dd, 0x2a1462b3};
+// ASCII character → its 5-bit value, -1 outside the alphabet.
+constexpr auto kCharsetIndex = [] {
+  std::array<std::int8_t, 128> index{};
+  index.fill(-1);
+  for (std::size_t i = 0; i < kCharset.size(); ++i) {
+    index[static_cast<unsigned char>(kCharset[i])] = static_cast<std::int8_t>(i);
+  }
+  return index;
+}();
+
+std::uint32_t polymodStep(std::uint32_t checksum, std::uint32_t value) {
+  std::uint32_t top = checksum >> 25;
+  checksum = ((checksum & 0x1ffffff) << 5) ^ value;
+  for (std::size_t i = 0; i < kGenerator.size(); ++i) {
+    if ((top >> i) & 1) checksum ^= kGenerator[i];
+  }
+  return checksum;
+}
 
 std::uint32_t polymod(const std::vector<std::uint8_t>& values) {
-  constexpr std::array<std::uint32_t, 5> kGenerator = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa,
-                                                       0x3d4233dd, 0x2a1462b3};
   std::uint32_t checksum = 1;
-  for (std::uint8_t value : values) {
-    std::uint32_t top = checksum >> 25;
-    checksum = ((checksum & 0x1ffffff) << 5) ^ value;
-    for (int i = 0; i < 5; ++i) {
-      if ((top >> i) & 1) checksum ^= kGenerator[static_cast<std::size_t>(i)];
-    }
-  }
+  for (std::uint8_t value : values) checksum = polymodStep(checksum, value);
   return checksum;
 }
 
@@ -38,8 +51,8 @@ std::vector<std::uint8_t> expandHrp(std::string_view hrp) {
 }
 
 int charsetIndex(char c) {
-  auto pos = kCharset.find(c);
-  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
+  auto u = static_cast<unsigned char>(c);
+  return u < kCharsetIndex.size() ? kCharsetIndex[u] : -1;
 }
 
 }  // namespace
@@ -144,6 +157,33 @@ util::Result<Bech32Decoded> bech32Decode(std::string_view text) {
     return util::makeError("bad_padding", "bech32 data has non-zero or excess padding bits");
   }
   return decoded;
+}
+
+std::optional<std::size_t> bech32LowercasePayloadSize(std::string_view text, std::string_view hrp) {
+  if (text.size() < 8 || text.size() > kMaxLength || text.size() < hrp.size() + 7 ||
+      text.substr(0, hrp.size()) != hrp || text[hrp.size()] != '1') {
+    return std::nullopt;
+  }
+  std::uint32_t checksum = 1;
+  for (char c : hrp) checksum = polymodStep(checksum, static_cast<unsigned char>(c) >> 5);
+  checksum = polymodStep(checksum, 0);
+  for (char c : hrp) checksum = polymodStep(checksum, static_cast<unsigned char>(c) & 31);
+  std::string_view data = text.substr(hrp.size() + 1);
+  for (char c : data) {
+    int index = charsetIndex(c);
+    if (index < 0) return std::nullopt;
+    checksum = polymodStep(checksum, static_cast<std::uint32_t>(index));
+  }
+  if (checksum != 1) return std::nullopt;
+  // 5-bit words to bytes: fewer than 5 padding bits, all zero.
+  std::size_t bits = (data.size() - 6) * 5;
+  std::size_t padding = bits % 8;
+  if (padding >= 5) return std::nullopt;
+  if (padding > 0) {
+    auto last = static_cast<std::uint32_t>(charsetIndex(data[data.size() - 7]));
+    if ((last & ((1u << padding) - 1)) != 0) return std::nullopt;
+  }
+  return bits / 8;
 }
 
 }  // namespace pocket::crypto

@@ -1,8 +1,6 @@
 #include "common/crypto/keys.h"
 
-#include <array>
 #include <cerrno>
-#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -186,58 +184,12 @@ util::Result<util::Bytes> decodeAddress(std::string_view address) {
   return std::move(decoded->data);
 }
 
-namespace {
-
-// decodeAddress's acceptance for the common spelling (lowercase, "pokt1…"), without building
-// anything: every relay request names an application address. Sound, not complete: what it
-// refuses goes through decodeAddress, which says why (or accepts an uppercase spelling).
-bool quickValidAddress(std::string_view address) {
-  constexpr std::string_view kHead = "pokt1";
-  if (address.size() < 8 || address.size() > 90 || address.substr(0, kHead.size()) != kHead) return false;
-  static constexpr auto kIndex = [] {
-    std::array<std::int8_t, 128> index{};
-    index.fill(-1);
-    constexpr std::string_view kCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-    for (std::size_t i = 0; i < kCharset.size(); ++i) {
-      index[static_cast<unsigned char>(kCharset[i])] = static_cast<std::int8_t>(i);
-    }
-    return index;
-  }();
-  constexpr std::array<std::uint32_t, 5> kGenerator = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa,
-                                                       0x3d4233dd, 0x2a1462b3};
-  std::uint32_t checksum = 1;
-  auto feed = [&](std::uint32_t value) {
-    std::uint32_t top = checksum >> 25;
-    checksum = ((checksum & 0x1ffffff) << 5) ^ value;
-    for (std::size_t i = 0; i < 5; ++i) {
-      if ((top >> i) & 1) checksum ^= kGenerator[i];
-    }
-  };
-  // The human-readable part "pokt", expanded: high bits, a zero, low bits.
-  for (char c : kAddressPrefix) feed(static_cast<unsigned char>(c) >> 5);
-  feed(0);
-  for (char c : kAddressPrefix) feed(static_cast<unsigned char>(c) & 31);
-  std::string_view data = address.substr(kHead.size());
-  for (char c : data) {
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 128 || kIndex[u] < 0) return false;
-    feed(static_cast<std::uint32_t>(kIndex[u]));
-  }
-  if (checksum != 1 || data.size() < 6) return false;
-  // 5-bit words to bytes: fewer than 5 padding bits, all zero; 1..255 bytes.
-  std::size_t words = data.size() - 6;
-  std::size_t bits = words * 5;
-  std::size_t padding = bits % 8;
-  std::size_t bytes = bits / 8;
-  if (padding >= 5 || bytes == 0 || bytes > 255) return false;
-  auto lastData = static_cast<std::uint32_t>(kIndex[static_cast<unsigned char>(data[words - 1])]);
-  return (lastData & ((1u << padding) - 1)) == 0;
-}
-
-}  // namespace
-
 util::Status validateAddress(std::string_view address) {
-  if (quickValidAddress(address)) return util::Ok{};
+  // Every relay request names an application address: the common spelling is checked in place;
+  // anything else goes through decodeAddress, which says why (or accepts it uppercase).
+  if (auto bytes = bech32LowercasePayloadSize(address, kAddressPrefix); bytes && *bytes >= 1 && *bytes <= 255) {
+    return util::Ok{};
+  }
   auto decoded = decodeAddress(address);
   if (!decoded) return decoded.error();
   return util::Ok{};
