@@ -146,7 +146,11 @@ void replayEntry(const nlohmann::json& entry, Reporter& reporter) {
 }  // namespace
 
 void replayAbciQuery(const nlohmann::json& document, Reporter& reporter) {
-  for (const nlohmann::json& entry : document.at("entries")) replayEntry(entry, reporter);
+  std::size_t index = 0;
+  for (const nlohmann::json& entry : document.at("entries")) {
+    reporter.replayCase(fmt::format("entry={}", caseLabel(entry, "name", index++)),
+                        [&] { replayEntry(entry, reporter); });
+  }
 }
 
 }  // namespace pocket::vectors

@@ -55,28 +55,31 @@ std::string lower(std::string s) {
 }  // namespace
 
 void replayHeaderHash(const nlohmann::json& document, Reporter& reporter) {
+  std::size_t index = 0;
   for (const auto& c : document.at("cases")) {
-    const std::string where = fmt::format("case={}", c.at("name").get<std::string>());
-    const protocol::BlockHeader header = decodeHeader(c.at("header_json"));
-    const auto leaves = protocol::headerLeafInputs(header);
-    const auto& expectedLeaves = c.at("leaves");
-    reporter.expectEqual(where, "leaf count", std::to_string(expectedLeaves.size()),
-                         std::to_string(leaves.size()));
-    for (std::size_t i = 0; i < leaves.size() && i < expectedLeaves.size(); ++i) {
-      const auto& leaf = expectedLeaves[i];
-      const std::string leafWhere =
-          fmt::format("{} leaf={} ({})", where, i + 1, leaf.at("field").get<std::string>());
-      reporter.expectEqual(leafWhere, "encoded", leaf.at("encoded_hex").get<std::string>(),
-                           util::toHex(leaves[i]));
-      reporter.expectEqual(leafWhere, "leaf hash", leaf.at("leaf_hash_hex").get<std::string>(),
-                           util::toHex(protocol::merkleLeafHash(leaves[i])));
-    }
-    auto hash = protocol::headerHash(header);
-    if (!hash) {
-      reporter.fail(where, hash.error().message);
-      continue;
-    }
-    reporter.expectEqual(where, "hash", lower(c.at("hash").get<std::string>()), util::toHex(*hash));
+    const std::string where = fmt::format("case={}", caseLabel(c, "name", index++));
+    reporter.replayCase(where, [&] {
+      const protocol::BlockHeader header = decodeHeader(c.at("header_json"));
+      const auto leaves = protocol::headerLeafInputs(header);
+      const auto& expectedLeaves = c.at("leaves");
+      reporter.expectEqual(where, "leaf count", std::to_string(expectedLeaves.size()),
+                           std::to_string(leaves.size()));
+      for (std::size_t i = 0; i < leaves.size() && i < expectedLeaves.size(); ++i) {
+        const auto& leaf = expectedLeaves[i];
+        const std::string leafWhere =
+            fmt::format("{} leaf={} ({})", where, i + 1, leaf.at("field").get<std::string>());
+        reporter.expectEqual(leafWhere, "encoded", leaf.at("encoded_hex").get<std::string>(),
+                             util::toHex(leaves[i]));
+        reporter.expectEqual(leafWhere, "leaf hash", leaf.at("leaf_hash_hex").get<std::string>(),
+                             util::toHex(protocol::merkleLeafHash(leaves[i])));
+      }
+      auto hash = protocol::headerHash(header);
+      if (!hash) {
+        reporter.fail(where, hash.error().message);
+        return;
+      }
+      reporter.expectEqual(where, "hash", lower(c.at("hash").get<std::string>()), util::toHex(*hash));
+    });
   }
 }
 

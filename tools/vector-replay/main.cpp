@@ -39,21 +39,28 @@ const Kind* findKind(std::string_view name) {
   return nullptr;
 }
 
-int usage() {
+int usage(std::FILE* out = stderr, int status = 2) {
   std::string names;
   for (const Kind& kind : kKinds) {
     if (kind.replay == nullptr) continue;
     if (!names.empty()) names += ", ";
     names += kind.name;
   }
-  fmt::print(stderr, "usage: vector-replay KIND FILE...\nkinds: {}\n",
+  fmt::print(out,
+             "usage: vector-replay KIND FILE...\n"
+             "Replays every case of golden-vector files of one kind; prints a FAIL line per failing\n"
+             "check (a malformed case fails alone) and ends with `N passed, N failed`; exits 0 only\n"
+             "when nothing failed and something was checked.\nkinds: {}\n",
              names.empty() ? "(none)" : names);
-  return 2;
+  return status;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+    return usage(stdout, 0);
+  }
   if (argc < 3) return usage();
   const Kind* kind = findKind(argv[1]);
   if (kind == nullptr) {

@@ -26,6 +26,21 @@ void Reporter::expectEqual(std::string_view where, std::string_view what, std::s
   check(false, where, fmt::format("{} differs: expected {} got {}", what, expected, actual));
 }
 
+void Reporter::replayCase(std::string_view where, const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    fail(where, fmt::format("malformed case, not replayed: {}", e.what()));
+  }
+}
+
+std::string caseLabel(const nlohmann::json& entry, const char* key, std::size_t index) {
+  if (entry.is_object() && entry.contains(key) && entry.at(key).is_string()) {
+    return entry.at(key).get<std::string>();
+  }
+  return "#" + std::to_string(index);
+}
+
 std::string stringField(const nlohmann::json& object, const char* key) {
   return object.at(key).get<std::string>();
 }

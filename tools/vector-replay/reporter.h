@@ -3,6 +3,7 @@
 // expectation; a failing check prints one line that says where and what differed.
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,9 @@ class Reporter {
                    std::string_view actual);
   // Records a step that could not be run at all (malformed vector, unsupported op).
   void fail(std::string_view where, std::string_view why) { check(false, where, why); }
+  // Runs one case: an exception it throws (a missing field, a malformed value) fails that case
+  // with the reason, and the replay goes on with the next case.
+  void replayCase(std::string_view where, const std::function<void()>& body);
 
   int passed() const { return passed_; }
   int failed() const { return failed_; }
@@ -40,8 +44,12 @@ std::string stringField(const nlohmann::json& object, const char* key);
 util::Bytes hexValue(const nlohmann::json& value);
 util::Bytes hexField(const nlohmann::json& object, const char* key);
 
+// A case's label for `where`: the string field `key` when the case has one, else "#<index>".
+std::string caseLabel(const nlohmann::json& entry, const char* key, std::size_t index);
+
 // A replayer walks one parsed vector file. It must not throw for a mismatch: record it instead.
-// An exception (a missing field, a malformed value) is reported by main as a failed file.
+// Each case runs under Reporter::replayCase, so a malformed case fails alone; an exception outside
+// the cases (a missing top-level list) is reported by main as a failed file.
 using ReplayFn = void (*)(const nlohmann::json& document, Reporter& reporter);
 
 }  // namespace pocket::vectors

@@ -62,17 +62,20 @@ int hashToCurveIterations(const crypto::PublicKey& key) {
 }
 
 void replayHashToScalar(const nlohmann::json& entries, Reporter& reporter) {
+  std::size_t index = 0;
   for (const auto& entry : entries) {
-    std::string where = fmt::format("hash_to_scalar input={}", stringField(entry, "input_hex"));
-    util::Bytes input = hexField(entry, "input_hex");
-    crypto::Hash64 wide = crypto::sha3_512(input);
-    reporter.expectEqual(where, "sha3-512", stringField(entry, "sha3_512_hex"), util::toHex(wide));
-    crypto::Scalar32 plain{};
-    crypto::detail::reduceWideModOrder(wide.data()).toBigEndian(plain.data());
-    reporter.expectEqual(where, "sha3-512 mod n", stringField(entry, "sha3_512_mod_n_hex"),
-                         util::toHex(plain));
-    reporter.expectEqual(where, "decred scalar", stringField(entry, "decred_hash_to_scalar_hex"),
-                         util::toHex(crypto::hashToScalar(input)));
+    std::string where = fmt::format("hash_to_scalar input={}", caseLabel(entry, "input_hex", index++));
+    reporter.replayCase(where, [&] {
+      util::Bytes input = hexField(entry, "input_hex");
+      crypto::Hash64 wide = crypto::sha3_512(input);
+      reporter.expectEqual(where, "sha3-512", stringField(entry, "sha3_512_hex"), util::toHex(wide));
+      crypto::Scalar32 plain{};
+      crypto::detail::reduceWideModOrder(wide.data()).toBigEndian(plain.data());
+      reporter.expectEqual(where, "sha3-512 mod n", stringField(entry, "sha3_512_mod_n_hex"),
+                           util::toHex(plain));
+      reporter.expectEqual(where, "decred scalar", stringField(entry, "decred_hash_to_scalar_hex"),
+                           util::toHex(crypto::hashToScalar(input)));
+    });
   }
 }
 
@@ -96,8 +99,11 @@ void replayKey(const std::string& where, const nlohmann::json& entry, Reporter& 
 }
 
 void replayKeys(const nlohmann::json& entries, Reporter& reporter) {
-  for (const auto& entry : entries)
-    replayKey("keys label=" + stringField(entry, "label"), entry, reporter);
+  std::size_t index = 0;
+  for (const auto& entry : entries) {
+    std::string where = "keys label=" + caseLabel(entry, "label", index++);
+    reporter.replayCase(where, [&] { replayKey(where, entry, reporter); });
+  }
 }
 
 void replayPlaceholder(const nlohmann::json& entry, Reporter& reporter) {
@@ -163,88 +169,97 @@ void replayTraceStep(const std::string& where, const nlohmann::json& step,
 
 void replaySignatures(const nlohmann::json& entries, Reporter& reporter,
                       crypto::RingVerifier& verifier) {
+  std::size_t index = 0;
   for (const auto& entry : entries) {
-    std::string where = "vectors case=" + stringField(entry, "name");
-    util::Bytes bytes = hexField(entry, "signature_hex");
-    crypto::Hash32 message = hash32Field(entry, "message_hex");
-    auto signature = crypto::decodeRingSignature(bytes);
-    if (!signature) {
-      reporter.fail(where, "decode: " + signature.error().message);
-      continue;
-    }
-    const auto& decoded = entry.at("decoded");
-    reporter.expectEqual(where, "c0", stringField(decoded, "c0"), util::toHex(signature->c0));
-    reporter.expectEqual(where, "key image", stringField(decoded, "key_image"),
-                         util::toHex(signature->keyImage));
-    std::string sList, ringList;
-    for (const auto& member : signature->members) {
-      sList += util::toHex(member.s) + " ";
-      ringList += member.publicKey.hex() + " ";
-    }
-    std::string wantS, wantRing;
-    for (const auto& s : decoded.at("s")) wantS += s.get<std::string>() + " ";
-    for (const auto& p : decoded.at("ring_pubkeys")) wantRing += p.get<std::string>() + " ";
-    reporter.expectEqual(where, "s values", wantS, sList);
-    reporter.expectEqual(where, "ring", wantRing, ringList);
-    reporter.check(crypto::encodeRingSignature(*signature) == bytes, where,
-                   "re-encoding differs from the vector bytes");
-    bool expected = entry.at("verify").get<bool>();
-    util::Status status = verifier.verify(*signature, message);
-    reporter.check(status.ok() == expected, where,
-                   fmt::format("verify: {}, want {}", statusText(status), expected));
-    if (entry.contains("signer_privkey_hex")) {
-      auto signer = crypto::PrivateKey::fromHex(stringField(entry, "signer_privkey_hex"));
-      int index = entry.at("signer_index").get<int>();
-      reporter.check(signer.ok() && index >= 0 &&
-                         signature->members.at(static_cast<std::size_t>(index)).publicKey ==
-                             signer->publicKey(),
-                     where, "signer key is not at signer_index");
-    }
-    for (const auto& step : entry.at("verify_trace")) {
-      replayTraceStep(fmt::format("{} step={}", where, step.at("i").get<int>()), step, message,
-                      signature->keyImage, reporter);
-    }
+    std::string where = "vectors case=" + caseLabel(entry, "name", index++);
+    reporter.replayCase(where, [&] {
+      util::Bytes bytes = hexField(entry, "signature_hex");
+      crypto::Hash32 message = hash32Field(entry, "message_hex");
+      auto signature = crypto::decodeRingSignature(bytes);
+      if (!signature) {
+        reporter.fail(where, "decode: " + signature.error().message);
+        return;
+      }
+      const auto& decoded = entry.at("decoded");
+      reporter.expectEqual(where, "c0", stringField(decoded, "c0"), util::toHex(signature->c0));
+      reporter.expectEqual(where, "key image", stringField(decoded, "key_image"),
+                           util::toHex(signature->keyImage));
+      std::string sList, ringList;
+      for (const auto& member : signature->members) {
+        sList += util::toHex(member.s) + " ";
+        ringList += member.publicKey.hex() + " ";
+      }
+      std::string wantS, wantRing;
+      for (const auto& s : decoded.at("s")) wantS += s.get<std::string>() + " ";
+      for (const auto& p : decoded.at("ring_pubkeys")) wantRing += p.get<std::string>() + " ";
+      reporter.expectEqual(where, "s values", wantS, sList);
+      reporter.expectEqual(where, "ring", wantRing, ringList);
+      reporter.check(crypto::encodeRingSignature(*signature) == bytes, where,
+                     "re-encoding differs from the vector bytes");
+      bool expected = entry.at("verify").get<bool>();
+      util::Status status = verifier.verify(*signature, message);
+      reporter.check(status.ok() == expected, where,
+                     fmt::format("verify: {}, want {}", statusText(status), expected));
+      if (entry.contains("signer_privkey_hex")) {
+        auto signer = crypto::PrivateKey::fromHex(stringField(entry, "signer_privkey_hex"));
+        int signerIndex = entry.at("signer_index").get<int>();
+        reporter.check(signer.ok() && signerIndex >= 0 &&
+                           signature->members.at(static_cast<std::size_t>(signerIndex)).publicKey ==
+                               signer->publicKey(),
+                       where, "signer key is not at signer_index");
+      }
+      for (const auto& step : entry.at("verify_trace")) {
+        replayTraceStep(fmt::format("{} step={}", where, step.at("i").get<int>()), step, message,
+                        signature->keyImage, reporter);
+      }
+    });
   }
 }
 
 void replayNegative(const nlohmann::json& entries, Reporter& reporter,
                     crypto::RingVerifier& verifier) {
+  std::size_t index = 0;
   for (const auto& entry : entries) {
-    std::string name = stringField(entry, "name");
+    std::string name = caseLabel(entry, "name", index++);
     std::string where = "negative_vectors case=" + name;
-    util::Bytes bytes = hexField(entry, "signature_hex");
-    crypto::Hash32 message = hash32Field(entry, "message_hex");
-    util::Status status = verifier.verify(bytes, message);
-    if (name == "trailing_bytes_ignored") {
-      // Documented deviation (common/crypto/ring.h): Go ignores trailing bytes, this decoder
-      // refuses them. The signature without them must verify, as Go's verdict says.
-      reporter.check(!status.ok() && status.error().code == "trailing_bytes", where,
-                     "trailing bytes were not refused: " + statusText(status));
-      std::size_t exact = 69 + 65 * 2;
-      util::Bytes stripped(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(exact));
-      util::Status strippedStatus = verifier.verify(stripped, message);
-      reporter.check(strippedStatus.ok() == entry.at("verify").get<bool>(), where,
-                     "without the trailing bytes: " + statusText(strippedStatus));
-      continue;
-    }
-    bool expected = entry.at("verify").get<bool>();
-    reporter.check(status.ok() == expected, where,
-                   fmt::format("verify: {}, want {}", statusText(status), expected));
+    reporter.replayCase(where, [&] {
+      util::Bytes bytes = hexField(entry, "signature_hex");
+      crypto::Hash32 message = hash32Field(entry, "message_hex");
+      util::Status status = verifier.verify(bytes, message);
+      if (name == "trailing_bytes_ignored") {
+        // Documented deviation (common/crypto/ring.h): Go ignores trailing bytes, this decoder
+        // refuses them. The signature without them must verify, as Go's verdict says.
+        reporter.check(!status.ok() && status.error().code == "trailing_bytes", where,
+                       "trailing bytes were not refused: " + statusText(status));
+        std::size_t exact = 69 + 65 * 2;
+        util::Bytes stripped(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(exact));
+        util::Status strippedStatus = verifier.verify(stripped, message);
+        reporter.check(strippedStatus.ok() == entry.at("verify").get<bool>(), where,
+                       "without the trailing bytes: " + statusText(strippedStatus));
+        return;
+      }
+      bool expected = entry.at("verify").get<bool>();
+      reporter.check(status.ok() == expected, where,
+                     fmt::format("verify: {}, want {}", statusText(status), expected));
+    });
   }
 }
 
 void replayMembership(const nlohmann::json& entries, Reporter& reporter) {
+  std::size_t index = 0;
   for (const auto& entry : entries) {
-    std::string where = "membership_cases case=" + stringField(entry, "name");
-    crypto::RingSignature signature;
-    for (const auto& key : keyList(entry.at("signature_ring_pubkeys_hex"))) {
-      signature.members.push_back(crypto::RingMember{{}, key});
-    }
-    auto expected = keyList(entry.at("expected_ring_set_pubkeys_hex"));
-    util::Status status = crypto::checkRingMembership(signature, expected);
-    bool accept = entry.at("accept").get<bool>();
-    reporter.check(status.ok() == accept, where,
-                   fmt::format("membership: {}, want accept={}", statusText(status), accept));
+    std::string where = "membership_cases case=" + caseLabel(entry, "name", index++);
+    reporter.replayCase(where, [&] {
+      crypto::RingSignature signature;
+      for (const auto& key : keyList(entry.at("signature_ring_pubkeys_hex"))) {
+        signature.members.push_back(crypto::RingMember{{}, key});
+      }
+      auto expected = keyList(entry.at("expected_ring_set_pubkeys_hex"));
+      util::Status status = crypto::checkRingMembership(signature, expected);
+      bool accept = entry.at("accept").get<bool>();
+      reporter.check(status.ok() == accept, where,
+                     fmt::format("membership: {}, want accept={}", statusText(status), accept));
+    });
   }
 }
 
@@ -319,11 +334,14 @@ void replayRing(const nlohmann::json& document, Reporter& reporter) {
   crypto::RingVerifier verifier;
   replayHashToScalar(document.at("hash_to_scalar"), reporter);
   replayKeys(document.at("keys"), reporter);
-  replayPlaceholder(document.at("placeholder_ring_key"), reporter);
+  reporter.replayCase("placeholder_ring_key",
+                      [&] { replayPlaceholder(document.at("placeholder_ring_key"), reporter); });
   replaySignatures(document.at("vectors"), reporter, verifier);
   replayNegative(document.at("negative_vectors"), reporter, verifier);
   replayMembership(document.at("membership_cases"), reporter);
-  replayRelayRequest(document.at("relay_request_example"), reporter, verifier);
+  reporter.replayCase("relay_request_example", [&] {
+    replayRelayRequest(document.at("relay_request_example"), reporter, verifier);
+  });
 }
 
 }  // namespace pocket::vectors

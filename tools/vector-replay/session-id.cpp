@@ -78,11 +78,14 @@ void replaySessionId(const nlohmann::json& document, Reporter& reporter) {
   for (const char* group : {"poktroll_test_vectors", "devnet_vectors"}) {
     int index = 0;
     for (const auto& v : document.at(group)) {
-      replaySession(v, fmt::format("{}[{}]", group, index), reporter);
+      std::string where = fmt::format("{}[{}]", group, index);
+      reporter.replayCase(where, [&] { replaySession(v, where, reporter); });
       ++index;
     }
   }
-  replaySupplierSelection(document.at("supplier_selection_example"), reporter);
+  reporter.replayCase("supplier_selection_example", [&] {
+    replaySupplierSelection(document.at("supplier_selection_example"), reporter);
+  });
 }
 
 }  // namespace pocket::vectors

@@ -304,9 +304,12 @@ class CaseReplay {
 }  // namespace
 
 void replaySmst(const json& document, Reporter& reporter) {
+  std::size_t index = 0;
   for (const json& c : document.at("cases")) {
-    CaseReplay replay(c, reporter);
-    replay.run();
+    reporter.replayCase(fmt::format("case={}", caseLabel(c, "name", index++)), [&] {
+      CaseReplay replay(c, reporter);
+      replay.run();
+    });
   }
 }
 

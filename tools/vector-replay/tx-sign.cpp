@@ -293,10 +293,13 @@ void replayGoCrossCheck(const nlohmann::json& check, Reporter& reporter) {
 }  // namespace
 
 void replayTxSign(const nlohmann::json& document, Reporter& reporter) {
+  std::size_t index = 0;
   for (const nlohmann::json& testCase : document.at("cases")) {
-    replayCase(document, testCase, reporter);
+    reporter.replayCase(fmt::format("case={}", caseLabel(testCase, "name", index++)),
+                        [&] { replayCase(document, testCase, reporter); });
   }
-  replayGoCrossCheck(document.at("go_cross_check"), reporter);
+  reporter.replayCase("go_cross_check",
+                      [&] { replayGoCrossCheck(document.at("go_cross_check"), reporter); });
 }
 
 }  // namespace pocket::vectors
