@@ -37,8 +37,16 @@ namespace {
 using namespace pocket;
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kUsage =
+    "usage: relay-edge --config FILE [--check]\n"
+    "  --config FILE   the edge's configuration (edge.yaml; docs/configuration.md)\n"
+    "  --check         validate the configuration and the key files, then exit (0: valid)\n"
+    "  --help          this text\n"
+    "Serves relays for the suppliers whose keys it holds; SIGTERM or SIGINT stops it after the\n"
+    "relays in flight. docs/operator-guide.md shows how to run one.\n";
+
 int usage() {
-  std::cerr << "usage: relay-edge --config FILE [--check]\n";
+  std::cerr << kUsage;
   return 2;
 }
 
@@ -230,6 +238,10 @@ int main(int argc, char** argv) {
   bool checkOnly = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
     if (arg == "--config" && i + 1 < argc) {
       configPath = argv[++i];
     } else if (arg == "--check") {

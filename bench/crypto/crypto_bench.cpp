@@ -153,7 +153,16 @@ void run() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("usage: crypto_bench\nTimes hashing, ECDSA and ring signatures; prints name=value "
+                "lines.\n");
+    return 0;
+  }
+  if (argc > 1) {
+    std::fprintf(stderr, "usage: crypto_bench (no arguments; --help)\n");
+    return 2;
+  }
   try {
     run();
   } catch (const std::exception& e) {

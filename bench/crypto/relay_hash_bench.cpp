@@ -28,7 +28,16 @@ double medianMicros(int batches, int iterations, const std::function<void()>& fn
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("usage: relay_hash_bench\nTimes relay hashing and signable bytes of PATH-shaped "
+                "relays; prints name=value lines.\n");
+    return 0;
+  }
+  if (argc > 1) {
+    std::fprintf(stderr, "usage: relay_hash_bench (no arguments; --help)\n");
+    return 2;
+  }
   // A relay shaped like PATH's: real-sized session header, 2-member ring signature (199 bytes),
   // supplier address and a JSON-RPC POKTHTTPRequest-sized payload.
   pocket::protocol::RelayRequest request;

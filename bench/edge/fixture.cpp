@@ -45,6 +45,11 @@ bool writeKey(const std::string& path, const crypto::PrivateKey& key) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("usage: edge-bench-fixture DIR\nWrites the keys, the sm-double session fixture and "
+                "signed relays that bench/edge/run uses into DIR.\n");
+    return 0;
+  }
   if (argc != 2) {
     std::fprintf(stderr, "usage: edge-bench-fixture DIR\n");
     return 2;

@@ -136,6 +136,12 @@ double deliveredRate(const std::string& smDouble, const std::string& dir, std::u
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << "usage: link-bench SM_DOUBLE_BINARY WORK_DIR\n"
+                 "Spool appends, spool syncs and relays delivered to sm-double and acked; prints "
+                 "name=value lines.\n";
+    return 0;
+  }
   if (argc != 3) {
     std::cerr << "usage: link-bench SM_DOUBLE_BINARY WORK_DIR\n";
     return 2;

@@ -71,6 +71,13 @@ double seconds(Clock::time_point a, Clock::time_point b) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf(
+        "usage: smst_bench --n N --store mem|rocksdb [--dir DIR] [--proofs P] [--label L]\n"
+        "N updates, root(), P proveClosest calls (rocksdb: committed, synced, reopened); prints\n"
+        "smst_<store>_<L>_{update_root_s,rss_mib,prove_closest_us,process_cpu_s}=value lines.\n");
+    return 0;
+  }
   std::size_t n = 100000;
   std::string storeKind = "mem";
   std::string dir = "/tmp/smst-bench-db";

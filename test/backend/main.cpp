@@ -42,10 +42,17 @@ struct Options {
   std::string portFile;
 };
 
+constexpr const char* kUsage =
+    "usage: relay-test-backend [--listen HOST:PORT] [--threads N] [--status CODE]"
+    " [--delay-ms MS] [--body-bytes N] [--port-file FILE]\n"
+    "A fast HTTP backend for tests, the demo and benchmarks: answers any request with a JSON-RPC\n"
+    "result echoing the request's id (defaults: --listen 127.0.0.1:0, --threads 1, --status 200).\n"
+    "Per request: X-Backend-Status, X-Backend-Delay-Ms, X-Backend-Body-Bytes override the\n"
+    "defaults; a path containing /echo answers with the request as received.\n"
+    "Prints `listening port=<port>` once bound and writes the port to --port-file.\n";
+
 [[noreturn]] void usage(const std::string& what) {
-  std::cerr << "relay-test-backend: " << what
-            << "\nusage: relay-test-backend [--listen HOST:PORT] [--threads N] [--status CODE]"
-               " [--delay-ms MS] [--body-bytes N] [--port-file FILE]\n";
+  std::cerr << "relay-test-backend: " << what << "\n" << kUsage;
   std::exit(2);
 }
 
@@ -120,6 +127,10 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) usage(arg + " needs a value");
       return argv[++i];
     };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
     try {
       if (arg == "--listen") {
         options.listen = next();

@@ -10,6 +10,8 @@
 
 #include <doctest.h>
 
+#include "test/support/process.h"
+
 using pocket::edge::ConfigError;
 using pocket::edge::parseEdgeConfig;
 
@@ -17,15 +19,10 @@ namespace {
 
 // A key file in a fresh temporary directory with the given mode.
 struct TempKey {
-  explicit TempKey(mode_t mode) {
-    char tmpl[] = "/tmp/edge-config-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/supplier.key";
-    std::ofstream(path) << std::string(64, '1') << "\n";
-    ::chmod(path.c_str(), mode);
+  explicit TempKey(mode_t mode) : dir("edge-config-test"), path(dir / "supplier.key") {
+    pocket::testing::writeFile(path, std::string(64, '1') + "\n", mode);
   }
-  ~TempKey() { std::filesystem::remove_all(dir); }
-  std::string dir;
+  pocket::testing::TempDir dir;
   std::string path;
 };
 

@@ -1,28 +1,18 @@
 // relay-edge end to end: the real binary against relay-test-backend and sm-double (the session
 // manager's test double, speaking the real link schema over ZeroMQ), driven by signed relays built
-// here with the protocol and crypto layers.
-//
-// Arguments: <relay-edge> <relay-test-backend> <sm-double>
+// here with the protocol and crypto layers. The processes run on the test harness
+// (test/support/), which finds the binaries through environment variables set by meson.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <future>
 #include <memory>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/post.hpp>
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -34,28 +24,20 @@
 #include "common/protocol/relay.h"
 #include "common/util/hex.h"
 #include "edge/backend_client.h"
-#include "edge/event_loops.h"
 #include "test/edge/blocking_client.h"
-#include "test/process_support.h"
+#include "test/support/stack.h"
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 namespace crypto = pocket::crypto;
 namespace protocol = pocket::protocol;
 namespace util = pocket::util;
+namespace testing = pocket::testing;
 using pocket::edge::BackendFailure;
 using pocket::edge::BackendRequest;
 using pocket::edge::BackendResult;
+using testing::waitFor;
 
 namespace {
-
-std::string gEdgeBinary;
-std::string gBackendBinary;
-std::string gSmBinary;
-
-using Process = pocket::test::ChildProcess;
-using pocket::test::readFile;
-using pocket::test::waitFor;
 
 std::string hex(util::ByteSpan b) {
   return util::toHex(b);
@@ -73,141 +55,72 @@ const std::string kSessionId = std::string(64, 'a');
 const std::string kOldSessionId = std::string(64, 'b');
 const std::string kMeteredSessionId = std::string(64, 'c');
 
-// Everything one test needs: sm-double, backend and edge, in a fresh directory.
+// Everything one test needs: sm-double, backend and edge (the harness's stack), and signed relays.
 struct Stack {
   explicit Stack(bool withSessionManager = true) {
-    char tmpl[] = "/tmp/edge-e2e-XXXXXX";
-    dir = mkdtemp(tmpl);
-    // Supplier keys: the edge serves two; only the first is in the session.
-    writeKey(dir + "/supplier.key", keys.supplier);
-    writeKey(dir + "/supplier2.key", keys.foreignSupplier);
     std::vector<crypto::PublicKey> gateways = {keys.gateway.publicKey()};
     ring = crypto::expectedRingKeys(keys.app.publicKey(), gateways);
-    nlohmann::json ringHex = nlohmann::json::array();
-    for (const auto& k : ring) ringHex.push_back(k.hex());
-    nlohmann::json fixture = {
-        {"chain", {{"height", 15}, {"advance", false}}},
-        {"sessions", nlohmann::json::array()}};
+    auto session = [&](const std::string& service, const std::string& sessionId, std::int64_t start,
+                       std::int64_t end) {
+      auto s = testing::ringSession(keys.app.publicKey(), gateways, service, sessionId, start, end,
+                                    {keys.supplier.publicKey().address()});
+      s.computeUnitsPerRelay = 7;
+      return s;
+    };
+    testing::SessionFixture fixture;
+    fixture.height = 15;
     // The current session [11, 20] of each service, and an old one [1, 10] of "svc".
     for (const std::string service : {"svc", "opt", "down"}) {
-      fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
-                                     {"serviceId", service},
-                                     {"sessionId", kSessionId},
-                                     {"start", 11},
-                                     {"end", 20},
-                                     {"suppliers", {keys.supplier.publicKey().address()}},
-                                     {"ringPubKeys", ringHex},
-                                     {"computeUnitsPerRelay", 7},
-                                     {"difficultyTarget", std::string(64, 'f')}});
+      fixture.sessions.push_back(session(service, kSessionId, 11, 20));
     }
-    fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
-                                   {"serviceId", "svc"},
-                                   {"sessionId", kOldSessionId},
-                                   {"start", 1},
-                                   {"end", 10},
-                                   {"suppliers", {keys.supplier.publicKey().address()}},
-                                   {"ringPubKeys", ringHex},
-                                   {"computeUnitsPerRelay", 7},
-                                   {"difficultyTarget", std::string(64, 'f')}});
+    fixture.sessions.push_back(session("svc", kOldSessionId, 1, 10));
     // Sessions timed by window params that differ from the head's (10 blocks per session, grace 1,
     // claim open offset 1): "win" [1, 10] has a grace period of 5 and a claim window opening at
     // 21; "win2" and "win3" [8, 14] are on a 7-block grid, "win2" without grace period, "win3"
     // with a grace period of 2 and a claim window opening at 15.
     auto windowSession = [&](const std::string& service, std::int64_t start, std::int64_t end,
-                             nlohmann::json windowParams) {
-      fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
-                                     {"serviceId", service},
-                                     {"sessionId", kOldSessionId},
-                                     {"start", start},
-                                     {"end", end},
-                                     {"suppliers", {keys.supplier.publicKey().address()}},
-                                     {"ringPubKeys", ringHex},
-                                     {"computeUnitsPerRelay", 7},
-                                     {"windowParams", windowParams}});
+                             testing::ChainParams windowParams) {
+      fixture.sessions.push_back(session(service, kOldSessionId, start, end));
+      fixture.sessions.back().windowParams = windowParams;
     };
     windowSession("win", 1, 10,
-                  {{"gracePeriodEndOffsetBlocks", 5}, {"claimWindowOpenOffsetBlocks", 10}});
-    windowSession("win2", 8, 14, {{"numBlocksPerSession", 7}, {"gracePeriodEndOffsetBlocks", 0}});
+                  {.gracePeriodEndOffsetBlocks = 5, .claimWindowOpenOffsetBlocks = 10});
+    windowSession("win2", 8, 14, {.numBlocksPerSession = 7, .gracePeriodEndOffsetBlocks = 0});
     windowSession("win3", 8, 14,
-                  {{"numBlocksPerSession", 7},
-                   {"gracePeriodEndOffsetBlocks", 2},
-                   {"claimWindowOpenOffsetBlocks", 0}});
+                  {.numBlocksPerSession = 7,
+                   .gracePeriodEndOffsetBlocks = 2,
+                   .claimWindowOpenOffsetBlocks = 0});
     // "meter" [11, 20] with a budget for exactly 3 relays: genesis params (1 pending session), one
-    // supplier, 7 compute units × 42 uPOKT = 294 uPOKT per relay, 1 000 uPOKT of stake.
-    fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
-                                   {"serviceId", "meter"},
-                                   {"sessionId", kMeteredSessionId},
-                                   {"start", 11},
-                                   {"end", 20},
-                                   {"suppliers", {keys.supplier.publicKey().address()}},
-                                   {"ringPubKeys", ringHex},
-                                   {"computeUnitsPerRelay", 7},
-                                   {"budget", {{"applicationStakeUpokt", 1000}}}});
-    fixture["sessions"].push_back(fixture["sessions"].back());  // the same for "meteropt"
-    fixture["sessions"].back()["serviceId"] = "meteropt";
-    std::ofstream(dir + "/fixture.json") << fixture.dump();
-    backend = std::make_unique<Process>(
-        std::vector<std::string>{gBackendBinary, "--listen", "127.0.0.1:0", "--port-file",
-                                 dir + "/backend.port"},
-        dir + "/backend.log");
-    REQUIRE(waitFor([&] { return fs::exists(dir + "/backend.port"); }));
-    backendPort = std::stoi(readFile(dir + "/backend.port"));
-    std::string smEndpoint = "tcp://127.0.0.1:1";  // nothing listens: the link stays down
-    if (withSessionManager) {
-      fs::create_directories(dir + "/sm");
-      sm = std::make_unique<Process>(
-          std::vector<std::string>{gSmBinary, "serve", "--bind", "tcp://127.0.0.1:*", "--out",
-                                   dir + "/sm", "--fixture", dir + "/fixture.json", "--plaintext",
-                                   "--port-file", dir + "/sm.port", "--chain-interval-ms", "200"},
-          dir + "/sm.log");
-      REQUIRE(waitFor([&] { return fs::exists(dir + "/sm.port"); }));
-      smEndpoint = "tcp://127.0.0.1:" + readFile(dir + "/sm.port");
-      smEndpoint.erase(smEndpoint.find_last_not_of("\n") + 1);
+    // supplier, 7 compute units × 42 uPOKT = 294 uPOKT per relay, 1 000 uPOKT of stake; the same
+    // for "meteropt".
+    for (const std::string service : {"meter", "meteropt"}) {
+      fixture.sessions.push_back(session(service, kMeteredSessionId, 11, 20));
+      fixture.sessions.back().applicationStakeUpokt = 1000;
     }
-    std::string backendUrl = "http://127.0.0.1:" + std::to_string(backendPort);
-    std::ofstream(dir + "/edge.yaml")
-        << "listeners: [\"127.0.0.1:0\"]\n"
-        << "admin_listener: \"127.0.0.1:0\"\n"
-        << "threads: 2\n"
-        << "log_level: debug\n"
-        << "suppliers:\n  - key_file: " << dir << "/supplier.key\n  - key_file: " << dir
-        << "/supplier2.key\n"
-        << "link:\n  endpoint: \"" << smEndpoint << "\"\n  plaintext: true\n  edge_id: e2e\n"
-        << "  lookup_timeout_ms: 800\n"
-        << "spool:\n  directory: " << dir << "/spool\n"
-        << "services:\n"
-        << "  svc:\n    max_request_bytes: 16KiB\n    backend:\n      url: " << backendUrl
-        << "/base\n      timeout_ms: 700\n      first_byte_timeout_ms: 500\n"
-        << "  opt:\n    validation: optimistic\n    backend:\n      url: " << backendUrl << "\n"
-        << "  down:\n    backend:\n      url: http://127.0.0.1:1\n"
-        << "  win:\n    backend:\n      url: " << backendUrl << "\n"
-        << "  win2:\n    backend:\n      url: " << backendUrl << "\n"
-        << "  win3:\n    backend:\n      url: " << backendUrl << "\n"
-        << "  meter:\n    backend:\n      url: " << backendUrl << "\n"
-        << "  meteropt:\n    validation: optimistic\n    backend:\n      url: " << backendUrl
-        << "\n";
-    edge = std::make_unique<Process>(
-        std::vector<std::string>{gEdgeBinary, "--config", dir + "/edge.yaml"}, dir + "/edge.log");
-    std::smatch m;
-    REQUIRE(waitFor([&] {
-      std::string log = readFile(dir + "/edge.log");
-      return std::regex_search(log, m, std::regex("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)"));
-    }));
-    std::string log = readFile(dir + "/edge.log");
-    std::regex_search(log, m, std::regex("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)"));
-    edgePort = std::stoi(m[1]);
-    adminPort = std::stoi(m[2]);
-  }
-  ~Stack() {
-    edge.reset();
-    sm.reset();
-    backend.reset();
-    fs::remove_all(dir);
-  }
 
-  static void writeKey(const std::string& path, const crypto::PrivateKey& key) {
-    std::ofstream(path) << hex(key.bytes()) << "\n";
-    ::chmod(path.c_str(), 0600);
+    testing::EdgeConfigFile edge;
+    edge.logLevel = "debug";
+    edge.supplierKeyFiles = {"supplier", "supplier2"};  // only the first is in the sessions
+    edge.edgeId = "e2e";
+    edge.lookupTimeoutMs = 800;
+    edge.services = {
+        {.id = "svc", .maxRequestBytes = "16KiB", .backendPath = "/base", .timeoutMs = 700,
+         .firstByteTimeoutMs = 500},
+        {.id = "opt", .validation = "optimistic"},
+        {.id = "down", .backendUrl = "http://127.0.0.1:1"},
+        {.id = "win"},
+        {.id = "win2"},
+        {.id = "win3"},
+        {.id = "meter"},
+        {.id = "meteropt", .validation = "optimistic"},
+    };
+    testing::StackBuilder builder("edge-e2e");
+    builder.key("supplier", keys.supplier).key("supplier2", keys.foreignSupplier);
+    builder.fixture(fixture).edge(edge);
+    if (!withSessionManager) builder.withoutSessionManager();
+    running = builder.start();
+    edgePort = running->edge().relayPort();
+    adminPort = running->edge().adminPort();
   }
 
   protocol::SessionHeader header(const std::string& service = "svc") const {
@@ -261,8 +174,8 @@ struct Stack {
     request.url = "http://127.0.0.1:" + std::to_string(edgePort) + path;
     request.body = std::string(body.begin(), body.end());
     request.headers = std::move(headers);
-    request.timeouts.total = 10s;
-    request.timeouts.firstByte = 10s;
+    request.timeouts.total = testing::kGenerous;
+    request.timeouts.firstByte = testing::kGenerous;
     return call(std::move(request));
   }
 
@@ -282,29 +195,20 @@ struct Stack {
   }
 
   // The metric line's value, or -1.
-  double metric(const std::string& series) {
-    auto text = admin("/metrics").body;
-    auto at = text.find("\n" + series + " ");  // a sample line, not the HELP line
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + series.size() + 2));
-  }
+  double metric(const std::string& series) { return running->edge().metric(series); }
 
-  std::string received() const { return readFile(dir + "/sm/received.log"); }
+  std::string received() const { return running->sm->receivedText(); }
 
   Keys keys;
   std::vector<crypto::PublicKey> ring;
-  std::string dir;
-  int backendPort = 0;
+  std::unique_ptr<testing::Stack> running;
   int edgePort = 0;
   int adminPort = 0;
-  std::unique_ptr<Process> backend;
-  std::unique_ptr<Process> sm;
-  std::unique_ptr<Process> edge;
   pocket::test::BlockingClient client;
 };
 
-bool ready(Stack& stack) {
-  return waitFor([&] { return stack.admin("/readyz").status == 200; });
+testing::Waited ready(Stack& stack) {
+  return stack.running->edge().waitReady();
 }
 
 }  // namespace
@@ -337,7 +241,8 @@ TEST_CASE("a relay is served, signed by the supplier and mined exactly as the pr
   // Mined (the target is the easiest): the session manager received exactly these relay bytes.
   auto relayBytes = protocol::relayBytes(request, *response);
   auto relayHash = protocol::relayHash(relayBytes);
-  REQUIRE(waitFor([&] { return stack.received().find(hex(relayHash)) != std::string::npos; }));
+  REQUIRE(waitFor([&] { return stack.received().find(hex(relayHash)) != std::string::npos; },
+                  "the relay at the session manager"));
   CHECK(stack.received().find(" 7 " + kSessionId) != std::string::npos);  // compute units 7
   CHECK(stack.metric("edge_relays_total{service=\"svc\",outcome=\"served\"}") == 1);
   CHECK(stack.metric("edge_relays_mined_total{service=\"svc\"}") == 1);
@@ -473,7 +378,8 @@ TEST_CASE(
   // and its claim window opens at 21: served and mined.
   auto win = relayIn("win", 1, 10);
   CHECK(win.status == 200);
-  CHECK(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"win\"}") == 1; }));
+  CHECK(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"win\"}") == 1; },
+                "the win relay mined"));
   // "win2" [8, 14] would still be current by the head's 10-block grid (session end 20); by its own
   // params it ended at 14 without grace period.
   auto win2 = relayIn("win2", 8, 14);
@@ -504,14 +410,17 @@ TEST_CASE("the relay meter answers 429 with PATH's wording once the session's bu
   CHECK(limited.body.find("session relay limit reached: claimable portion fully consumed") !=
         std::string::npos);
   // Counted right after the answer went out.
-  CHECK(waitFor([&] {
-    return stack.metric("edge_relays_total{service=\"meter\",outcome=\"rate_limited\"}") == 1;
-  }));
+  CHECK(waitFor(
+      [&] {
+        return stack.metric("edge_relays_total{service=\"meter\",outcome=\"rate_limited\"}") == 1;
+      },
+      "the rate-limited relay counted"));
   CHECK(stack.metric("edge_relays_total{service=\"meter\",outcome=\"served\"}") == 3);
   CHECK(stack.metric("edge_relay_meter_sessions_at_cap") == 1);
   // Sessions the manager sent no budget for are served without a cap, counted once each.
   for (int i = 0; i < 5; ++i) CHECK(stack.post(protocol::marshal(stack.relay())).status == 200);
-  CHECK(waitFor([&] { return stack.metric("edge_relay_meter_unmetered_sessions_total") == 1; }));
+  CHECK(waitFor([&] { return stack.metric("edge_relay_meter_unmetered_sessions_total") == 1; },
+                "the unmetered session counted"));
   CHECK(stack.metric("edge_relays_total{service=\"svc\",outcome=\"rate_limited\"}") == 0);
 }
 
@@ -526,16 +435,20 @@ TEST_CASE(
     return stack.post(protocol::marshal(request));
   };
   for (int i = 0; i < 3; ++i) CHECK(metered({}).status == 200);
-  // The backend is slow: the verdict (over budget) comes first and is the answer.
-  auto limited = metered({{"X-Backend-Delay-Ms", "300"}});
+  // The backend is slow (3 s, far beyond a verdict even on a loaded machine): the verdict (over
+  // budget) comes first and is the answer.
+  auto limited = metered({{"X-Backend-Delay-Ms", "3000"}});
   CHECK(limited.status == 429);
   CHECK(limited.body.find("session relay limit reached: claimable portion fully consumed") !=
         std::string::npos);
-  CHECK(waitFor([&] {
-    return stack.metric("edge_relays_total{service=\"meteropt\",outcome=\"rate_limited\"}") == 1;
-  }));
-  CHECK(
-      waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"meteropt\"}") == 3; }));
+  CHECK(waitFor(
+      [&] {
+        return stack.metric("edge_relays_total{service=\"meteropt\",outcome=\"rate_limited\"}") ==
+               1;
+      },
+      "the rate-limited relay counted"));
+  CHECK(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"meteropt\"}") == 3; },
+                "three meteropt relays mined"));
 }
 
 TEST_CASE("optimistic validation serves while checking and never mines a bad relay") {
@@ -545,12 +458,13 @@ TEST_CASE("optimistic validation serves while checking and never mines a bad rel
   CHECK(good.status == 200);
   // The backend answers after the verdict (a slow backend), so the failed check is what the
   // caller gets; a faster backend's answer would be served before the verdict.
-  auto bad = stack.tampered(stack.relay("opt", {{"X-Backend-Delay-Ms", "300"}}));
+  auto bad = stack.tampered(stack.relay("opt", {{"X-Backend-Delay-Ms", "3000"}}));
   auto r = stack.post(protocol::marshal(bad));
   CHECK(r.status == 403);
   CHECK(stack.outcome(r) == "bad_ring_signature");
   // The good one is mined once, the bad one never.
-  CHECK(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"opt\"}") == 1; }));
+  CHECK(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"opt\"}") == 1; },
+                "the good relay mined"));
 }
 
 TEST_CASE("without chain state the edge is not ready and answers 503") {
@@ -575,30 +489,14 @@ TEST_CASE("SIGTERM finishes the relay in flight and exits cleanly") {
   std::thread caller([&] {
     result.set_value(stack.post(protocol::marshal(stack.relay("svc", {{"X-Backend-Delay-Ms", "300"}}))));
   });
-  std::this_thread::sleep_for(100ms);
-  ::kill(stack.edge->pid, SIGTERM);
+  // SIGTERM once the relay is in the edge (it then has 300 ms of backend delay to go).
+  CHECK(waitFor([&] { return stack.metric("edge_relays_in_flight") >= 1; }, "the relay in flight"));
+  auto& edge = stack.running->edge().process();
+  ::kill(edge.pid(), SIGTERM);
   auto future = result.get_future();
-  REQUIRE(future.wait_for(10s) == std::future_status::ready);
+  REQUIRE(future.wait_for(testing::kGenerous) == std::future_status::ready);
   CHECK(future.get().status == 200);
   caller.join();
-  int status = 0;
-  REQUIRE(waitFor([&] { return waitpid(stack.edge->pid, &status, WNOHANG) == stack.edge->pid; }));
-  stack.edge->pid = -1;
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(readFile(stack.dir + "/edge.log").find("event=edge_stopped") != std::string::npos);
-}
-
-int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: edge_e2e_test <relay-edge> <relay-test-backend> <sm-double> [doctest args]\n");
-    return 2;
-  }
-  gEdgeBinary = argv[1];
-  gBackendBinary = argv[2];
-  gSmBinary = argv[3];
-  ::signal(SIGPIPE, SIG_IGN);
-  doctest::Context context;
-  context.applyCommandLine(argc - 3, argv + 3);
-  return context.run();
+  CHECK(edge.exitCode(testing::kGenerous) == 0);
+  CHECK(edge.output().find("event=edge_stopped") != std::string::npos);
 }

@@ -1,160 +1,70 @@
 // relay-gateway against a real relay-edge (with relay-test-backend and sm-double behind it): the
 // send command verifies the supplier's signature and prints the backend's answer, refuses a wrong
 // supplier key and reports the edge's refusal of a relay signed outside the ring; the load command
-// drives signed relays with no failure.
-//
-// Arguments: <relay-gateway> <relay-edge> <relay-test-backend> <sm-double> [doctest args]
+// drives signed relays with no failure. The processes run on the test harness (test/support/).
 
 #include <algorithm>
-#include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <regex>
+#include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <nlohmann/json.hpp>
 
 #include <doctest.h>
 
 #include "common/crypto/keys.h"
 #include "common/crypto/ring.h"
-#include "common/util/hex.h"
-#include "test/process_support.h"
+#include "test/support/stack.h"
 
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 namespace crypto = pocket::crypto;
 namespace util = pocket::util;
+namespace testing = pocket::testing;
+using testing::Run;
 
 namespace {
 
-std::string gGatewayBinary, gEdgeBinary, gBackendBinary, gSmBinary;
-
-using Process = pocket::test::ChildProcess;
-using pocket::test::readFile;
-using pocket::test::waitFor;
-
-void writeKey(const std::string& path, const crypto::PrivateKey& key) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  REQUIRE(fd >= 0);
-  std::string text = util::toHex(key.bytes()) + "\n";
-  REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
-  ::close(fd);
-}
-
-// What a relay-gateway run printed (stdout and stderr together) and its exit status.
-struct Run {
-  int status = -1;
-  std::string output;
-};
-
 // relay-gateway, an edge serving service "svc" (eager validation) for one supplier, its backend and
-// the session manager double, in a fresh directory.
+// the session manager double, in a fresh directory (the harness's stack).
 struct Stack {
   crypto::PrivateKey supplier = crypto::PrivateKey::fromSecret(util::asBytes("gw-e2e-supplier"));
   crypto::PrivateKey app = crypto::PrivateKey::fromSecret(util::asBytes("gw-e2e-app"));
   crypto::PrivateKey gateway = crypto::PrivateKey::fromSecret(util::asBytes("gw-e2e-gateway"));
   crypto::PrivateKey stranger = crypto::PrivateKey::fromSecret(util::asBytes("gw-e2e-stranger"));
+  std::unique_ptr<testing::Stack> running;
   std::string dir;
   std::string url;
-  std::unique_ptr<Process> backend, sm, edge;
-  int runs = 0;
 
   Stack() {
-    char tmpl[] = "/tmp/gateway-e2e-XXXXXX";
-    dir = mkdtemp(tmpl);
-    writeKey(dir + "/supplier.key", supplier);
-    writeKey(dir + "/app.key", app);
-    writeKey(dir + "/gateway.key", gateway);
-    writeKey(dir + "/stranger.key", stranger);
-    std::vector<crypto::PublicKey> gateways = {gateway.publicKey()};
-    nlohmann::json ringHex = nlohmann::json::array();
-    for (const auto& k : crypto::expectedRingKeys(app.publicKey(), gateways)) {
-      ringHex.push_back(k.hex());
-    }
-    nlohmann::json fixture = {{"chain", {{"height", 15}, {"advance", false}}},
-                              {"sessions", nlohmann::json::array()}};
-    fixture["sessions"].push_back({{"applicationAddress", app.publicKey().address()},
-                                   {"serviceId", "svc"},
-                                   {"sessionId", std::string(64, 'a')},
-                                   {"start", 11},
-                                   {"end", 20},
-                                   {"suppliers", {supplier.publicKey().address()}},
-                                   {"ringPubKeys", ringHex},
-                                   {"computeUnitsPerRelay", 1},
-                                   {"difficultyTarget", std::string(64, 'f')}});
-    std::ofstream(dir + "/fixture.json") << fixture.dump();
-
-    backend = std::make_unique<Process>(
-        std::vector<std::string>{gBackendBinary, "--listen", "127.0.0.1:0", "--port-file",
-                                 dir + "/backend.port"},
-        dir + "/backend.log");
-    REQUIRE(waitFor([&] { return !readFile(dir + "/backend.port").empty(); }));
-    std::string backendPort = readFile(dir + "/backend.port");
-    backendPort.erase(backendPort.find_last_not_of('\n') + 1);
-    fs::create_directories(dir + "/sm");
-    sm = std::make_unique<Process>(
-        std::vector<std::string>{gSmBinary, "serve", "--bind", "tcp://127.0.0.1:*", "--out",
-                                 dir + "/sm", "--fixture", dir + "/fixture.json", "--plaintext",
-                                 "--port-file", dir + "/sm.port", "--chain-interval-ms", "200"},
-        dir + "/sm.log");
-    REQUIRE(waitFor([&] { return !readFile(dir + "/sm.port").empty(); }));
-    std::string smPort = readFile(dir + "/sm.port");
-    smPort.erase(smPort.find_last_not_of('\n') + 1);
-    std::ofstream(dir + "/edge.yaml")
-        << "listeners: [\"127.0.0.1:0\"]\nadmin_listener: \"127.0.0.1:0\"\nthreads: 2\n"
-        << "log_level: info\nsuppliers:\n  - key_file: " << dir << "/supplier.key\n"
-        << "link:\n  endpoint: \"tcp://127.0.0.1:" << smPort
-        << "\"\n  plaintext: true\n  edge_id: gw-e2e\n"
-        << "spool:\n  directory: " << dir << "/spool\n"
-        << "services:\n  svc:\n    validation: eager\n    backend:\n      url: http://127.0.0.1:"
-        << backendPort << "\n";
-    edge = std::make_unique<Process>(
-        std::vector<std::string>{gEdgeBinary, "--config", dir + "/edge.yaml"}, dir + "/edge.log");
-    std::smatch m;
-    const std::regex ports("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)");
-    REQUIRE(waitFor([&] {
-      std::string log = readFile(dir + "/edge.log");
-      return std::regex_search(log, m, ports);
-    }));
-    std::string log = readFile(dir + "/edge.log");
-    std::regex_search(log, m, ports);
-    url = "http://127.0.0.1:" + m[1].str() + "/";
+    testing::SessionFixture fixture;
+    fixture.height = 15;
+    fixture.sessions = {testing::ringSession(app.publicKey(), {gateway.publicKey()}, "svc",
+                                             std::string(64, 'a'), 11, 20,
+                                             {supplier.publicKey().address()})};
+    testing::EdgeConfigFile edge;
+    edge.supplierKeyFiles = {"supplier"};
+    edge.edgeId = "gw-e2e";
+    edge.services = {{.id = "svc", .validation = "eager"}};
+    running = testing::StackBuilder("gateway-e2e")
+                  .key("supplier", supplier)
+                  .key("app", app)
+                  .key("gateway", gateway)
+                  .key("stranger", stranger)
+                  .fixture(fixture)
+                  .edge(edge)
+                  .start();
+    dir = running->dir.path();
+    url = running->edge().relayUrl("/");
     // Ready once the edge has chain state: a relay gets past the 503 of an empty cache.
-    REQUIRE(waitFor([&] { return send({}).output.find("HTTP status: 503") == std::string::npos; },
-                    20s));
-  }
-  ~Stack() {
-    edge.reset();
-    sm.reset();
-    backend.reset();
-    fs::remove_all(dir);
+    REQUIRE(testing::waitFor(
+        [&] { return send({}).output.find("HTTP status: 503") == std::string::npos; },
+        "a relay past the edge's 503 (chain state received)"));
   }
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
-  Run gatewayRun(std::vector<std::string> args) {
-    std::string log = dir + "/gateway-" + std::to_string(runs++) + ".log";
-    args.insert(args.begin(), gGatewayBinary);
-    pid_t pid = pocket::test::spawnProcess(std::move(args), log);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    Run run;
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.output = readFile(log);
-    return run;
-  }
+  Run gatewayRun(std::vector<std::string> args) { return running->gateway(std::move(args)); }
 
   // The relay options for this stack's session (with --supplier-key unless `extra` names the
   // supplier's public key), then `extra`.
@@ -258,21 +168,4 @@ TEST_CASE("load: signed relays for 2 s, closed and open loop, without a failed c
     CHECK(std::stoull(values["requests"]) > 20);
     if (!mode.empty()) CHECK(values["offered_rps"] == "200");
   }
-}
-
-int main(int argc, char** argv) {
-  if (argc < 5) {
-    std::fprintf(stderr,
-                 "usage: gateway_e2e_test <relay-gateway> <relay-edge> <relay-test-backend> "
-                 "<sm-double> [doctest args]\n");
-    return 2;
-  }
-  gGatewayBinary = argv[1];
-  gEdgeBinary = argv[2];
-  gBackendBinary = argv[3];
-  gSmBinary = argv[4];
-  ::signal(SIGPIPE, SIG_IGN);
-  doctest::Context context;
-  context.applyCommandLine(argc - 4, argv + 4);
-  return context.run();
 }

@@ -1,41 +1,5 @@
-// relay-gateway: a PATH-style client and load driver for RelayMiner edges.
-//
-//   relay-gateway send URL [relay options] [request options]
-//       builds one RelayRequest as PATH does (ring-signed by the gateway, or by the application),
-//       POSTs it to URL, checks the answer as PATH does (RelayResponse, session header,
-//       payload_hash, supplier signature) and prints what came back: HTTP status, relay outcome,
-//       the signature check, the backend's status, headers and body.
-//       Exit 0 only for a 200 whose signature verifies.
-//   relay-gateway load URL [relay options] [request options] [load options] [--pool N]
-//       [--verify-every K]
-//       signs N distinct relays (the JSON-RPC id of the body is 1..N) before the clock starts, then
-//       drives keep-alive connections cycling through them. The supplier signature is verified on
-//       the first answer of each connection and then on every K-th (default 100).
-//   relay-gateway raw-load URL [request options] [load options]
-//       sends one plain HTTP request (to the URL's path) over and over: measures a server alone
-//       (nginx, an edge's HTTP layer) and checks that the driver is not the limit.
-//
-// relay options:
-//   --app-key FILE | --app-pubkey HEX   the application (its key signs when there is no gateway)
-//   --gateway-key FILE                  the signing gateway (PATH signs as a delegated gateway)
-//   --delegate-pubkey HEX               a further gateway the application delegates to (repeatable)
-//   --service ID --session-id ID --session-start H --session-end H   the session header
-//   --supplier-key FILE | --supplier-pubkey HEX   the supplier's key, to verify its signature
-//   --supplier ADDRESS                  the supplier operator address (default: of the supplier
-//   key)
-//   --rpc-type N                        the Rpc-Type header (3 = JSON-RPC; 0 = none)
-//   Key files hold 64 hex digits and must not be accessible by group or others (chmod 600).
-// request options (the end user's request; for send/load it is embedded in the relay):
-//   --method M (POST) --path /p?q (/) --header "Name: value" (repeatable)
-//   --body TEXT | --body-file FILE      (send/load default: an eth_blockNumber JSON-RPC call)
-// load options:
-//   --connections N (64) --threads T (2) --seconds S (10)
-//   --rate R   open loop: R requests/s in total on a fixed schedule, latency from each request's
-//              scheduled time (0 = closed loop, the default)
-// load and raw-load print name=value lines: rps, offered_rps, p50_ms, p90_ms, p99_ms, p999_ms,
-// max_ms, non2xx, errors, (load:) sig_checked, sig_failures, and non2xx_status_<code>,
-// non2xx_outcome_<X-Relay-Outcome> per kind of failure.
-// Exit status: 0 success, 1 failed check (or nothing answered), 2 usage or configuration error.
+// relay-gateway: a PATH-style client and load driver for RelayMiner edges. kUsage below is its
+// manual (`relay-gateway --help`).
 
 #include <algorithm>
 #include <atomic>
@@ -78,13 +42,55 @@ namespace util = pocket::util;
 using pocket::gateway::LoadOptions;
 using pocket::gateway::LoadReport;
 
+constexpr const char* kUsage = R"(usage: relay-gateway send|load|raw-load URL [options]   (relay-gateway --help)
+
+relay-gateway: a PATH-style client and load driver for RelayMiner edges (plain http:// only).
+
+  relay-gateway send URL [relay options] [request options]
+      builds one RelayRequest as PATH does (ring-signed by the gateway, or by the application),
+      POSTs it to URL, checks the answer as PATH does (RelayResponse, session header,
+      payload_hash, supplier signature) and prints what came back: HTTP status, relay outcome,
+      the signature check, the backend's status, headers and body.
+      Exit 0 only for a 200 whose signature verifies.
+  relay-gateway load URL [relay options] [request options] [load options] [--pool N]
+      [--verify-every K]
+      signs N distinct relays (the JSON-RPC id of the body is 1..N) before the clock starts, then
+      drives keep-alive connections cycling through them. The supplier signature is verified on
+      the first answer of each connection and then on every K-th (default 100).
+  relay-gateway raw-load URL [request options] [load options]
+      sends one plain HTTP request (to the URL's path) over and over: measures a server alone
+      (nginx, an edge's HTTP layer) and checks that the driver is not the limit.
+
+relay options:
+  --app-key FILE | --app-pubkey HEX   the application (its key signs when there is no gateway)
+  --gateway-key FILE                  the signing gateway (PATH signs as a delegated gateway)
+  --delegate-pubkey HEX               a further gateway the application delegates to (repeatable)
+  --service ID --session-id ID --session-start H --session-end H   the session header
+  --supplier-key FILE | --supplier-pubkey HEX   the supplier's key, to verify its signature
+  --supplier ADDRESS                  the supplier operator address (default: the supplier
+                                      key's)
+  --rpc-type N                        the Rpc-Type header (3 = JSON-RPC; 0 = none)
+  Key files hold 64 hex digits and must not be accessible by group or others (chmod 600).
+request options (the end user's request; for send/load it is embedded in the relay):
+  --method M (POST) --path /p?q (/) --header "Name: value" (repeatable)
+  --body TEXT | --body-file FILE      (send/load default: an eth_blockNumber JSON-RPC call)
+load options:
+  --connections N (64) --threads T (2) --seconds S (10)
+  --rate R   open loop: R requests/s in total on a fixed schedule, latency from each request's
+             scheduled time (0 = closed loop, the default)
+load and raw-load print name=value lines: rps, offered_rps, p50_ms, p90_ms, p99_ms, p999_ms,
+max_ms, non2xx, errors, (load:) sig_checked, sig_failures, and non2xx_status_<code>,
+non2xx_outcome_<X-Relay-Outcome> per kind of failure.
+Exit status: 0 success, 1 failed check (or nothing answered), 2 usage or configuration error.
+)";
+
 // A usage or configuration error: exit status 2.
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  throw UsageError(why + " (usage: see the top of test/gateway/main.cpp)");
+  throw UsageError(why + " (relay-gateway --help shows the usage)");
 }
 
 // The end user's request.
@@ -528,6 +534,10 @@ int rawLoad(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
   try {
     Args args = parseArgs(argc, argv);
     if (args.command == "send") return send(args);

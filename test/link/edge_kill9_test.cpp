@@ -3,29 +3,16 @@
 // started again on the same spool; afterwards every relay the edge answered with a signed response
 // is at the session-manager double exactly once by relay hash.
 //
-// Arguments: <relay-edge> <relay-test-backend> <sm-double> [doctest args]
+// The processes run on the test harness (test/support/).
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <vector>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <curl/curl.h>
-#include <nlohmann/json.hpp>
 
 #include <doctest.h>
 
@@ -35,63 +22,15 @@
 #include "common/protocol/http_payload.h"
 #include "common/protocol/relay.h"
 #include "common/util/hex.h"
-#include "test/link/test_support.h"
-
-extern char** environ;
+#include "test/support/stack.h"
 
 using namespace std::chrono_literals;
 namespace crypto = pocket::crypto;
 namespace protocol = pocket::protocol;
 namespace util = pocket::util;
+namespace testing = pocket::testing;
 
 namespace {
-
-std::string gEdge, gBackend, gDouble;
-
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const std::string& logPath) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-  }
-  ~Process() { kill9(); }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-template <class F>
-bool waitFor(F predicate, std::chrono::milliseconds limit = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return predicate();
-}
 
 std::size_t collect(char* data, std::size_t size, std::size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
@@ -114,72 +53,39 @@ std::pair<long, std::string> post(CURL* curl, const std::string& url, const util
   return {status, response};
 }
 
+// libcurl's global state, for the lifetime of a test (before any client thread starts).
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  ~CurlGlobal() { curl_global_cleanup(); }
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
 struct Stack {
   Stack() {
-    writeKey(dir / "supplier.key", supplier);
     ring = crypto::expectedRingKeys(app.publicKey(),
                                     std::vector<crypto::PublicKey>{gateway.publicKey()});
-    nlohmann::json ringHex = nlohmann::json::array();
-    for (const auto& k : ring) ringHex.push_back(k.hex());
-    nlohmann::json fixture = {{"chain", {{"height", 15}, {"advance", false}}},
-                              {"sessions",
-                               {{{"applicationAddress", app.publicKey().address()},
-                                 {"serviceId", "svc"},
-                                 {"sessionId", sessionId},
-                                 {"start", 11},
-                                 {"end", 20},
-                                 {"suppliers", {supplier.publicKey().address()}},
-                                 {"ringPubKeys", ringHex},
-                                 {"computeUnitsPerRelay", 7},
-                                 {"difficultyTarget", std::string(64, 'f')}}}}};
-    std::ofstream(dir / "fixture.json") << fixture.dump();
-    backend =
-        std::make_unique<Process>(std::vector<std::string>{gBackend, "--listen", "127.0.0.1:0",
-                                                           "--port-file", dir / "backend.port"},
-                                  dir / "backend.log");
-    REQUIRE(waitFor([&] { return std::filesystem::exists(dir / "backend.port"); }));
-    std::filesystem::create_directories(dir / "sm");
-    sm = std::make_unique<Process>(
-        std::vector<std::string>{gDouble, "serve", "--bind", "tcp://127.0.0.1:*", "--out",
-                                 dir / "sm", "--fixture", dir / "fixture.json", "--plaintext",
-                                 "--port-file", dir / "sm.port", "--chain-interval-ms", "200"},
-        dir / "sm.log");
-    REQUIRE(waitFor([&] { return std::filesystem::exists(dir / "sm.port"); }));
-    std::string smPort = readFile(dir / "sm.port");
-    smPort.erase(smPort.find_last_not_of('\n') + 1);
-    std::string backendPort = readFile(dir / "backend.port");
-    backendPort.erase(backendPort.find_last_not_of('\n') + 1);
-    std::ofstream(dir / "edge.yaml")
-        << "listeners: [\"127.0.0.1:0\"]\n"
-        << "admin_listener: \"127.0.0.1:0\"\n"
-        << "threads: 2\n"
-        << "suppliers:\n  - key_file: " << dir / "supplier.key"
-        << "\n"
-        << "link:\n  endpoint: \"tcp://127.0.0.1:" << smPort
-        << "\"\n  plaintext: true\n  edge_id: kill9\n"
-        << "spool:\n  directory: " << dir / "spool"
-        << "\n"
-        << "services:\n  svc:\n    backend:\n      url: http://127.0.0.1:" << backendPort << "\n";
+    testing::SessionFixture fixture;
+    fixture.height = 15;
+    fixture.sessions = {testing::ringSession(app.publicKey(), {gateway.publicKey()}, "svc",
+                                             sessionId, 11, 20, {supplier.publicKey().address()})};
+    fixture.sessions[0].computeUnitsPerRelay = 7;
+    testing::EdgeConfigFile edge;
+    edge.supplierKeyFiles = {"supplier"};
+    edge.edgeId = "kill9";
+    edge.services = {{.id = "svc"}};
+    running = testing::StackBuilder("edge-kill9")
+                  .key("supplier", supplier)
+                  .fixture(fixture)
+                  .edge(edge)
+                  .start();
   }
 
-  static void writeKey(const std::string& path, const crypto::PrivateKey& key) {
-    std::ofstream(path) << util::toHex(key.bytes()) << "\n";
-    ::chmod(path.c_str(), 0600);
-  }
-
-  // Starts (or restarts) the edge and returns its relay port once it listens.
-  int startEdge(int generation) {
-    std::string log = dir / ("edge-" + std::to_string(generation) + ".log");
-    edge = std::make_unique<Process>(std::vector<std::string>{gEdge, "--config", dir / "edge.yaml"},
-                                     log);
-    std::smatch m;
-    std::regex listening("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)");
-    std::string text;
-    REQUIRE(waitFor([&] {
-      text = readFile(log);
-      return std::regex_search(text, m, listening);
-    }));
-    return std::stoi(m[1]);
+  // Kills the edge with SIGKILL and starts it again on the same spool; returns its new relay port.
+  int restartEdge() {
+    running->edge().kill9();
+    running->edge().restart();
+    return running->edge().relayPort();
   }
 
   util::Bytes signedRelay(int n) const {
@@ -199,24 +105,24 @@ struct Stack {
     return protocol::marshal(request);
   }
 
-  pocket::test::TempDir dir;
   crypto::PrivateKey supplier = crypto::PrivateKey::fromSecret(util::asBytes("kill9-supplier"));
   crypto::PrivateKey app = crypto::PrivateKey::fromSecret(util::asBytes("kill9-app"));
   crypto::PrivateKey gateway = crypto::PrivateKey::fromSecret(util::asBytes("kill9-gateway"));
   std::vector<crypto::PublicKey> ring;
   std::string sessionId = std::string(64, 'c');
-  std::unique_ptr<Process> backend, sm, edge;
+  std::unique_ptr<testing::Stack> running;
 };
 
 }  // namespace
 
 TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the manager exactly once") {
+  CurlGlobal curlGlobal;
   Stack stack;
   const int total = 8000;
   std::vector<util::Bytes> requests;
   for (int n = 0; n < total; ++n) requests.push_back(stack.signedRelay(n));
 
-  std::atomic<int> port{stack.startEdge(0)};
+  std::atomic<int> port{stack.running->edge().relayPort()};
   std::atomic<int> next{0};
   std::atomic<bool> stop{false};
   std::mutex mutex;
@@ -235,7 +141,7 @@ TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the mana
         if (status != 200 || !response.ok() || response->relayMinerError) {
           ++failures;
           // The edge is being restarted: do not burn through the prepared relays meanwhile.
-          if (status == 0) std::this_thread::sleep_for(5ms);
+          if (status == 0) std::this_thread::sleep_for(50ms);
           continue;
         }
         auto request = protocol::parseRelayRequest(requests[n]);
@@ -255,7 +161,7 @@ TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the mana
   };
   auto serveAtLeast = [&](std::size_t more) {
     std::size_t target = servedCount() + more;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
+    auto deadline = std::chrono::steady_clock::now() + testing::kGenerous;
     while (servedCount() < target && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(5ms);
     }
@@ -264,8 +170,7 @@ TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the mana
   for (int generation = 1; generation <= 3; ++generation) {
     serveAtLeast(1000);
     servedAtKill.push_back(servedCount());
-    stack.edge->kill9();
-    port = stack.startEdge(generation);
+    port = stack.restartEdge();
   }
   serveAtLeast(1000);
   stop = true;
@@ -283,21 +188,15 @@ TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the mana
   auto readReceived = [&] {
     received.clear();
     duplicates = 0;
-    std::istringstream lines(readFile(stack.dir / "sm/received.log"));
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::istringstream fields(line);
-      std::string kind, edge, spool, seq, hash;
-      fields >> kind >> edge >> spool >> seq >> hash;
-      if (kind == "R") received.insert(hash);
-      if (kind == "H") ++duplicates;
-    }
+    auto log = stack.running->sm->received();
+    received = log.accepted;
+    duplicates = log.duplicates;
     for (const auto& h : served) {
       if (received.count(h) == 0) return false;
     }
     return true;
   };
-  CHECK(waitFor(readReceived, 60s));
+  CHECK(testing::waitFor(readReceived, 120s, "every served relay at the session manager"));
   std::size_t missing = 0;
   for (const auto& h : served) missing += received.count(h) == 0 ? 1 : 0;
   CHECK(missing == 0);
@@ -311,18 +210,3 @@ TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the mana
                     << failures.load());
 }
 
-int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: edge_kill9_test <relay-edge> <relay-test-backend> <sm-double>\n");
-    return 2;
-  }
-  gEdge = argv[1];
-  gBackend = argv[2];
-  gDouble = argv[3];
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  doctest::Context context;
-  context.applyCommandLine(argc - 3, argv + 3);
-  int rc = context.run();
-  curl_global_cleanup();
-  return rc;
-}

@@ -15,6 +15,7 @@
 #include "common/net/frame.h"
 #include "edge_link.capnp.h"
 #include "test/link/test_support.h"
+#include "test/support/process.h"
 
 using namespace std::chrono_literals;
 using pocket::edge::ChainFacts;
@@ -25,7 +26,7 @@ using pocket::edge::Spool;
 using pocket::edge::SpoolOptions;
 using pocket::test::CapturedLog;
 using pocket::test::makeRelay;
-using pocket::test::TempDir;
+using pocket::testing::TempDir;
 
 namespace {
 
@@ -40,7 +41,8 @@ class ScriptedManager {
   const std::string& endpoint() const { return endpoint_; }
 
   // Waits for the next edge message and returns its decoded frame.
-  std::unique_ptr<pocket::net::DecodedFrame> receive(std::chrono::milliseconds timeout = 5s) {
+  // The bound only ends a failing test: a loaded machine must never reach it.
+  std::unique_ptr<pocket::net::DecodedFrame> receive(std::chrono::milliseconds timeout = 60s) {
     zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, timeout) <= 0) return nullptr;
     zmq::message_t id, body;
@@ -91,7 +93,7 @@ class ScriptedManager {
 };
 
 template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 5s) {
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 60s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (predicate()) return true;
@@ -106,7 +108,9 @@ LinkOptions plainOptions(const std::string& endpoint) {
   o.edgeId = "edge-test";
   o.plaintext = true;
   o.batchMaxRelays = 10;
-  o.ackTimeout = 1s;
+  // Far beyond any test step, so that a slow test thread never sees a resend it did not ask for;
+  // the resend test sets its own.
+  o.ackTimeout = 60s;
   return o;
 }
 

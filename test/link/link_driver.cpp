@@ -22,6 +22,19 @@
 #include "edge/link/spool.h"
 #include "test/link/test_support.h"
 
+namespace {
+
+constexpr const char* kUsage =
+    "usage: link-driver --spool DIR --endpoint EP --count N\n"
+    "                   (--plaintext | --key KEY_PAIR_FILE --server-key PUBLIC_KEY_FILE)\n"
+    "                   [--edge-id ID] [--append-interval-us U] [--wait-ms T]\n"
+    "                   [--query APP SERVICE HEIGHT]\n"
+    "An edge reduced to its delivery path: appends mined relays 1..N to the spool, delivers them\n"
+    "over the link and waits until all are acked (exit 0; 1 otherwise, 2 on usage errors).\n"
+    "--query looks up one session instead and prints the outcome.\n";
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace std::chrono;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -41,6 +54,10 @@ int main(int argc, char** argv) {
         return args[++i];
       };
       const std::string& a = args[i];
+      if (a == "--help" || a == "-h") {
+        std::cout << kUsage;
+        return 0;
+      }
       if (a == "--spool") {
         spoolOptions.directory = value();
       } else if (a == "--endpoint") {

@@ -15,6 +15,7 @@
 #include <doctest.h>
 
 #include "test/link/test_support.h"
+#include "test/support/process.h"
 
 using pocket::edge::FsyncPolicy;
 using pocket::edge::MinedRelay;
@@ -22,7 +23,7 @@ using pocket::edge::Spool;
 using pocket::edge::SpoolOptions;
 using pocket::test::CapturedLog;
 using pocket::test::makeRelay;
-using pocket::test::TempDir;
+using pocket::testing::TempDir;
 
 namespace {
 

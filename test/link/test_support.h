@@ -1,36 +1,16 @@
 #pragma once
-// Temporary directories, captured logs and made-up mined relays for the link tests.
+// Captured logs and made-up mined relays for the link tests (temporary directories: the harness,
+// test/support/process.h).
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
-
-#include <unistd.h>
 
 #include "common/crypto/hash.h"
 #include "common/util/log.h"
 #include "edge/link/mined_relay.h"
 
 namespace pocket::test {
-
-// A fresh directory under $TMPDIR, removed with everything in it when the object goes.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pocket-link-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // A LogSink writing into memory, for asserting on log lines.
 class CapturedLog {

@@ -533,14 +533,16 @@ class Double {
   std::uint64_t garbage_ = 0;
 };
 
-int usage() {
-  std::cerr
+int usage(std::ostream& out = std::cerr, int status = 2) {
+  out
       << "usage: sm-double serve --bind EP --out DIR [--fixture F] (--plaintext | --server-key F "
          "--allow-list F) [--port-file F] [--chain-interval-ms N] [--no-session-answers] "
          "[--exit-after-durable-batches N]\n"
          "       sm-double keygen KEY_PAIR_FILE PUBLIC_KEY_FILE\n"
-         "       sm-double report DIR\n";
-  return 2;
+         "       sm-double report DIR\n"
+         "A stand-in for the session manager's end of the link: acks mined relays once they are\n"
+         "in DIR/received.log, answers session queries from the fixture, pushes chain state.\n";
+  return status;
 }
 
 int report(const std::string& dir) {
@@ -571,6 +573,7 @@ int report(const std::string& dir) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage();
+  if (args[0] == "--help" || args[0] == "-h") return usage(std::cout, 0);
   try {
     if (args[0] == "keygen" && args.size() == 3) {
       auto keys = pocket::net::generateCurveKeyPair();

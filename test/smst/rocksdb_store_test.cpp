@@ -9,21 +9,12 @@
 
 #include "common/crypto/hash.h"
 #include "common/smst/trie.h"
+#include "test/support/process.h"
 
 using namespace pocket;
+using pocket::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("smst-rocksdb-test-" + std::to_string(::getpid()) + "-" +
-            std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 util::ByteSpan b(const std::string& s) {
   return util::asBytes(s);
@@ -37,7 +28,7 @@ TEST_CASE("a RocksDB-backed trie survives closing the database and reopens from 
   smst::SparseMerkleClosestProof proof;
   crypto::Hash32 path = crypto::sha256(b("block hash and session id"));
   {
-    auto db = smst::RocksDb::open(dir.path.string());
+    auto db = smst::RocksDb::open(dir.path());
     smst::RocksNodeStore store(*db, "supplier/session-1/");
     smst::SparseMerkleSumTrie trie(store);
     for (int i = 0; i < 500; ++i) trie.update(b("relay" + std::to_string(i)), b("bytes"), 42);
@@ -50,7 +41,7 @@ TEST_CASE("a RocksDB-backed trie survives closing the database and reopens from 
     second.update(b("x"), b("y"), 1);
     second.commit();
   }
-  auto db = smst::RocksDb::open(dir.path.string());
+  auto db = smst::RocksDb::open(dir.path());
   smst::RocksNodeStore store(*db, "supplier/session-1/");
   auto committed = store.committedRoot();
   REQUIRE(committed.has_value());

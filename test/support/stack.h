@@ -1,0 +1,258 @@
+#pragma once
+// A running stack for end-to-end tests, built from typed parts: relay-test-backend, the session
+// manager's double (sm-double) with a session fixture, N relay-edges, and relay-gateway runs, each
+// in one temporary directory with its real configuration file (edge.yaml written with yaml-cpp,
+// the fixture with nlohmann::json) and its log.
+//
+//   auto stack = StackBuilder("edge-e2e")
+//                    .key("supplier", supplierKey)
+//                    .fixture(fixture)
+//                    .edge(EdgeConfigFile{...})
+//                    .start();
+//   stack->edge().admin("/readyz").status ...
+//
+// Parts a test does not ask for are not started: no edge means no backend; withoutSessionManager()
+// points the edges' link at a port where nothing listens. More parts (a session-manager binary, a
+// local chain) join as further optional members started by the builder in dependency order.
+//
+// Binaries are found through environment variables that meson's test() sets (binaryPath); a
+// missing one fails with its name. Every start waits for readiness (a port file, the edge's
+// "listener=… admin=…" log line) within kGenerous and fails with the process's log.
+// While a Stack lives, a doctest assertion that fails prints the state and log tail of each of
+// its processes.
+//
+// Threading: one test thread drives a Stack; Edge::admin may be called from any thread.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <doctest.h>
+
+#include "common/crypto/keys.h"
+#include "test/support/process.h"
+
+namespace pocket::testing {
+
+// Environment variables naming the binaries (set by test/*/meson.build).
+inline constexpr const char* kRelayEdgeVar = "POCKET_RELAY_EDGE";
+inline constexpr const char* kTestBackendVar = "POCKET_RELAY_TEST_BACKEND";
+inline constexpr const char* kSmDoubleVar = "POCKET_SM_DOUBLE";
+inline constexpr const char* kRelayGatewayVar = "POCKET_RELAY_GATEWAY";
+inline constexpr const char* kLinkDriverVar = "POCKET_LINK_DRIVER";
+
+// ---- The session fixture sm-double serves (`--fixture`).
+
+// Shared-params overrides; an absent field keeps the chain's (genesis) value.
+struct ChainParams {
+  std::optional<std::int64_t> numBlocksPerSession;
+  std::optional<std::int64_t> gracePeriodEndOffsetBlocks;
+  std::optional<std::int64_t> claimWindowOpenOffsetBlocks;
+  nlohmann::json toJson() const;
+};
+
+struct FixtureSession {
+  std::string applicationAddress;
+  std::string serviceId;
+  std::string sessionId;
+  std::int64_t start = 0;
+  std::int64_t end = 0;
+  std::vector<std::string> suppliers;     // operator addresses
+  std::vector<std::string> ringPubKeys;   // compressed public keys, hex
+  std::uint64_t computeUnitsPerRelay = 1;
+  std::optional<std::string> difficultyTarget;        // 64 hex digits
+  std::optional<ChainParams> windowParams;             // the session's own window params
+  std::optional<std::uint64_t> applicationStakeUpokt;  // the relay meter's budget
+  nlohmann::json toJson() const;
+};
+
+// A session of application `app` whose ring is the application and `gateways` (the ring the edge
+// expects), for `service` with `suppliers` (operator addresses), blocks [start, end], at the
+// easiest difficulty target (every relay is mined).
+FixtureSession ringSession(const crypto::PublicKey& app,
+                           const std::vector<crypto::PublicKey>& gateways, std::string service,
+                           std::string sessionId, std::int64_t start, std::int64_t end,
+                           std::vector<std::string> suppliers);
+
+struct SessionFixture {
+  std::int64_t height = 1;
+  bool advance = false;  // sm-double advances the height by one per chain state when true
+  std::optional<ChainParams> sharedParams;
+  std::vector<FixtureSession> sessions;
+  nlohmann::json toJson() const;
+};
+
+// ---- relay-edge's edge.yaml (docs/configuration.md).
+
+struct EdgeServiceConfig {
+  std::string id;
+  std::optional<std::string> validation;       // eager | optimistic | none
+  std::optional<std::string> maxRequestBytes;  // "16KiB"
+  // The backend: `backendUrl` when set, otherwise the stack's relay-test-backend + backendPath.
+  std::optional<std::string> backendUrl;
+  std::string backendPath;
+  std::optional<int> timeoutMs;
+  std::optional<int> firstByteTimeoutMs;
+};
+
+struct EdgeConfigFile {
+  std::vector<std::string> listeners = {"127.0.0.1:0"};
+  std::string adminListener = "127.0.0.1:0";
+  int threads = 2;
+  std::string logLevel = "info";
+  std::vector<std::string> supplierKeyFiles;  // paths; StackBuilder::edge accepts key names
+  std::string linkEndpoint;                   // filled by the stack
+  bool linkPlaintext = true;
+  std::string edgeId = "edge";
+  std::optional<int> lookupTimeoutMs;
+  std::string spoolDirectory;                 // filled by the stack: <dir>/spool-<edgeId>
+  std::vector<EdgeServiceConfig> services;
+  std::string toYaml() const;
+};
+
+// ---- Running parts.
+
+// A plain HTTP/1.1 answer.
+struct HttpAnswer {
+  int status = 0;  // 0: no answer (connection refused, reset or no status line)
+  std::string body;
+};
+// GET http://127.0.0.1:port/path, Connection: close; waits at most `timeout` for the answer.
+HttpAnswer httpGet(int port, const std::string& path,
+                   std::chrono::milliseconds timeout = kGenerous);
+
+class TestBackend {
+ public:
+  TestBackend(const std::string& dir, std::vector<std::string> extraArgs = {});
+  std::string url(const std::string& path = "") const;
+  int port() const { return port_; }
+  ChildProcess& process() { return *process_; }
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+};
+
+// received.log of sm-double: R (accepted), H (duplicate by hash) and X (rejected) lines.
+struct ReceivedLog {
+  std::multiset<std::string> accepted;  // relay hashes (hex)
+  std::size_t duplicates = 0;
+  std::size_t rejected = 0;
+  static ReceivedLog parse(const std::string& text);
+};
+
+class SmDouble {
+ public:
+  // Starts `sm-double serve` on an ephemeral 127.0.0.1 port with `args` (e.g. --plaintext) and
+  // waits for its port file. Its state (received.log, high-water marks) lives in <dir>/sm.
+  SmDouble(const std::string& dir, const std::string& fixturePath, std::vector<std::string> args,
+           int chainIntervalMs);
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  std::string outDir() const { return dir_ + "/sm"; }
+  std::string receivedText() const;
+  ReceivedLog received() const { return ReceivedLog::parse(receivedText()); }
+  ChildProcess& process() { return *process_; }
+  void kill9() { process_->kill9(); }
+  // Starts it again on the same port and state, with other `args` when given.
+  void restart(std::optional<std::vector<std::string>> args = std::nullopt);
+
+ private:
+  std::vector<std::string> argv(const std::string& bind) const;
+  void waitListening();
+  std::string dir_, fixturePath_;
+  std::vector<std::string> args_;
+  int chainIntervalMs_;
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+};
+
+class Edge {
+ public:
+  // Starts relay-edge on `configPath` and waits until it prints its ports.
+  Edge(const std::string& name, const std::string& configPath, const std::string& logPath);
+  int relayPort() const { return relayPort_; }
+  int adminPort() const { return adminPort_; }
+  std::string relayUrl(const std::string& path = "/") const;
+  HttpAnswer admin(const std::string& path) const { return httpGet(adminPort_, path); }
+  // The sample value of the /metrics line `series` (name{labels}), or -1 when absent.
+  double metric(const std::string& series) const;
+  // Waits until /readyz answers 200.
+  Waited waitReady(std::chrono::milliseconds deadline = kGenerous) const;
+  ChildProcess& process() { return *process_; }
+  void kill9() { process_->kill9(); }
+  // Starts the ended edge again on the same configuration (and so the same spool).
+  void restart();
+
+ private:
+  void waitListening();
+  std::unique_ptr<ChildProcess> process_;
+  int relayPort_ = 0;
+  int adminPort_ = 0;
+};
+
+class Stack {
+ public:
+  explicit Stack(const std::string& prefix);
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  std::string path(const std::string& name) const { return dir / name; }
+  Edge& edge(std::size_t i = 0) { return *edges.at(i); }
+  // Starts another process, owned by the stack (killed when it goes), whose output is appended to
+  // <dir>/<name>.log; it is part of the logs shown on failure.
+  ChildProcess& spawn(const std::string& name, std::vector<std::string> argv);
+  // Runs relay-gateway with `args` to its end; output in <dir>/gateway-N.log.
+  Run gateway(std::vector<std::string> args);
+  // The state and log tail of every process of the stack.
+  std::string describe() const;
+
+  TempDir dir;
+  std::unique_ptr<TestBackend> backend;
+  std::unique_ptr<SmDouble> sm;
+  std::vector<std::unique_ptr<Edge>> edges;
+
+ private:
+  int gatewayRuns_ = 0;
+  std::vector<std::unique_ptr<ChildProcess>> spawned_;
+  // Prints describe() with any failed doctest assertion while the stack lives.
+  doctest::detail::ContextScope<std::function<void(std::ostream*)>> logsOnFailure_;
+};
+
+class StackBuilder {
+ public:
+  explicit StackBuilder(std::string prefix) : prefix_(std::move(prefix)) {}
+  // Writes <dir>/<name>.key (hex, mode 0600); an edge lists it by name in supplierKeyFiles.
+  StackBuilder& key(const std::string& name, const crypto::PrivateKey& key);
+  StackBuilder& fixture(SessionFixture fixture);
+  // sm-double's arguments after serve/--bind/--out/--fixture/--port-file (default --plaintext).
+  StackBuilder& sessionManagerArgs(std::vector<std::string> args);
+  StackBuilder& chainIntervalMs(int ms);
+  // The edges' link points at a port where nothing listens; no sm-double runs.
+  StackBuilder& withoutSessionManager();
+  // Backend arguments (relay-test-backend) when an edge needs one.
+  StackBuilder& backendArgs(std::vector<std::string> args);
+  StackBuilder& edge(EdgeConfigFile config);
+  // Starts everything: backend, then sm-double, then each edge.
+  std::unique_ptr<Stack> start();
+
+ private:
+  std::string prefix_;
+  std::vector<std::pair<std::string, std::string>> keys_;  // name, hex secret
+  SessionFixture fixture_;
+  bool sessionManager_ = true;
+  std::vector<std::string> smArgs_ = {"--plaintext"};
+  int chainIntervalMs_ = 200;
+  std::vector<std::string> backendArgs_;
+  std::vector<EdgeConfigFile> edges_;
+};
+
+}  // namespace pocket::testing
