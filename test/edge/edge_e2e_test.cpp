@@ -70,7 +70,7 @@ struct Stack {
     testing::SessionFixture fixture;
     fixture.height = 15;
     // The current session [11, 20] of each service, and an old one [1, 10] of "svc".
-    for (const std::string service : {"svc", "opt", "down"}) {
+    for (const std::string service : {"svc", "opt", "down", "large"}) {
       fixture.sessions.push_back(session(service, kSessionId, 11, 20));
     }
     fixture.sessions.push_back(session("svc", kOldSessionId, 1, 10));
@@ -106,6 +106,7 @@ struct Stack {
     edge.services = {
         {.id = "svc", .maxRequestBytes = "16KiB", .backendPath = "/base", .timeoutMs = 700,
          .firstByteTimeoutMs = 500},
+        {.id = "large", .timeoutMs = 120000, .firstByteTimeoutMs = 60000},
         {.id = "opt", .validation = "optimistic"},
         {.id = "down", .backendUrl = "http://127.0.0.1:1"},
         {.id = "win"},
@@ -353,7 +354,9 @@ TEST_CASE("backend errors: 5xx is served but not mined, timeouts are 504, a dead
   CHECK(slow.status == 504);
   CHECK(stack.outcome(slow) == "backend_timeout");
 
-  auto big = stack.post(protocol::marshal(stack.relay("svc", {{"X-Backend-Body-Bytes", "30000000"}})));
+  // Deadlines far beyond any machine's time to produce the answer: the size cap, not a timeout,
+  // is what refuses it.
+  auto big = stack.post(protocol::marshal(stack.relay("large", {{"X-Backend-Body-Bytes", "30000000"}})));
   CHECK(big.status == 502);
   CHECK(stack.outcome(big) == "backend_too_large");
 
