@@ -12,6 +12,10 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/net/curve_keys.h"
+#include "common/net/link_socket.h"
+#include "common/protocol/session_id.h"
+
 namespace pocket::edge {
 
 namespace {
@@ -148,11 +152,7 @@ ServiceConfig parseService(const std::string& id, const YAML::Node& node, const 
   allowOnly(node, path, {"validation", "backend", "rpc_types", "max_request_bytes"});
   ServiceConfig service;
   service.id = id;
-  if (id.empty() || id.size() > 42 ||
-      !std::all_of(id.begin(), id.end(),
-                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; })) {
-    fail(path, "service id must match ^[a-zA-Z0-9_-]+$ and be at most 42 characters");
-  }
+  if (auto valid = protocol::validateServiceId(id); !valid) fail(path, valid.error().message);
   if (auto v = node["validation"]) {
     std::string mode = scalar(v, join(path, "validation"));
     if (mode == "eager") {
@@ -210,10 +210,22 @@ LinkConfig parseLink(const YAML::Node& node, const std::string& path) {
     if (link.serverPublicKeyFile.empty()) {
       fail(join(path, "server_public_key_file"), "is required unless plaintext is true");
     }
-    checkPrivateFile(link.clientKeyFile, join(path, "client_key_file"));
-  } else if (link.endpoint.rfind("tcp://127.", 0) != 0 && link.endpoint.rfind("tcp://[::1]", 0) != 0 &&
-             link.endpoint.rfind("ipc://", 0) != 0 && link.endpoint.rfind("inproc://", 0) != 0) {
-    fail(join(path, "plaintext"), "may be true only for a loopback or ipc endpoint");
+    // Parsed here with the loaders the link uses at start, so a configuration that loads (and
+    // passes --check) does not fail later on its CURVE keys.
+    try {
+      net::loadCurveKeyPairFile(link.clientKeyFile);
+    } catch (const std::runtime_error& e) {
+      fail(join(path, "client_key_file"), e.what());
+    }
+    try {
+      net::loadCurvePublicKeyFile(link.serverPublicKeyFile);
+    } catch (const std::runtime_error& e) {
+      fail(join(path, "server_public_key_file"), e.what());
+    }
+  } else if (!net::isLoopbackEndpoint(link.endpoint)) {
+    fail(join(path, "plaintext"),
+         "may be true only for a loopback endpoint (tcp://127.x.x.x, tcp://[::1], tcp://localhost, "
+         "ipc://, inproc://), not '" + link.endpoint + "'");
   }
   if (link.edgeId.empty()) {
     char host[256] = {};

@@ -1,6 +1,6 @@
 #pragma once
 // The HTTP request and response a relay carries (shannon-sdk POKTHTTPRequest / POKTHTTPResponse)
-// and how the edge maps them onto a backend call (spec/relayminer.md §1.3, step 11 of §1.2).
+// and how the edge maps them onto a backend call (docs/architecture.md §2, step 4).
 //
 // Pure functions, thread-safe. Bad input (a payload that is not a POKTHTTPRequest, a URL that does
 // not parse) is a util::Error, never an exception.

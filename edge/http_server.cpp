@@ -1,5 +1,6 @@
 #include "edge/http_server.h"
 
+#include <array>
 #include <optional>
 #include <stdexcept>
 #include <unordered_set>
@@ -15,13 +16,54 @@ namespace pocket::edge {
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+std::string_view httpRefusalName(HttpRefusal refusal) {
+  switch (refusal) {
+    case HttpRefusal::malformedRequest:
+      return "malformed_request";
+    case HttpRefusal::bodyTooLarge:
+      return "body_too_large";
+    case HttpRefusal::headerTooLarge:
+      return "header_too_large";
+    case HttpRefusal::idleTimeout:
+      return "idle_timeout";
+    case HttpRefusal::headerTimeout:
+      return "header_timeout";
+    case HttpRefusal::bodyTimeout:
+      return "body_timeout";
+    case HttpRefusal::writeTimeout:
+      return "write_timeout";
+    case HttpRefusal::acceptFailed:
+      return "accept_failed";
+  }
+  return "unknown";
+}
+
 struct HttpServer::Core {
-  Core(EventLoops& l, const ServerLimits& lim, HttpHandler h, util::LogSink& lg)
-      : loops(l), limits(lim), handler(std::move(h)), log(lg) {}
+  Core(EventLoops& l, const ServerLimits& lim, HttpHandler h, util::MetricsRegistry& metrics,
+       const std::string& serverName, util::LogSink& lg)
+      : loops(l), limits(lim), handler(std::move(h)), name(serverName), log(lg) {
+    auto& family = metrics.counter(
+        "edge_http_refusals_total",
+        "Requests and connections the HTTP server ended on its own, by server and reason.",
+        {"server", "reason"});
+    for (std::size_t i = 0; i < kHttpRefusalCount; ++i) {
+      refusals[i] = &family.with({serverName, std::string(httpRefusalName(static_cast<HttpRefusal>(i)))});
+    }
+  }
+  // Counts and logs one refusal; `detail` says what happened in words.
+  void refuse(HttpRefusal refusal, std::string_view detail) {
+    refusals[static_cast<std::size_t>(refusal)]->inc();
+    util::LogLine(log, util::LogLevel::debug, "http_refused")
+        .kv("server", name)
+        .kv("reason", httpRefusalName(refusal))
+        .kv("detail", detail);
+  }
   EventLoops& loops;
   ServerLimits limits;
   HttpHandler handler;
+  std::string name;
   util::LogSink& log;
+  std::array<util::Counter*, kHttpRefusalCount> refusals{};
   std::vector<std::unique_ptr<Loop>> perLoop;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> inFlight{0};
@@ -116,6 +158,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void onHeader(beast::error_code ec) {
     if (ec) return onReadError(ec);
     if (parser_->is_done()) return dispatchRequest();
+    readingBody_ = true;
     const auto& header = parser_->get();
     stream_.expires_after(core_->limits.readTimeout);
     auto expect = header[http::field::expect];
@@ -140,22 +183,35 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
 
   void onReadError(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+    if (ec == beast::error::timeout) {
+      if (readingBody_) {
+        core_->refuse(HttpRefusal::bodyTimeout, "request body not complete in time");
+      } else if (parser_->got_some() || buffer_.size() > 0) {
+        core_->refuse(HttpRefusal::headerTimeout, "request header not complete in time");
+      } else {
+        core_->refuse(HttpRefusal::idleTimeout, "no request on an open connection");
+      }
       return close();
     }
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      return close();  // the client went away, or the server is stopping
+    }
     http::status status = http::status::bad_request;
+    HttpRefusal refusal = HttpRefusal::malformedRequest;
     std::string what = "malformed HTTP request: " + ec.message();
     if (ec == http::error::body_limit) {
       status = http::status::payload_too_large;
+      refusal = HttpRefusal::bodyTooLarge;
       what = "request body exceeds the limit of " + std::to_string(core_->limits.maxBodyBytes) +
              " bytes";
     } else if (ec == http::error::header_limit) {
       status = http::status::request_header_fields_too_large;
+      refusal = HttpRefusal::headerTooLarge;
       what = "request header exceeds the limit of " +
              std::to_string(core_->limits.maxHeaderBytes) + " bytes";
     }
+    core_->refuse(refusal, what);
     // The rest of the request is unread: answer and close.
     closeAfter_ = true;
     keepAlive_ = false;
@@ -166,6 +222,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
 
   void dispatchRequest() {
+    readingBody_ = false;
     arrival_ = std::chrono::steady_clock::now();
     HttpRequest request = parser_->release();
     parser_.reset();
@@ -180,6 +237,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   void onWritten(beast::error_code ec) {
     writing_ = false;
+    if (ec == beast::error::timeout) {
+      core_->refuse(HttpRefusal::writeTimeout, "the client did not read its response in time");
+    }
     if (ec || !keepAliveAfterWrite_ || closeAfter_) return close();
     out_.clear();
     readHeader();
@@ -241,6 +301,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   unsigned version_ = 11;
   bool keepAlive_ = true;
   bool busy_ = false;        // a request is with the handler
+  bool readingBody_ = false;  // the header of the current request is in, its body is not
   bool writing_ = false;     // a response is being written
   bool closeAfter_ = false;  // close once the current response is out
 };
@@ -281,8 +342,9 @@ std::chrono::steady_clock::time_point Responder::arrival() const {
 }
 
 HttpServer::HttpServer(EventLoops& loops, const Endpoint& endpoint, const ServerLimits& limits,
-                       HttpHandler handler, util::LogSink& log)
-    : core_(std::make_shared<Core>(loops, limits, std::move(handler), log)) {
+                       HttpHandler handler, util::MetricsRegistry& metrics,
+                       const std::string& serverName, util::LogSink& log)
+    : core_(std::make_shared<Core>(loops, limits, std::move(handler), metrics, serverName, log)) {
   beast::error_code ec;
   auto address = asio::ip::make_address(endpoint.host, ec);
   if (ec) throw std::runtime_error("listener " + endpoint.host + ": not an IP address");
@@ -335,7 +397,11 @@ void HttpServer::accept(const std::shared_ptr<Core>& core, Loop& loop) {
     if (ec) {
       if (ec == asio::error::operation_aborted || core->stopping.load()) return;
       // Out of descriptors and the like: log, and keep accepting after a breath.
-      util::LogLine(core->log, util::LogLevel::warn, "accept_failed").kv("error", ec.message());
+      core->refusals[static_cast<std::size_t>(HttpRefusal::acceptFailed)]->inc();
+      util::LogLine(core->log, util::LogLevel::warn, "accept_failed")
+          .kv("server", core->name)
+          .kv("reason", "accept(2) failed; accepting again in 50 ms")
+          .kv("error", ec.message());
       auto timer = std::make_shared<asio::steady_timer>(loop.ctx, std::chrono::milliseconds(50));
       timer->async_wait([core, &loop, timer](beast::error_code) {
         if (!core->stopping.load()) accept(core, loop);

@@ -7,7 +7,9 @@
 // Threading: a connection lives on one loop; the handler is called on that loop and may answer
 // later from any thread through the Responder (the answer is posted back to the loop).
 // Errors: requests that break the limits get 413 / 431 / 400 and the connection is closed; a
-// failing socket only ends its own connection.
+// failing socket only ends its own connection. Everything the server ends on its own (those
+// answers, timeouts, failed accepts) is counted in `edge_http_refusals_total{server,reason}` with
+// a reason of HttpRefusal and logged as `http_refused` (`accept_failed` for accepts).
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +21,7 @@
 #include <boost/beast/http.hpp>
 
 #include "common/util/log.h"
+#include "common/util/metrics.h"
 #include "edge/config.h"
 #include "edge/event_loops.h"
 
@@ -29,6 +32,20 @@ using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
 
 class HttpConnection;
+
+// Why the server itself ended a request or a connection (the `reason` label).
+enum class HttpRefusal {
+  malformedRequest,  // 400: not parseable as HTTP/1.x
+  bodyTooLarge,      // 413: body over limits.max_body_bytes
+  headerTooLarge,    // 431: header over limits.max_header_bytes
+  idleTimeout,       // a keep-alive connection sent nothing for limits.idle_timeout_ms
+  headerTimeout,     // a header started but did not complete in time
+  bodyTimeout,       // a body did not complete within limits.read_timeout_ms
+  writeTimeout,      // the client did not read its response within limits.read_timeout_ms
+  acceptFailed,      // accept(2) failed (e.g. out of file descriptors)
+};
+inline constexpr std::size_t kHttpRefusalCount = 8;
+std::string_view httpRefusalName(HttpRefusal refusal);
 
 // Answers one request exactly once. Move-only. Dropping a Responder without answering closes the
 // connection (the peer sees a reset, never a hang).
@@ -61,9 +78,11 @@ using HttpHandler = std::function<void(const RequestContext&, HttpRequest&&, Res
 class HttpServer {
  public:
   // Binds and listens on `endpoint` on every loop at once (throws std::runtime_error on failure).
-  // Call start() to begin accepting.
+  // Call start() to begin accepting. `serverName` labels its counters in `metrics` (servers with
+  // the same name share them); `metrics` and `log` must outlive the server.
   HttpServer(EventLoops& loops, const Endpoint& endpoint, const ServerLimits& limits,
-             HttpHandler handler, util::LogSink& log);
+             HttpHandler handler, util::MetricsRegistry& metrics, const std::string& serverName,
+             util::LogSink& log);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

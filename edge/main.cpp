@@ -1,4 +1,4 @@
-// relay-edge: serves relays for the suppliers whose operator keys it holds (DESIGN §4).
+// relay-edge: serves relays for the suppliers whose operator keys it holds (docs/architecture.md §2).
 //
 //   relay-edge --config edge.yaml            run
 //   relay-edge --config edge.yaml --check    validate the configuration and the key files, then exit
@@ -65,46 +65,61 @@ void registerLinkMetrics(util::MetricsRegistry& m, edge::EdgeLink& link, edge::S
                          edge::ChainFacts& facts) {
   m.gaugeFunction("edge_link_connected", "1 while the link to the session manager is up.",
                   [&link] { return link.connected() ? 1.0 : 0.0; });
-  m.gaugeFunction("edge_link_last_chain_state_unix_ms", "When the last chain state arrived.",
-                  [&link] { return static_cast<double>(link.lastChainStateUnixMs()); });
-  m.gaugeFunction("edge_link_connects_total", "Connections to the session manager.",
-                  [&link] { return static_cast<double>(link.connectsTotal()); });
-  m.gaugeFunction("edge_link_disconnects_total", "Lost connections to the session manager.",
-                  [&link] { return static_cast<double>(link.disconnectsTotal()); });
-  m.gaugeFunction("edge_link_batches_sent_total", "Batches of mined relays sent.",
-                  [&link] { return static_cast<double>(link.batchesSentTotal()); });
-  m.gaugeFunction("edge_link_relays_sent_total", "Mined relays sent (retransmits included).",
-                  [&link] { return static_cast<double>(link.relaysSentTotal()); });
-  m.gaugeFunction("edge_link_relays_acked_total", "Mined relays the session manager made durable.",
-                  [&link] { return static_cast<double>(link.relaysAckedTotal()); });
-  m.gaugeFunction("edge_link_relays_rejected_total", "Mined relays the session manager rejected.",
-                  [&link] { return static_cast<double>(link.relaysRejectedTotal()); });
-  m.gaugeFunction("edge_link_retransmits_total", "Rewinds to the first unacked relay.",
-                  [&link] { return static_cast<double>(link.retransmitsTotal()); });
-  m.gaugeFunction("edge_link_garbage_received_total", "Undecodable messages from the manager.",
-                  [&link] { return static_cast<double>(link.garbageReceivedTotal()); });
-  m.gaugeFunction("edge_spool_appended_total", "Mined relays written to the spool.",
-                  [&spool] { return static_cast<double>(spool.appendedTotal()); });
-  m.gaugeFunction("edge_spool_unacked", "Mined relays in the spool not yet acked.",
+  m.gaugeFunction("edge_link_last_chain_state_timestamp_seconds",
+                  "Unix time at which the last chain state arrived (0 before the first).",
+                  [&link] { return static_cast<double>(link.lastChainStateUnixMs()) / 1000.0; });
+  m.counterFunction("edge_link_connects_total", "Connections to the session manager.",
+                    [&link] { return link.connectsTotal(); });
+  m.counterFunction("edge_link_disconnects_total", "Lost connections to the session manager.",
+                    [&link] { return link.disconnectsTotal(); });
+  m.counterFunction("edge_link_auth_failures_total",
+                    "CURVE handshakes with the session manager that failed.",
+                    [&link] { return link.authFailuresTotal(); });
+  m.counterFunction("edge_link_chain_states_received_total",
+                    "Chain states (height, block, shared params) received from the session manager.",
+                    [&link] { return link.chainStatesTotal(); });
+  m.counterFunction("edge_link_batches_sent_total", "Batches of mined relays sent.",
+                    [&link] { return link.batchesSentTotal(); });
+  m.counterFunction("edge_link_relays_sent_total", "Mined relays sent (retransmits included).",
+                    [&link] { return link.relaysSentTotal(); });
+  m.counterFunction("edge_link_relays_acked_total", "Mined relays the session manager made durable.",
+                    [&link] { return link.relaysAckedTotal(); });
+  m.counterFunction("edge_link_relays_rejected_total", "Mined relays the session manager rejected.",
+                    [&link] { return link.relaysRejectedTotal(); });
+  m.counterFunction("edge_link_retransmits_total", "Rewinds to the first unacked relay.",
+                    [&link] { return link.retransmitsTotal(); });
+  m.counterFunction("edge_link_garbage_received_total", "Undecodable messages from the manager.",
+                    [&link] { return link.garbageReceivedTotal(); });
+  m.counterFunction("edge_spool_appended_total", "Mined relays written to the spool.",
+                    [&spool] { return spool.appendedTotal(); });
+  m.gaugeFunction("edge_spool_unacked_relays", "Mined relays in the spool not yet acked.",
                   [&spool] { return static_cast<double>(spool.unackedCount()); });
   m.gaugeFunction("edge_spool_used_bytes", "Bytes of spool segment files.",
                   [&spool] { return static_cast<double>(spool.usedBytes()); });
-  m.gaugeFunction("edge_spool_max_bytes", "The spool's size limit.",
+  m.gaugeFunction("edge_spool_max_bytes", "The spool's size limit in bytes.",
                   [&spool] { return static_cast<double>(spool.maxBytes()); });
   m.gaugeFunction("edge_spool_near_full", "1 when the spool passed its near-full mark.",
                   [&spool] { return spool.nearFull() ? 1.0 : 0.0; });
-  m.gaugeFunction("edge_spool_rejected_full_total", "Mined relays dropped: spool full.",
-                  [&spool] { return static_cast<double>(spool.rejectedFullTotal()); });
-  m.gaugeFunction("edge_spool_write_failures_total", "Mined relays dropped: spool write failed.",
-                  [&spool] { return static_cast<double>(spool.writeFailuresTotal()); });
+  m.counterFunction("edge_spool_rejected_full_total", "Mined relays dropped: spool full.",
+                    [&spool] { return spool.rejectedFullTotal(); });
+  m.counterFunction("edge_spool_write_failures_total", "Mined relays dropped: spool write failed.",
+                    [&spool] { return spool.writeFailuresTotal(); });
+  m.counterFunction("edge_spool_truncated_bytes_total",
+                    "Bytes of torn or corrupt spool records cut off when the spool was opened.",
+                    [&spool] { return spool.truncatedBytesTotal(); });
   m.gaugeFunction("edge_chain_height", "The block height the session manager last reported.",
                   [&facts] { return static_cast<double>(facts.currentHeight()); });
-  m.gaugeFunction("edge_session_cache_hits_total", "Session lookups answered from the cache.",
-                  [&facts] { return static_cast<double>(facts.hits()); });
-  m.gaugeFunction("edge_session_cache_misses_total", "Session lookups that asked the manager.",
-                  [&facts] { return static_cast<double>(facts.misses()); });
-  m.gaugeFunction("edge_session_query_timeouts_total", "Session queries that got no answer.",
-                  [&facts] { return static_cast<double>(facts.queryTimeouts()); });
+  m.counterFunction("edge_session_cache_hits_total", "Session lookups answered from the cache.",
+                    [&facts] { return facts.hits(); });
+  m.counterFunction("edge_session_cache_misses_total", "Session lookups that asked the manager.",
+                    [&facts] { return facts.misses(); });
+  m.counterFunction("edge_session_queries_sent_total", "Session queries sent to the manager.",
+                    [&facts] { return facts.queriesSent(); });
+  m.counterFunction("edge_session_query_timeouts_total", "Session queries that got no answer.",
+                    [&facts] { return facts.queryTimeouts(); });
+  m.counterFunction("edge_session_query_failures_total",
+                    "Session queries the session manager could not answer.",
+                    [&facts] { return facts.queryFailures(); });
   m.gaugeFunction("edge_sessions_cached", "Sessions in the cache.",
                   [&facts] { return static_cast<double>(facts.sessionCount()); });
 }
@@ -163,7 +178,7 @@ int run(const edge::EdgeConfig& config, bool checkOnly) {
         [&relays](const edge::RequestContext& c, edge::HttpRequest&& r, edge::Responder rs) {
           relays.handle(c, std::move(r), std::move(rs));
         },
-        log));
+        metrics, "relay", log));
   }
   metrics.gaugeFunction("edge_open_connections", "Open client connections.", [&servers] {
     double n = 0;
@@ -186,7 +201,7 @@ int run(const edge::EdgeConfig& config, bool checkOnly) {
                                                   if (!link.connected()) return "link to the session manager is down";
                                                   return {};
                                                 }),
-                         log);
+                         metrics, "admin", log);
 
   for (auto& s : servers) s->start();
   admin.start();

@@ -1,15 +1,15 @@
 #pragma once
 // The relay meter: bounds what one supplier serves one application in one session to what the
 // chain can pay for it, and answers the rest with 429 "session relay limit reached" so that PATH
-// routes around the supplier without a penalty (spec/peers.md §3.2).
+// routes around the supplier without a penalty (PATH treats 429 with this text as a
+// session limit, not as a supplier fault).
 //
 // Budget of a (session, supplier), in uPOKT, from the session manager's facts (SessionInfo.budget)
 // and the session's window params (at its end), as poktroll settles a claim
 // (x/tokenomics settlement budget, x/shared GetNumPendingSessions):
 //
 //   pending   = ⌈(claim_open + claim_close + proof_open + proof_close offsets) /
-//   num_blocks_per_session⌉
-//               (at least 1)
+//                num_blocks_per_session⌉ (at least 1)
 //   perSess   = ⌊stake / pending⌋, lowered to per_session_spend_limit when that is set (> 0)
 //   floor     = ⌊perSess / suppliers⌋        suppliers = the session's supplier count, which is at
 //                                            least the number that will claim, so floor never

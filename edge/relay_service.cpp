@@ -7,10 +7,10 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
-#include "common/crypto/ecdsa.h"
 #include "common/crypto/hash.h"
 #include "common/protocol/relay.h"
 #include "common/protocol/session.h"
+#include "common/protocol/session_id.h"
 #include "edge/http_relay.h"
 #include "edge/ring_check.h"
 
@@ -24,33 +24,8 @@ double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-protocol::SharedParams toProtocol(const SharedParams& p) {
-  protocol::SharedParams out;
-  out.numBlocksPerSession = p.numBlocksPerSession;
-  out.gracePeriodEndOffsetBlocks = p.gracePeriodEndOffsetBlocks;
-  out.claimWindowOpenOffsetBlocks = p.claimWindowOpenOffsetBlocks;
-  out.claimWindowCloseOffsetBlocks = p.claimWindowCloseOffsetBlocks;
-  out.proofWindowOpenOffsetBlocks = p.proofWindowOpenOffsetBlocks;
-  out.proofWindowCloseOffsetBlocks = p.proofWindowCloseOffsetBlocks;
-  out.computeUnitsToTokensMultiplier = p.computeUnitsToTokensMultiplier;
-  out.computeUnitCostGranularity = p.computeUnitCostGranularity;
-  out.sessionGridAnchorHeight = p.sessionGridAnchorHeight;
-  out.sessionNumberAtAnchor = p.sessionNumberAtAnchor;
-  return out;
-}
-
-SessionHeader toLink(const protocol::SessionHeader& h) {
-  return SessionHeader{h.applicationAddress, h.serviceId, h.sessionId, h.sessionStartBlockHeight,
-                       h.sessionEndBlockHeight};
-}
-
-bool validServiceId(std::string_view id) {
-  return !id.empty() && id.size() <= 42 && std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-}
-
-// RelayRequest.ValidateBasic and SessionHeader.ValidateBasic (spec/relayminer.md §1.2 step 3).
+// poktroll's RelayRequest.ValidateBasic and SessionHeader.ValidateBasic (docs/architecture.md
+// §2, step 2).
 util::Status validateBasic(const protocol::RelayRequest& request) {
   const auto& meta = request.meta;
   if (!meta.sessionHeader) return util::makeError("invalid_request", "meta.session_header is missing");
@@ -60,9 +35,8 @@ util::Status validateBasic(const protocol::RelayRequest& request) {
                            "session_header.application_address: " + s.error().message);
   }
   if (h.sessionId.empty()) return util::makeError("invalid_request", "session_header.session_id is empty");
-  if (!validServiceId(h.serviceId)) {
-    return util::makeError("invalid_request",
-                           "session_header.service_id must match ^[a-zA-Z0-9_-]+$ (at most 42)");
+  if (auto id = protocol::validateServiceId(h.serviceId); !id) {
+    return util::makeError("invalid_request", "session_header.service_id: " + id.error().message);
   }
   if (h.sessionStartBlockHeight < 1) {
     return util::makeError("invalid_request", "session_header.session_start_block_height < 1");
@@ -98,12 +72,23 @@ struct RelayService::Loop {
 };
 
 // One relay in flight. Lives (shared) until the response is out and the mining decision is made.
+//
+// Its path depends on the service's validation mode:
+//   eager       validate → (verdict ok) forward → backend answer → respond, mine
+//                        → (verdict failed) reject
+//   optimistic  forward and validate at once; the backend answer is sent as soon as it comes
+//               (unless the verdict already failed), and the relay is mined once both the answer
+//               is out and the verdict is ok
+//   none        forward → backend answer → respond, never mined
+// Two states say where a call is: `verdict` (validation) and `answer` (what the client got). Each
+// moves forward only; in optimistic mode, whichever of the backend answer and the verdict comes
+// second makes the remaining decision.
 struct RelayService::Call {
   unsigned loop = 0;
   Clock::time_point arrival;
   Responder responder;
-  bool responded = false;  // an answer went out
-  bool served = false;     // ... and it was a signed RelayResponse
+  ValidationMode mode = ValidationMode::eager;
+  enum class Answer { none, served, rejected } answer = Answer::none;
   ServiceState* service = nullptr;
   const BackendConfig* backendConfig = nullptr;
   const crypto::PrivateKey* key = nullptr;
@@ -112,14 +97,13 @@ struct RelayService::Call {
   std::int64_t arrivalHeight = 0;
 
   // Validation.
-  enum class Verdict { pending, ok, failed, skipped } verdict = Verdict::pending;
+  enum class Verdict { pending, ok, failed } verdict = Verdict::pending;  // pending with mode none
   Outcome failure = Outcome::internalError;
   std::string failureWhy;
   SessionFactsPtr facts;
   bool meterCharged = false;  // refunded if the relay ends up not served or not rewardable
 
   // Backend.
-  bool backendDone = false;
   BackendResult backendResult;
   protocol::RelayResponse response;
 };
@@ -236,7 +220,8 @@ void RelayService::handle(const RequestContext& context, HttpRequest&& http, Res
   if (!embedded) return reject(call, Outcome::malformedRequest, embedded.error().message);
   call->embedded = std::move(*embedded);
 
-  switch (sc.validation) {
+  call->mode = sc.validation;
+  switch (call->mode) {
     case ValidationMode::eager:
       validate(call);  // forwards once the verdict is ok
       break;
@@ -245,7 +230,6 @@ void RelayService::handle(const RequestContext& context, HttpRequest&& http, Res
       validate(call);
       break;
     case ValidationMode::none:
-      call->verdict = Call::Verdict::skipped;
       forward(call);
       break;
   }
@@ -284,7 +268,7 @@ void RelayService::onSessionFacts(const std::shared_ptr<Call>& call,
                                   util::Result<SessionFactsPtr> facts) {
   if (!facts) {
     call->verdict = Call::Verdict::failed;
-    if (facts.error().code == "session_not_found") {
+    if (facts.error().code == kErrSessionNotFound) {
       call->failure = Outcome::sessionNotFound;
     } else {
       call->failure = Outcome::chainUnavailable;
@@ -311,7 +295,7 @@ void RelayService::verify(const std::shared_ptr<Call>& call) {
   // session's windows (those at its end; the head's only when the manager did not send them).
   auto head = deps_.facts.head();
   if (!head) return fail(Outcome::chainUnavailable, "no chain state from the session manager yet");
-  auto windows = protocol::sessionWindows(toProtocol(facts.windowParamsOr(head->sharedParams)),
+  auto windows = protocol::sessionWindows(facts.windowParamsOr(head->sharedParams),
                                           header.sessionEndBlockHeight);
   if (!windows) {
     return fail(Outcome::chainUnavailable, "chain params unusable: " + windows.error().message);
@@ -322,7 +306,7 @@ void RelayService::verify(const std::shared_ptr<Call>& call) {
                             header.sessionEndBlockHeight, windows->gracePeriodEnd, head->height));
   }
   // Full header equality with the chain's session (app, service, id, start, end).
-  if (!(facts.header == toLink(header))) {
+  if (!(facts.header == header)) {
     return fail(Outcome::sessionMismatch,
                 fmt::format("session header differs from the chain's session {} [{}, {}]",
                             facts.header.sessionId, facts.header.sessionStartBlockHeight,
@@ -340,7 +324,7 @@ void RelayService::verify(const std::shared_ptr<Call>& call) {
     return fail(Outcome::badRingSignature, ring.error().message);
   }
   // The relay meter, unless the relay was already answered with an error (optimistic mode).
-  if (!call->responded || call->served) {
+  if (call->answer != Call::Answer::rejected) {
     const std::string& supplier = call->request.meta.supplierOperatorAddress;
     switch (meter_.charge(facts, *head, supplier)) {
       case RelayMeter::Decision::limited:
@@ -359,21 +343,22 @@ void RelayService::verify(const std::shared_ptr<Call>& call) {
   call->service->verifyDuration->observe(seconds(Clock::now() - started));
 }
 
-// Called whenever the validation verdict is known.
+// Called whenever the validation verdict is known (eager and optimistic modes).
 void RelayService::onVerdict(const std::shared_ptr<Call>& call) {
-  const ServiceConfig& sc = *call->service->config;
-  if (sc.validation == ValidationMode::eager) {
+  if (call->mode == ValidationMode::eager) {
     if (call->verdict == Call::Verdict::ok) return forward(call);
     return reject(call, call->failure, call->failureWhy);
   }
-  // Optimistic: the backend call is already under way.
-  if (!call->backendDone) return;  // onBackend decides
-  if (!call->responded) {
-    if (call->verdict == Call::Verdict::failed) return reject(call, call->failure, call->failureWhy);
-    return respond(call);
+  // Optimistic: the backend call started with the validation.
+  switch (call->answer) {
+    case Call::Answer::none:
+      return;  // the backend has not answered yet: onBackend reads the verdict
+    case Call::Answer::rejected:
+      return;  // a rejected relay is never mined
+    case Call::Answer::served:
+      break;
   }
-  // Served before the verdict came: mine now, or never. A rejected one is never mined.
-  if (!call->served) return;
+  // Served before the verdict came: mine now, or never.
   if (call->verdict == Call::Verdict::ok) {
     mine(call);
   } else if (call->failure == Outcome::rateLimited) {
@@ -394,7 +379,6 @@ void RelayService::forward(const std::shared_ptr<Call>& call) {
                        header.sessionStartBlockHeight, header.sessionEndBlockHeight};
   auto request = buildBackendRequest(call->embedded, *call->backendConfig, pocket);
   if (!request) {
-    call->backendDone = true;
     return reject(call, Outcome::malformedRequest, request.error().message);
   }
   loops_[call->loop]->backend.send(std::move(*request), [this, call](BackendResult&& result) {
@@ -403,9 +387,8 @@ void RelayService::forward(const std::shared_ptr<Call>& call) {
 }
 
 void RelayService::onBackend(const std::shared_ptr<Call>& call, BackendResult&& result) {
-  call->backendDone = true;
   call->service->backendDuration->observe(seconds(result.elapsed));
-  if (call->responded) return;
+  if (call->answer != Call::Answer::none) return;
   if (result.failure != BackendFailure::none) {
     Outcome outcome = Outcome::backendError;
     switch (result.failure) {
@@ -429,8 +412,11 @@ void RelayService::onBackend(const std::shared_ptr<Call>& call, BackendResult&& 
     return reject(call, outcome, std::string(backendFailureName(result.failure)) + ": " + result.error);
   }
   call->backendResult = std::move(result);
-  if (call->verdict == Call::Verdict::pending) return respond(call);  // optimistic, verdict later
-  if (call->verdict == Call::Verdict::failed) return reject(call, call->failure, call->failureWhy);
+  // Eager: the verdict was ok before the call started. None: there is no verdict. Optimistic: a
+  // verdict that already failed is the answer; a pending one is read in onVerdict.
+  if (call->mode == ValidationMode::optimistic && call->verdict == Call::Verdict::failed) {
+    return reject(call, call->failure, call->failureWhy);
+  }
   respond(call);
 }
 
@@ -438,27 +424,21 @@ void RelayService::respond(const std::shared_ptr<Call>& call) {
   const BackendResult& backend = call->backendResult;
   protocol::RelayResponse& response = call->response;
   response.meta.sessionHeader = call->request.meta.sessionHeader;
-  auto payload = serializeHttpResponse(backend.status, backend.headers, backend.body);
-  auto hash = protocol::payloadHash(payload);
-  response.payloadHash.assign(hash.begin(), hash.end());
-  response.payload = std::move(payload);
-  auto signable = protocol::responseSignableHash(response);
-  auto signature = crypto::signCosmos(*call->key, signable);
-  response.meta.supplierOperatorSignature.assign(signature.begin(), signature.end());
+  response.payload = serializeHttpResponse(backend.status, backend.headers, backend.body);
+  protocol::signResponse(response, *call->key);
 
   // Mine before answering: once a client holds the signed response, the relay is in the spool.
-  if (call->verdict == Call::Verdict::ok) {
-    mine(call);
-  } else if (call->verdict == Call::Verdict::skipped) {
+  if (call->mode == ValidationMode::none) {
     notMined(*call, NotMined::unverified);
-  }
+  } else if (call->verdict == Call::Verdict::ok) {
+    mine(call);
+  }  // optimistic with the verdict pending: onVerdict decides
 
   HttpResponse http(http::status::ok, 11);
   http.set(http::field::content_type, "application/octet-stream");
   auto bytes = protocol::marshal(response);
   http.body().assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  call->responded = true;
-  call->served = true;
+  call->answer = Call::Answer::served;
   call->responder.send(std::move(http));
   finish(call, Outcome::served);
 }
@@ -473,8 +453,8 @@ void RelayService::mine(const std::shared_ptr<Call>& call) {
   auto head = deps_.facts.head();
   if (!head) return notMined(*call, NotMined::unverified);
   auto windows = protocol::sessionWindows(
-      toProtocol(call->facts->windowParamsOr(head->sharedParams)), header.sessionEndBlockHeight);
-  // Rewards need the relay to be served before the claim window opens (relayminer.md §2.3).
+      call->facts->windowParamsOr(head->sharedParams), header.sessionEndBlockHeight);
+  // Rewards need the relay to be served before the claim window opens (docs/protocol.md §5).
   if (!windows || head->height >= windows->claimWindowOpen) {
     return notMined(*call, NotMined::claimWindowOpen);
   }
@@ -487,12 +467,12 @@ void RelayService::mine(const std::shared_ptr<Call>& call) {
   std::copy(relayHash.begin(), relayHash.end(), mined.relayHash.begin());
   mined.relayBytes = std::move(relayBytes);
   mined.computeUnits = call->facts->computeUnitsPerRelay;
-  mined.sessionHeader = toLink(header);
+  mined.sessionHeader = header;
   mined.supplierOperatorAddress = call->request.meta.supplierOperatorAddress;
   mined.arrivalHeight = call->arrivalHeight;
   auto appended = deps_.spool.append(mined);
   if (!appended) {
-    bool full = appended.error().code == "spool_full";
+    bool full = appended.error().code == kErrSpoolFull;
     util::LogLine(deps_.log, util::LogLevel::error, "relay_dropped")
         .kv("service", header.serviceId)
         .kv("reason", appended.error().code)
@@ -508,8 +488,8 @@ void RelayService::notMined(const Call& call, NotMined reason) {
 }
 
 void RelayService::reject(const std::shared_ptr<Call>& call, Outcome outcome, const std::string& why) {
-  if (call->responded) return;
-  call->responded = true;
+  if (call->answer != Call::Answer::none) return;
+  call->answer = Call::Answer::rejected;
   std::string body = std::string(outcomeName(outcome)) + ": ";
   if (outcome == Outcome::rateLimited) body += "session relay limit reached: ";
   body += why;

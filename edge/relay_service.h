@@ -1,5 +1,5 @@
 #pragma once
-// The relay pipeline (spec/relayminer.md §1.2, §2, §3): parse and check a RelayRequest, validate it
+// The relay pipeline (docs/architecture.md §2; bytes in docs/protocol.md §2–§4): parse and check a RelayRequest, validate it
 // against the chain facts the session manager feeds (session, suppliers, ring), forward its
 // embedded HTTP request to the service's backend, answer with a RelayResponse signed by the
 // supplier's operator key, and mine it (difficulty at session start) into the spool. The relay

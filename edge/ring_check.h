@@ -1,5 +1,5 @@
 #pragma once
-// The ring-signature check of a relay request (spec/relayminer.md §2.2): the signature must decode
+// The ring-signature check of a relay request (docs/protocol.md §4): the signature must decode
 // strictly, every key of its ring must belong to the application's ring as the session manager
 // reported it (set membership, poktroll's rule), and it must verify over the request's signable
 // hash. Threading: as the verifier (one per event loop).

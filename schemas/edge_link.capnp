@@ -1,4 +1,4 @@
-# The link between relay-edge and session-manager (DESIGN §5): framed Cap'n Proto messages over a
+# The link between relay-edge and session-manager (docs/link.md): framed Cap'n Proto messages over a
 # ZeroMQ DEALER (edge) <-> ROUTER (session manager) pair.
 @0xc3d6a8f4b1e27a95;
 

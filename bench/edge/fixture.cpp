@@ -2,9 +2,8 @@
 //   supplier.key     the supplier operator key (mode 0600)
 //   app.key          the application's key, gateway.key the gateway's (mode 0600): relay-gateway
 //                    signs its pool of relays with them
-//   fixture.json     sm-double's chain and session (current session [11, 20] at height 15, a ring
-//   of
-//                    2: the application and its gateway, the easiest difficulty target)
+//   fixture.json     sm-double's chain and session (current session [11, 20] at height 15, a
+//                    ring of 2: the application and its gateway, the easiest difficulty target)
 //   relay.bin        a RelayRequest for service "bench", ring-signed by the gateway, carrying a
 //                    JSON-RPC POST (what PATH sends)
 //   relay-none.bin   the same for service "bench-none" (validation none)

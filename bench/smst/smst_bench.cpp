@@ -1,5 +1,5 @@
 // smst_bench --n N --store mem|rocksdb [--dir DIR] [--proofs P] [--label L]
-// The workload of smst.md §11: N updates of random 32-byte keys with 200-byte random values at
+// The workload the Go reference figures were measured with: N updates of random 32-byte keys with 200-byte random values at
 // weight 42, then root(), then P proveClosest calls on random paths. With --store rocksdb the trie
 // is committed to a RocksDB directory with a synced write and reopened from its root (which must
 // reproduce the root and the closest proofs). Prints `name=value` lines:

@@ -210,36 +210,33 @@ struct RingVerifier::Cache {
 
 util::Result<RingSignature> RingVerifier::decodeWith(util::ByteSpan bytes, Cache* cache) {
   if (bytes.size() < kHeaderBytes) {
-    return util::makeError("bad_length",
+    return util::makeError(kErrRingBadLength,
                            fmt::format("ring signature has {} bytes, the header alone needs {}",
                                        bytes.size(), kHeaderBytes));
   }
   std::uint32_t size = (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) |
                        (std::uint32_t{bytes[2]} << 8) | std::uint32_t{bytes[3]};
   if (size < 2) {
-    return util::makeError(
-        "ring_too_small", fmt::format("ring signature declares {} members, want at least 2", size));
+    return util::makeError(kErrRingTooSmall, fmt::format("ring signature declares {} members, want at least 2", size));
   }
   if (size > kMaxRingSize) {
-    return util::makeError(
-        "ring_too_large",
+    return util::makeError(kErrRingTooLarge,
         fmt::format("ring signature declares {} members, at most {} accepted", size, kMaxRingSize));
   }
   std::size_t want = kHeaderBytes + kMemberBytes * size;
   if (bytes.size() < want) {
-    return util::makeError(
-        "bad_length", fmt::format("ring signature of {} members needs {} bytes, has {}", size, want,
+    return util::makeError(kErrRingBadLength, fmt::format("ring signature of {} members needs {} bytes, has {}", size, want,
                                   bytes.size()));
   }
   if (bytes.size() > want) {
-    return util::makeError("trailing_bytes",
+    return util::makeError(kErrRingTrailingBytes,
                            fmt::format("ring signature of {} members needs {} bytes, has {} "
                                        "({} trailing)",
                                        size, want, bytes.size(), bytes.size() - want));
   }
   RingSignature out;
   out.c0 = reducedScalar(bytes.data() + 4);
-  if (isZero(out.c0)) return util::makeError("zero_scalar", "ring signature c0 is zero mod n");
+  if (isZero(out.c0)) return util::makeError(kErrRingZeroScalar, "ring signature c0 is zero mod n");
   auto point = [cache](util::ByteSpan encoded) -> util::Result<PublicKey> {
     if (cache == nullptr) return PublicKey::fromCompressed(encoded);
     CompressedPoint key{};
@@ -247,13 +244,13 @@ util::Result<RingSignature> RingVerifier::decodeWith(util::ByteSpan bytes, Cache
     // Known points cost a lookup; others are only decompressed here (no table is built for a
     // point that may yet fail the membership check).
     if (!cache->hasPoint(key) && !detail::decompress(key.data())) {
-      return util::makeError("bad_point", "not a compressed curve point");
+      return util::makeError(kErrRingBadPoint, "not a compressed curve point");
     }
     return PublicKey(key);
   };
   auto image = point(bytes.subspan(36, 33));
   if (!image) {
-    return util::makeError("bad_point", "ring signature key image: " + image.error().message);
+    return util::makeError(kErrRingBadPoint, "ring signature key image: " + image.error().message);
   }
   out.keyImage = image->compressed();
   out.members.reserve(size);
@@ -261,11 +258,11 @@ util::Result<RingSignature> RingVerifier::decodeWith(util::ByteSpan bytes, Cache
     std::size_t offset = kHeaderBytes + kMemberBytes * i;
     Scalar32 s = reducedScalar(bytes.data() + offset);
     if (isZero(s)) {
-      return util::makeError("zero_scalar", fmt::format("ring signature s_{} is zero mod n", i));
+      return util::makeError(kErrRingZeroScalar, fmt::format("ring signature s_{} is zero mod n", i));
     }
     auto key = point(bytes.subspan(offset + 32, 33));
     if (!key) {
-      return util::makeError("bad_point",
+      return util::makeError(kErrRingBadPoint,
                              fmt::format("ring signature member {}: {}", i, key.error().message));
     }
     out.members.push_back(RingMember{s, *key});
@@ -295,11 +292,11 @@ util::Status RingVerifier::verify(util::ByteSpan serialized, const Hash32& messa
 
 util::Status RingVerifier::verify(const RingSignature& signature, const Hash32& message) {
   if (signature.members.size() < 2 || signature.members.size() > kMaxRingSize) {
-    return util::makeError("bad_length", fmt::format("ring of {} members, want 2..{}",
+    return util::makeError(kErrRingBadLength, fmt::format("ring of {} members, want 2..{}",
                                                      signature.members.size(), kMaxRingSize));
   }
   const detail::U256 c0 = detail::reduceModOrder(detail::U256::fromBigEndian(signature.c0.data()));
-  if (c0.isZero()) return util::makeError("zero_scalar", "ring signature c0 is zero mod n");
+  if (c0.isZero()) return util::makeError(kErrRingZeroScalar, "ring signature c0 is zero mod n");
   // A key image is fixed per signer, so an honest one is seen again and again; one never seen
   // before gets a small throw-away table and enters the cache only once its signature verified,
   // so that forged signatures with fresh key images cannot fill the cache with full tables.
@@ -310,7 +307,7 @@ util::Status RingVerifier::verify(const RingSignature& signature, const Hash32& 
   } else if (auto affine = detail::decompress(signature.keyImage.data())) {
     image = std::make_shared<const detail::PointTable>(*affine, kProbationWindow);
   }
-  if (!image) return util::makeError("bad_point", "ring signature key image is not a curve point");
+  if (!image) return util::makeError(kErrRingBadPoint, "ring signature key image is not a curve point");
 
   // m ‖ L ‖ R, with m fixed and L, R rewritten per member.
   std::array<std::uint8_t, 32 + 33 + 33> challengeInput{};
@@ -320,11 +317,11 @@ util::Status RingVerifier::verify(const RingSignature& signature, const Hash32& 
   for (std::size_t i = 0; i < signature.members.size(); ++i) {
     const RingMember& member = signature.members[i];
     const detail::U256 s = detail::reduceModOrder(detail::U256::fromBigEndian(member.s.data()));
-    if (s.isZero()) return util::makeError("zero_scalar", fmt::format("s_{} is zero mod n", i));
+    if (s.isZero()) return util::makeError(kErrRingZeroScalar, fmt::format("s_{} is zero mod n", i));
     auto point = cache_->point(member.publicKey.compressed());
     auto hashed = cache_->hashPoint(member.publicKey.compressed());
     if (!point || !hashed) {
-      return util::makeError("bad_point", fmt::format("ring member {} is not a curve point", i));
+      return util::makeError(kErrRingBadPoint, fmt::format("ring member {} is not a curve point", i));
     }
     const detail::ScalarTerm left[] = {{c, point.get()}, {s, &detail::generatorTable()}};
     const detail::ScalarTerm right[] = {{c, image.get()}, {s, hashed.get()}};
@@ -332,17 +329,17 @@ util::Status RingVerifier::verify(const RingSignature& signature, const Hash32& 
                                                detail::multiMultiply(right)};
     std::array<detail::AffinePoint, 2> affine;
     if (!detail::toAffineBatch(lr, affine)) {
-      return util::makeError("bad_point",
+      return util::makeError(kErrRingBadPoint,
                              fmt::format("L or R of ring member {} is the point at infinity", i));
     }
     detail::compress(challengeInput.data() + 32, affine[0]);
     detail::compress(challengeInput.data() + 65, affine[1]);
     Scalar32 next = hashToScalar(challengeInput);
     c = detail::U256::fromBigEndian(next.data());
-    if (c.isZero()) return util::makeError("bad_signature", "a challenge is zero");
+    if (c.isZero()) return util::makeError(kErrRingBadSignature, "a challenge is zero");
   }
   if (c != c0) {
-    return util::makeError("bad_signature", "ring signature does not verify for this message");
+    return util::makeError(kErrRingBadSignature, "ring signature does not verify for this message");
   }
   if (!imageCached) cache_->point(signature.keyImage);
   return util::Ok{};
@@ -467,17 +464,16 @@ std::optional<RingSignature> trySign(const PrivateKey& key, std::span<const Publ
 util::Result<RingSignature> signRing(const PrivateKey& key, std::span<const PublicKey> ring,
                                      const Hash32& message) {
   if (ring.size() < 2) {
-    return util::makeError("ring_too_small",
+    return util::makeError(kErrRingTooSmall,
                            fmt::format("ring of {} members, want at least 2", ring.size()));
   }
   if (ring.size() > kMaxRingSize) {
-    return util::makeError(
-        "ring_too_large", fmt::format("ring of {} members, at most {}", ring.size(), kMaxRingSize));
+    return util::makeError(kErrRingTooLarge, fmt::format("ring of {} members, at most {}", ring.size(), kMaxRingSize));
   }
   const PublicKey own = key.publicKey();
   auto slot = std::find(ring.begin(), ring.end(), own);
   if (slot == ring.end()) {
-    return util::makeError("signer_not_in_ring",
+    return util::makeError(kErrRingSignerNotInRing,
                            fmt::format("signer {} is not in the ring", own.address()));
   }
   auto signer = static_cast<std::size_t>(slot - ring.begin());

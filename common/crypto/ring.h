@@ -8,12 +8,12 @@
 // (decred) backend that poktroll release binaries and the chain run, see hashToScalar below.
 //
 // Decoding is strict where Go is lenient, and never crashes on any input:
-//   - the length must be exactly 69 + 65·n; ring-go ignores trailing bytes, this decoder refuses
-//     them ("trailing_bytes"): no honest signer emits them;
-//   - 2 ≤ n ≤ kMaxRingSize ("ring_too_small", "ring_too_large");
-//   - scalars are reduced mod n like Go; a zero scalar is refused ("zero_scalar");
-//   - points must be valid compressed points ("bad_point").
-// Verification failures that are not decoding problems return "bad_signature".
+//   - the length must be exactly 69 + 65·n (kErrRingBadLength otherwise); ring-go ignores trailing
+//     bytes, this decoder refuses them (kErrRingTrailingBytes): no honest signer emits them;
+//   - 2 ≤ n ≤ kMaxRingSize (kErrRingTooSmall, kErrRingTooLarge);
+//   - scalars are reduced mod n like Go; a zero scalar is refused (kErrRingZeroScalar);
+//   - points must be valid compressed points (kErrRingBadPoint).
+// Verification failures that are not decoding problems return kErrRingBadSignature.
 
 #include <array>
 #include <cstddef>
@@ -29,6 +29,16 @@
 #include "common/util/result.h"
 
 namespace pocket::crypto {
+
+// Error codes (util::Error::code) of decoding, verifying and signing ring signatures.
+inline constexpr char kErrRingBadLength[] = "bad_length";
+inline constexpr char kErrRingTrailingBytes[] = "trailing_bytes";
+inline constexpr char kErrRingTooSmall[] = "ring_too_small";
+inline constexpr char kErrRingTooLarge[] = "ring_too_large";
+inline constexpr char kErrRingZeroScalar[] = "zero_scalar";
+inline constexpr char kErrRingBadPoint[] = "bad_point";
+inline constexpr char kErrRingBadSignature[] = "bad_signature";
+inline constexpr char kErrRingSignerNotInRing[] = "signer_not_in_ring";
 
 inline constexpr std::size_t kMaxRingSize = 64;
 
@@ -120,7 +130,7 @@ class RingVerifier {
 
 // Signs `message` with `key` over `ring`, which must contain key's public key (the first match
 // is the signer's slot) and have 2..kMaxRingSize members. Fresh randomness each call (OpenSSL
-// RAND_bytes). Errors: "ring_too_small", "ring_too_large", "signer_not_in_ring".
+// RAND_bytes). Errors: kErrRingTooSmall, kErrRingTooLarge, kErrRingSignerNotInRing.
 util::Result<RingSignature> signRing(const PrivateKey& key, std::span<const PublicKey> ring,
                                      const Hash32& message);
 

@@ -147,6 +147,13 @@ CurveKeyPair loadCurveKeyPairFile(const std::string& path) {
   CurveKeyPair keys{findValue(lines, "public-key"), findValue(lines, "secret-key")};
   if (!isValidZ85Key(keys.publicKey)) fail(path, "missing or malformed public-key (40 z85 chars)");
   if (!isValidZ85Key(keys.secretKey)) fail(path, "missing or malformed secret-key (40 z85 chars)");
+  std::array<char, 41> derived{};
+  if (zmq_curve_public(derived.data(), keys.secretKey.c_str()) != 0) {
+    fail(path, std::string("cannot derive the public key: ") + zmq_strerror(zmq_errno()));
+  }
+  if (keys.publicKey != std::string_view(derived.data(), 40)) {
+    fail(path, "public-key does not belong to secret-key");
+  }
   return keys;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// CURVE key pairs and key files for the edge <-> session-manager link (DESIGN §5, §8).
+// CURVE key pairs and key files for the edge <-> session-manager link (docs/link.md, "Encryption and keys").
 //
 // Keys are Z85 text (40 characters for 32 bytes), as libzmq takes them. A key file holds
 // `name = value` lines; blank lines and lines starting with '#' are ignored:
@@ -40,8 +40,8 @@ void writeCurvePublicKeyFile(const std::string& path, std::string_view publicKey
 // Writes an allow-list file (mode 0600).
 void writeCurveAllowListFile(const std::string& path, const std::vector<std::string>& publicKeys);
 
-// Loaders. Throw std::runtime_error on permissions other than owner-only, a missing or malformed
-// key, or I/O failure.
+// Loaders. Throw std::runtime_error naming the file on permissions other than owner-only, a
+// missing or malformed key, a key pair whose public key is not the secret key's, or I/O failure.
 CurveKeyPair loadCurveKeyPairFile(const std::string& path);
 std::string loadCurvePublicKeyFile(const std::string& path);
 std::vector<std::string> loadCurveAllowListFile(const std::string& path);

@@ -20,17 +20,46 @@ void configureCurveClient(zmq::socket_t& socket, const CurveKeyPair& clientKeys,
   socket.set(zmq::sockopt::curve_secretkey, clientKeys.secretKey);
 }
 
+namespace {
+
+// A dotted quad whose first octet is 127 (each octet 0-255, decimal, no leading garbage).
+bool isLoopbackIpv4(std::string_view host) {
+  int octets = 0;
+  int first = -1;
+  std::size_t i = 0;
+  while (i <= host.size()) {
+    std::size_t end = host.find('.', i);
+    if (end == std::string_view::npos) end = host.size();
+    std::string_view part = host.substr(i, end - i);
+    if (part.empty() || part.size() > 3) return false;
+    int value = 0;
+    for (char c : part) {
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + (c - '0');
+    }
+    if (value > 255) return false;
+    if (octets == 0) first = value;
+    ++octets;
+    i = end + 1;
+  }
+  return octets == 4 && first == 127;
+}
+
+}  // namespace
+
 bool isLoopbackEndpoint(std::string_view endpoint) {
   if (endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://")) return true;
   if (!endpoint.starts_with("tcp://")) return false;
-  std::string_view rest = endpoint.substr(6);
-  if (rest.starts_with("[::1]:") || rest.starts_with("localhost:")) return true;
-  if (!rest.starts_with("127.")) return false;
-  std::string_view host = rest.substr(0, rest.find(':'));
-  for (char c : host) {
-    if (c != '.' && (c < '0' || c > '9')) return false;
+  std::string_view address = endpoint.substr(6);
+  // host:port, the port being digits or '*'; ZeroMQ's "source;destination" form never matches.
+  std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view port = address.substr(colon + 1);
+  if (port.empty() || (port != "*" && port.find_first_not_of("0123456789") != std::string_view::npos)) {
+    return false;
   }
-  return true;
+  std::string_view host = address.substr(0, colon);
+  return host == "localhost" || host == "[::1]" || isLoopbackIpv4(host);
 }
 
 void requireLoopbackForPlaintext(std::string_view endpoint) {

@@ -1,5 +1,5 @@
 #pragma once
-// Socket set-up shared by both ends of the edge <-> session-manager link (DESIGN §5): CURVE roles,
+// Socket set-up shared by both ends of the edge <-> session-manager link (docs/link.md): CURVE roles,
 // the plain-text guard, and the identity of a CURVE peer.
 //
 // Free functions over a caller-owned zmq::socket_t; call them before connect/bind, from the thread

@@ -1,6 +1,6 @@
 #pragma once
 // ZAP handler (ZeroMQ RFC 27) for the session manager's ROUTER: CURVE clients whose public key is
-// in an allow-list are accepted, every other connection is refused and logged (DESIGN §5, §8).
+// in an allow-list are accepted, every other connection is refused and logged (docs/link.md, "Encryption and keys").
 //
 // An accepted client gets its z85 public key as ZAP user id, so every message from it carries that
 // key in the "User-Id" message property (see net::peerUserId in link_socket.h).

@@ -1,5 +1,5 @@
 #pragma once
-// The chain queries a RelayMiner makes through CometBFT's `abci_query` (spec/chain.md §2.4, §3):
+// The chain queries a RelayMiner makes through CometBFT's `abci_query` (docs/protocol.md §9):
 // for each, the gRPC method path and the protobuf request (`data`), and the decoding of the
 // protobuf response (`value`). Bytes pinned by test/vectors/cosmos/abci-query.json.
 //
@@ -52,7 +52,7 @@ inline constexpr std::string_view kComputeUnitsPerRelayAtHeightQueryPath =
     "/pocket.service.Query/ComputeUnitsPerRelayAtHeight";
 inline constexpr std::string_view kBaseAccountTypeUrl = "/cosmos.auth.v1beta1.BaseAccount";
 
-// ABCI codes (codespace "sdk") a query client tells apart (spec/chain.md §1.4, §3.2).
+// ABCI codes (codespace "sdk") a query client tells apart (docs/protocol.md §9).
 inline constexpr std::uint32_t kAbciCodeUnknownRequest = 6;
 inline constexpr std::uint32_t kAbciCodeInvalidRequest = 18;
 inline constexpr std::uint32_t kAbciCodeKeyNotFound = 22;

@@ -1,5 +1,5 @@
 #pragma once
-// CometBFT block header hash (types/block.go Header.Hash; spec/chain.md §7): the value of
+// CometBFT block header hash (types/block.go Header.Hash; docs/protocol.md §6): the value of
 // block_id.hash, which poktroll stores per height and uses for session ids, proof paths and the
 // proof-requirement seed. The local chain computes it for the blocks it makes; the session manager
 // may recompute it from a NewBlockHeader event instead of fetching `block`.

@@ -10,8 +10,8 @@
 //   estimated relays         = ⌊ estimated compute units / ⌊ sum / count ⌋ ⌋   (0 if count or
 //                                                                           ⌊sum/count⌋ is 0)
 //
-// sum and count are the claim root's compute-unit sum and relay count. Epochs (spec/relayminer.md
-// §10.6): CUTTM / granularity are the shared params at the SESSION START height, and the target is
+// sum and count are the claim root's compute-unit sum and relay count. Epochs (docs/protocol.md
+// §5): CUTTM / granularity are the shared params at the SESSION START height, and the target is
 // the service's relay-mining difficulty at the session start height
 // (RelayMiningDifficultyAtHeight(service, session_start)).
 //

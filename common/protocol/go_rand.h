@@ -1,7 +1,7 @@
 #pragma once
 // Bit-exact port of Go's math/rand (v1) seeded source and of poktroll's SeededFloat64
-// (pkg/crypto/rand/float.go), which decides whether a claim must be proven (spec/relayminer.md
-// §5.3, §7.5). Submitting a proof that is not required fails the whole proof tx and skipping a
+// (pkg/crypto/rand/float.go), which decides whether a claim must be proven (docs/protocol.md
+// §8). Submitting a proof that is not required fails the whole proof tx and skipping a
 // required one is slashed, so every bit must match Go.
 //
 // Go's rngSource is an additive lagged Fibonacci generator (607 words, tap 273) whose state is

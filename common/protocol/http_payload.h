@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP request and response carried inside relay payloads (shannon-sdk
-// sdk.types.POKTHTTPRequest and POKTHTTPResponse, spec/relayminer.md §7.2), and the backend request
-// target a supplier derives from a POKTHTTPRequest (§1.3).
+// sdk.types.POKTHTTPRequest and POKTHTTPResponse, docs/protocol.md §1), and the backend request
+// target a supplier derives from a POKTHTTPRequest (docs/architecture.md §2).
 //
 // marshal() is deterministic like Go's proto.MarshalOptions{Deterministic: true}: fields in number
 // order, header map entries sorted by key (bytewise), every map entry written with its key and its

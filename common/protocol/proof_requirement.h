@@ -1,5 +1,5 @@
 #pragma once
-// The proof path and the proof requirement of a claim (spec/relayminer.md §5.3, §7.3;
+// The proof path and the proof requirement of a claim (docs/protocol.md §8;
 // x/proof/keeper/msg_server_submit_proof.go ProofRequirementForClaim, pkg/crypto/protocol/
 // proof_path.go). Both depend on the hash of the proof seed block, proofWindowOpen − 1
 // (SessionWindows::proofSeedHeight(), common/protocol/session.h); never use a later block.

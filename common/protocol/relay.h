@@ -1,13 +1,12 @@
 #pragma once
 // Relays on the wire: parsing, canonical serialization, signable bytes, relay hashes and the
-// difficulty test (spec/relayminer.md §7.1–§7.3, spec/relay-crypto.md §3).
+// difficulty test (docs/protocol.md §1–§2).
 //
 // poktroll computes every signature and hash over gogoproto's re-serialization of the *parsed*
 // message, never over the received bytes. The types below hold exactly what gogoproto's structs
 // hold, and marshal() writes what gogoproto's stable marshaler writes:
-//   - fields in ascending field-number order (RelayResponse: 1 meta, 2 payload, 3
-//   relay_miner_error,
-//     4 payload_hash),
+//   - fields in ascending field-number order (RelayResponse: 1 meta, 2 payload,
+//     3 relay_miner_error, 4 payload_hash),
 //   - proto3 zero values (0, "", empty bytes) omitted,
 //   - the non-nullable `meta` of RelayRequest/RelayResponse always written (tag + length, also when
 //     empty); optional sub-messages (session_header, relay_miner_error, Relay.req/res) written when
@@ -116,7 +115,7 @@ util::Bytes marshal(const RelayRequest& request);
 util::Bytes marshal(const RelayResponse& response);
 util::Bytes marshal(const Relay& relay);
 
-// --- Signatures and hashes (spec/relayminer.md §7.3) ---------------------------------------------
+// --- Signatures and hashes (docs/protocol.md §2) -------------------------------------------------
 
 // Marshal(request with meta.signature cleared). Everything else, payload included, is signed.
 util::Bytes requestSignableBytes(const RelayRequest& request);
@@ -143,8 +142,7 @@ crypto::Hash32 relayHash(util::ByteSpan relayBytes);
 // 32 × 0xff).
 bool meetsDifficulty(const crypto::Hash32& relayHash, util::ByteSpan targetHash);
 
-// --- Supplier signature (spec/relayminer.md §2.4)
-// -------------------------------------------------
+// --- Supplier signature (docs/protocol.md §3) ----------------------------------------------------
 
 // What the RelayMiner does to a response before sending it: payload_hash = sha256(payload), then
 // meta.supplier_operator_signature = cosmos ECDSA (RFC 6979, low-S, 64 bytes R‖S) of

@@ -1,16 +1,14 @@
 #pragma once
-// Session grid and claim/proof window arithmetic of poktroll (x/shared/types/session.go), for the
+// Session grid and claim/proof window arithmetic of poktroll (types/session.go of its `x/shared` module), for the
 // session manager (when to claim, prove, expire), the edge (whether a relay is still in its
 // session or grace period) and the local chain (which windows accept a claim or a proof).
 //
-// Which params to pass (spec/relayminer.md §10.6): shared params change by epoch, and mixing epochs
+// Which params to pass (docs/protocol.md §5): shared params change by epoch, and mixing epochs
 // gives claims outside their window or wrong amounts.
 //   - Timing (grid, grace period, claim and proof windows, seed heights): the shared params in
-//   force
-//     at the session's END height (`ParamsAtHeight(session_end)`).
+//     force at the session's END height (`ParamsAtHeight(session_end)`).
 //   - Pricing (compute units to uPOKT, see common/protocol/claim_amount.h): the shared params at
-//   the
-//     session's START height.
+//     the session's START height.
 //   - Hydrating a session at height h (GetSession): the params at h.
 // A num_blocks_per_session change only takes effect at a session boundary, with a new grid anchor,
 // so the params at any height of one session describe the same grid.
@@ -25,7 +23,7 @@
 
 namespace pocket::protocol {
 
-// The fields of pocket.shared.Params (proto/pocket/shared/params.proto, all uint64) that the
+// The fields of pocket.shared.Params (package pocket.shared, params.proto; all uint64) that the
 // session grid, the windows and the pricing read. Field numbers in comments.
 struct SharedParams {
   std::uint64_t numBlocksPerSession = 0;             // 1
@@ -41,7 +39,7 @@ struct SharedParams {
   std::uint64_t sessionGridAnchorHeight = 0;  // 12
   std::uint64_t sessionNumberAtAnchor = 0;    // 13
 
-  // poktroll genesis defaults (x/shared/types/params.go): N=10, grace 1, claim 1/4, proof 0/4,
+  // poktroll genesis defaults (types/params.go of `x/shared`): N=10, grace 1, claim 1/4, proof 0/4,
   // CUTTM 42 000 000, granularity 1 000 000.
   static SharedParams genesisDefaults();
   // Mainnet values (tools/scripts/params/bulk_params_main/shared_params.json): N=20, grace 10,
@@ -78,7 +76,7 @@ struct SessionBounds {
 util::Result<SessionBounds> sessionBounds(const SharedParams& params, std::int64_t height);
 
 // Every height of the life cycle of one session, E = session end, P = params at E
-// (spec/relayminer.md §5.1). All heights are inclusive.
+// (docs/protocol.md §5). All heights are inclusive.
 struct SessionWindows {
   SessionBounds session;
   // Relays for the session are accepted while the current height ≤ gracePeriodEnd (E + grace).

@@ -1,6 +1,6 @@
 #pragma once
 // Session ids and supplier selection, as poktroll hydrates a session
-// (x/session/keeper/session_hydrator.go; spec/chain.md §6.2). The session manager checks a
+// (x/session/keeper/session_hydrator.go; docs/protocol.md §6). The session manager checks a
 // session it was given; the local chain builds sessions with these.
 //
 // Pure functions, thread-safe. Errors are util::Error values with the codes named below.
@@ -16,7 +16,7 @@
 
 namespace pocket::protocol {
 
-// poktroll's service id rule (shared/1108 ErrSharedInvalidServiceId): 1 to 42 characters of
+// poktroll's service id rule (ErrSharedInvalidServiceId, code 1108 of the shared module): 1 to 42 characters of
 // [a-zA-Z0-9_-]. Error code "bad_service_id".
 util::Status validateServiceId(std::string_view serviceId);
 

@@ -1,6 +1,6 @@
 #pragma once
 // Cosmos SDK v0.53 transactions signed in SIGN_MODE_DIRECT by one secp256k1 key, carrying
-// poktroll's supplier messages (MsgCreateClaim, MsgSubmitProof). Byte layout: spec/chain.md §4;
+// poktroll's supplier messages (MsgCreateClaim, MsgSubmitProof). Byte layout: docs/protocol.md §9;
 // every function here reproduces the bytes Go's cosmos-sdk produces (fields in number order, proto3
 // zero values omitted, set sub-messages always written), pinned by
 // test/vectors/cosmos/tx-sign.json.
@@ -46,7 +46,7 @@ inline constexpr std::size_t kCompressedPublicKeySize = 33;
 inline constexpr std::size_t kCosmosSignatureSize = 64;
 // CometBFT's defaults: the mempool takes txs up to 1 MiB (max_tx_bytes), and a broadcast_tx_sync
 // POST body is capped at 1,000,000 bytes, which base64 (4/3) and the JSON envelope bring down to
-// about 749,000 bytes of TxRaw (spec/chain.md §1.1).
+// about 749,000 bytes of TxRaw (the largest transaction a default CometBFT node takes in).
 inline constexpr std::size_t kMaxMempoolTxBytes = 1048576;
 inline constexpr std::size_t kMaxBroadcastTxBytes = 749000;
 

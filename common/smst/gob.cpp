@@ -17,7 +17,7 @@ using util::ByteSpan;
 
 // ---- encoding ----
 
-// Type definition messages of a fresh process (see smst.md §7.2), per proof type.
+// Type definition messages of a fresh process (see docs/protocol.md §8), per proof type.
 constexpr std::string_view kClosestTypes =
     "ff807f030101185370617273654d65726b6c65436c6f7365737450726f6f6601ff8000010601045061746801"
     "0a00010b466c69707065644269747301ff820001054465707468010400010b436c6f7365737450617468010a"

@@ -10,6 +10,41 @@ namespace pocket::util {
 
 namespace {
 
+bool validLabelName(std::string_view name) {
+  if (name.empty() || name.starts_with("__")) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    bool digit = c >= '0' && c <= '9';
+    if (!alpha && !(digit && i > 0)) return false;
+  }
+  return true;
+}
+
+// The Prometheus naming rules registration enforces (see metrics.h).
+void checkNaming(const std::string& name, MetricType type, const std::vector<std::string>& labels) {
+  bool total = name.ends_with("_total");
+  if (type == MetricType::counter && !total) {
+    throw std::invalid_argument("counter " + name + ": a counter's name must end in _total");
+  }
+  if (type != MetricType::counter && total) {
+    throw std::invalid_argument("metric " + name + ": only a counter's name may end in _total");
+  }
+  if (type == MetricType::histogram &&
+      (name.ends_with("_bucket") || name.ends_with("_sum") || name.ends_with("_count"))) {
+    throw std::invalid_argument("histogram " + name +
+                                ": the name may not end in _bucket, _sum or _count");
+  }
+  for (const auto& label : labels) {
+    if (!validLabelName(label)) {
+      throw std::invalid_argument("metric " + name + ": invalid label name '" + label + "'");
+    }
+    if (type == MetricType::histogram && label == "le") {
+      throw std::invalid_argument("histogram " + name + ": 'le' is reserved for buckets");
+    }
+  }
+}
+
 bool validName(std::string_view name) {
   if (name.empty()) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
@@ -71,6 +106,23 @@ void header(std::string& out, const std::string& name, const std::string& help,
   out += type;
   out += '\n';
 }
+
+class FunctionCounter final : public FamilyBase {
+ public:
+  FunctionCounter(std::string name, std::string help, std::function<std::uint64_t()> read)
+      : FamilyBase(std::move(name), std::move(help), {}), read_(std::move(read)) {}
+  MetricType type() const override { return MetricType::counter; }
+  void render(std::string& out) const override {
+    header(out, name_, help_, "counter");
+    out += name_;
+    out += ' ';
+    out += fmt::format("{}", read_());
+    out += '\n';
+  }
+
+ private:
+  std::function<std::uint64_t()> read_;
+};
 
 class FunctionGauge final : public FamilyBase {
  public:
@@ -244,24 +296,34 @@ F& MetricsRegistry::getOrCreate(const std::string& name, MetricType type, Args&&
 
 Family<Counter>& MetricsRegistry::counter(const std::string& name, const std::string& help,
                                           std::vector<std::string> labels) {
+  checkNaming(name, MetricType::counter, labels);
   return getOrCreate<Family<Counter>>(name, MetricType::counter, help, std::move(labels));
 }
 
 Family<Gauge>& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                                       std::vector<std::string> labels) {
+  checkNaming(name, MetricType::gauge, labels);
   return getOrCreate<Family<Gauge>>(name, MetricType::gauge, help, std::move(labels));
 }
 
 Family<Histogram>& MetricsRegistry::histogram(const std::string& name, const std::string& help,
                                               std::vector<std::string> labels,
                                               std::vector<double> upperBounds) {
+  checkNaming(name, MetricType::histogram, labels);
   return getOrCreate<Family<Histogram>>(name, MetricType::histogram, help, std::move(labels),
                                         std::move(upperBounds));
 }
 
 void MetricsRegistry::gaugeFunction(const std::string& name, const std::string& help,
                                     std::function<double()> read) {
+  checkNaming(name, MetricType::gauge, {});
   getOrCreate<FunctionGauge>(name, MetricType::gauge, help, std::move(read));
+}
+
+void MetricsRegistry::counterFunction(const std::string& name, const std::string& help,
+                                      std::function<std::uint64_t()> read) {
+  checkNaming(name, MetricType::counter, {});
+  getOrCreate<FunctionCounter>(name, MetricType::counter, help, std::move(read));
 }
 
 std::string MetricsRegistry::render() const {

@@ -1,6 +1,13 @@
 #pragma once
 // Prometheus text exposition (format 0.0.4): counters, gauges and histograms, each in a family with
-// fixed label names.
+// fixed label names, for every binary that serves /metrics (relay-edge today, the session manager
+// next). docs/operator-guide.md lists the edge's metrics.
+//
+// Naming follows the Prometheus conventions, and registration enforces the parts a typo would
+// break (std::invalid_argument otherwise): names match [a-zA-Z_:][a-zA-Z0-9_:]*, label names
+// [a-zA-Z_][a-zA-Z0-9_]* without a leading "__"; a counter's name ends in `_total` and nothing
+// else's does; a histogram's name does not end in `_bucket`, `_sum` or `_count` and has no `le`
+// label. Values are in base units (seconds, bytes), which the name says (`_seconds`, `_bytes`).
 //
 // Ownership: main() builds one MetricsRegistry and hands it to the components; families and their
 // series live as long as the registry, so a `Counter&` or `Histogram&` obtained at setup time may be
@@ -113,8 +120,9 @@ class MetricsRegistry {
   MetricsRegistry(const MetricsRegistry&) = delete;
   MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
-  // Names must match [a-zA-Z_:][a-zA-Z0-9_:]*. A second call with the same name and type returns the
-  // existing family; the same name with another type throws std::invalid_argument.
+  // Names and labels follow the rules at the top of this file. A second call with the same name and
+  // type returns the existing family; the same name with another type throws
+  // std::invalid_argument.
   Family<Counter>& counter(const std::string& name, const std::string& help,
                            std::vector<std::string> labels = {});
   Family<Gauge>& gauge(const std::string& name, const std::string& help,
@@ -123,6 +131,10 @@ class MetricsRegistry {
                                std::vector<std::string> labels, std::vector<double> upperBounds);
   // A gauge whose value is read by `read` at every scrape (must be thread-safe and cheap).
   void gaugeFunction(const std::string& name, const std::string& help, std::function<double()> read);
+  // A counter kept by a component (an atomic it already maintains), read by `read` at every
+  // scrape; `read` must be thread-safe, cheap and never decrease.
+  void counterFunction(const std::string& name, const std::string& help,
+                       std::function<std::uint64_t()> read);
 
   // The whole exposition, families in name order, series in label order.
   std::string render() const;

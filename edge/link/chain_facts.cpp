@@ -82,7 +82,7 @@ void ChainFacts::lookupSession(std::string_view applicationAddress, std::string_
     std::string key = negativeKey(applicationAddress, serviceId, height);
     if (auto neg = negative_.find(key); neg != negative_.end()) {
       if (neg->second.expires > now) {
-        util::Error error = util::makeError("session_not_found", neg->second.reason);
+        util::Error error = util::makeError(kErrSessionNotFound, neg->second.reason);
         lock.unlock();
         onReady(error);
         return;
@@ -157,13 +157,12 @@ util::Status ChainFacts::putSession(SessionFacts facts, std::uint64_t queryId) {
   util::Status valid = util::Ok{};
   if (h.applicationAddress.empty() || h.serviceId.empty() || h.sessionId.empty() ||
       h.sessionStartBlockHeight <= 0 || h.sessionEndBlockHeight < h.sessionStartBlockHeight) {
-    valid = util::makeError("session_answer_invalid",
+    valid = util::makeError(kErrSessionAnswerInvalid,
                             "session header is incomplete or its heights are out of order");
   } else if (facts.ringPubKeys.empty()) {
-    valid = util::makeError("session_answer_invalid", "session has no ring public keys");
+    valid = util::makeError(kErrSessionAnswerInvalid, "session has no ring public keys");
   } else if (facts.windowParams && !facts.windowParams->validateTiming().ok()) {
-    valid = util::makeError(
-        "session_answer_invalid",
+    valid = util::makeError(kErrSessionAnswerInvalid,
         "session window params: " + facts.windowParams->validateTiming().error().message);
   }
   if (!valid.ok()) {
@@ -216,7 +215,7 @@ util::Status ChainFacts::putSession(SessionFacts facts, std::uint64_t queryId) {
   }
   for (auto& cb : ready) cb(SessionFactsPtr(snapshot));
   for (auto& cb : mismatched) {
-    cb(util::makeError("session_answer_invalid",
+    cb(util::makeError(kErrSessionAnswerInvalid,
                        "the session manager answered with a session that does not contain the "
                        "requested application, service and height"));
   }
@@ -244,7 +243,7 @@ void ChainFacts::failQuery(std::uint64_t queryId, std::string_view reason) {
       .kv("height", query.blockHeight)
       .kv("reason", reason);
   for (auto& cb : callbacks) {
-    cb(util::makeError("session_not_found", "session manager: " + std::string(reason)));
+    cb(util::makeError(kErrSessionNotFound, "session manager: " + std::string(reason)));
   }
 }
 
@@ -300,7 +299,7 @@ void ChainFacts::timerLoop() {
             .kv("timeout_ms", options_.queryTimeout.count())
             .kv("reason", "no answer from the session manager in time");
         for (auto& cb : callbacks) {
-          cb(util::makeError("session_query_timeout",
+          cb(util::makeError(kErrSessionQueryTimeout,
                              "no answer from the session manager within " +
                                  std::to_string(options_.queryTimeout.count()) + " ms"));
         }

@@ -1,5 +1,5 @@
 #pragma once
-// The chain facts the edge validates, prices and mines relays with (DESIGN §4, §5), as the session
+// The chain facts the edge validates, prices and mines relays with (docs/architecture.md §2–§3), as the session
 // manager feeds them over the link: the current block (height, hash, time, shared params) and, per
 // session, its header, suppliers, application ring keys, compute units per relay and difficulty
 // target at session start.
@@ -9,11 +9,11 @@
 // manager (through the EdgeLink) and answers through a callback, or fails after a bounded wait.
 //
 // Callbacks (lookupSession): called exactly once, with the facts or an Error whose code is
-//   "session_query_timeout"  no answer within queryTimeout (the link may be down)
-//   "session_not_found"      the session manager has no such session (cached negatively for
-//                            negativeTtl, so a flood of bad requests does not become a flood of
-//                            queries)
-//   "session_answer_invalid" the answer did not match the question or had malformed keys
+//   kErrSessionQueryTimeout   no answer within queryTimeout (the link may be down)
+//   kErrSessionNotFound       the session manager has no such session (cached negatively for
+//                             negativeTtl, so a flood of bad requests does not become a flood of
+//                             queries)
+//   kErrSessionAnswerInvalid  the answer did not match the question or had malformed keys
 // on one of: the caller's thread (inline, when the answer is already known), the link thread, or
 // the cache's timer thread. Callbacks must be cheap, thread-safe and must not block or call back
 // into lookupSession synchronously: post the result to your own executor (e.g. asio::post to the
@@ -45,6 +45,11 @@
 #include "edge/link/mined_relay.h"
 
 namespace pocket::edge {
+
+// Error codes of lookupSession's callback and of putSession (util::Error::code).
+inline constexpr char kErrSessionQueryTimeout[] = "session_query_timeout";
+inline constexpr char kErrSessionNotFound[] = "session_not_found";
+inline constexpr char kErrSessionAnswerInvalid[] = "session_answer_invalid";
 
 // pocket.shared.Params as the session and window arithmetic takes it: pass it straight to
 // protocol::sessionBounds / protocol::sessionWindows.
@@ -138,7 +143,7 @@ class ChainFacts {
   // --- Feed (the EdgeLink; also tests) ---
   void updateHead(ChainHead head);
   // Caches `facts` and answers the query `queryId` (0: pushed unasked) and any pending query it
-  // covers. Errors (the facts are dropped): "session_answer_invalid".
+  // covers. Errors (the facts are dropped): kErrSessionAnswerInvalid.
   util::Status putSession(SessionFacts facts, std::uint64_t queryId = 0);
   // The session manager could not answer `queryId`.
   void failQuery(std::uint64_t queryId, std::string_view reason);

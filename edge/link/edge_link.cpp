@@ -438,7 +438,7 @@ util::Status EdgeLink::Worker::handleSessionInfo(link::SessionInfo::Reader info)
   }
   if (!bad.empty()) {
     if (info.getQueryId() != 0) link_.facts_.failQuery(info.getQueryId(), bad);
-    return util::makeError("session_answer_invalid", bad);
+    return util::makeError(kErrSessionAnswerInvalid, bad);
   }
   std::copy(target.begin(), target.end(), facts.difficultyTarget.begin());
   if (info.hasWindowParams()) facts.windowParams = decodeSharedParams(info.getWindowParams());

@@ -1,5 +1,5 @@
 #pragma once
-// The edge's end of the link to the session manager (DESIGN §5): one ZeroMQ DEALER to the
+// The edge's end of the link to the session manager (docs/link.md): one ZeroMQ DEALER to the
 // manager's ROUTER, CURVE-encrypted, carrying Cap'n Proto messages of schemas/edge_link.capnp.
 //
 // Protocol, edge side:

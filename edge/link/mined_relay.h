@@ -1,5 +1,5 @@
 #pragma once
-// The value types that cross the edge <-> session-manager link (DESIGN §5): a mined relay and the
+// The value types that cross the edge <-> session-manager link (docs/link.md): a mined relay and the
 // session header it belongs to, with the codec the spool stores them in (one Cap'n Proto
 // `MinedRelay` of schemas/edge_link.capnp per record, so a spooled record is copied into a batch
 // without another format in between).
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/protocol/relay.h"
 #include "common/util/bytes.h"
 #include "common/util/result.h"
 
@@ -17,16 +18,9 @@ namespace pocket::edge {
 
 using RelayHash = std::array<std::uint8_t, 32>;
 
-// pocket.session.SessionHeader, field for field.
-struct SessionHeader {
-  std::string applicationAddress;
-  std::string serviceId;
-  std::string sessionId;
-  std::int64_t sessionStartBlockHeight = 0;
-  std::int64_t sessionEndBlockHeight = 0;
-
-  friend bool operator==(const SessionHeader&, const SessionHeader&) = default;
-};
+// The link carries the protocol's own session header type: what a relay names is compared and
+// stored without a conversion.
+using protocol::SessionHeader;
 
 // One relay that passed the difficulty filter, as the session manager inserts it into the SMST of
 // (supplierOperatorAddress, sessionHeader.sessionId).

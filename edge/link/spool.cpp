@@ -318,7 +318,7 @@ util::Result<std::uint64_t> Spool::append(const MinedRelay& relay) {
 
 util::Result<std::uint64_t> Spool::appendEncoded(util::ByteSpan payload) {
   if (payload.size() > kMaxSpoolRecordBytes) {
-    return util::makeError("record_too_large", "mined relay record of " +
+    return util::makeError(kErrRecordTooLarge, "mined relay record of " +
                                                    std::to_string(payload.size()) +
                                                    " bytes exceeds the spool's record limit");
   }
@@ -339,7 +339,7 @@ util::Result<std::uint64_t> Spool::appendEncoded(util::ByteSpan payload) {
           .kv("unacked", unackedCount())
           .kv("reason", "mined relays are dropped until the session manager acks; check the link");
     }
-    return util::makeError("spool_full", "the spool holds " + std::to_string(usedBytes_.load()) +
+    return util::makeError(kErrSpoolFull, "the spool holds " + std::to_string(usedBytes_.load()) +
                                              " of " + std::to_string(options_.maxBytes) +
                                              " bytes unacked");
   }
@@ -360,7 +360,7 @@ util::Result<std::uint64_t> Spool::appendEncoded(util::ByteSpan payload) {
         .kv("segment", active->path)
         .kv("seq", seq)
         .kv("reason", errnoText(err));
-    return util::makeError("spool_write_failed",
+    return util::makeError(kErrSpoolWriteFailed,
                            std::string("writing the spool failed: ") + errnoText(err));
   }
   active->offsets.push_back(active->size);

@@ -1,5 +1,5 @@
 #pragma once
-// The edge's delivery spool (DESIGN §4 "Deliver mined relays at least once"): every mined relay is
+// The edge's delivery spool (docs/link.md, "Guarantees"): every mined relay is
 // written here before the link sends it, and stays until the session manager acks it durable.
 //
 // On disk: a directory of segment files `<first seq, 20 digits>.seg`, each a run of records
@@ -17,7 +17,7 @@
 //   - Opening truncates a torn or corrupt record and everything after it in that segment (logged as
 //     `spool_truncated` with the reason and the bytes dropped); it is never fatal.
 //   - Segments rotate at segmentBytes; a segment is deleted once every record in it is acked.
-//   - When the segments would exceed maxBytes, append() fails with "spool_full": the caller serves
+//   - When the segments would exceed maxBytes, append() fails with kErrSpoolFull: the caller serves
 //     the relay and counts it as dropped. At nearFullRatio the spool logs `spool_near_full` and
 //     sets nearFull().
 //
@@ -40,6 +40,11 @@
 #include "edge/link/mined_relay.h"
 
 namespace pocket::edge {
+
+// Error codes of Spool::append (util::Error::code).
+inline constexpr char kErrSpoolFull[] = "spool_full";
+inline constexpr char kErrRecordTooLarge[] = "record_too_large";
+inline constexpr char kErrSpoolWriteFailed[] = "spool_write_failed";
 
 enum class FsyncPolicy {
   everyBatch,  // the link fsyncs before each batch it sends; survives power loss
@@ -75,9 +80,10 @@ class Spool {
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
 
-  // Any thread. Writes the record and returns its sequence number. Errors: "spool_full" (the
-  // record would take the spool past maxBytes), "record_too_large", "spool_write_failed" (write(2)
-  // failed, e.g. ENOSPC; the partial record is cut off again). No state changes on error.
+  // Any thread. Writes the record and returns its sequence number. Errors: kErrSpoolFull (the
+  // record would take the spool past maxBytes), kErrRecordTooLarge, kErrSpoolWriteFailed
+  // (write(2) failed, e.g. ENOSPC; the partial record is cut off again). No state changes on
+  // error.
   util::Result<std::uint64_t> append(const MinedRelay& relay);
   // The same for an already encoded payload.
   util::Result<std::uint64_t> appendEncoded(util::ByteSpan payload);

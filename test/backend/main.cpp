@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
   }
 
   pocket::util::LogSink log(stderr, pocket::util::LogLevel::warn);
+  pocket::util::MetricsRegistry metrics;  // the server's own counters; this backend serves no /metrics
   pocket::edge::EventLoops loops(options.threads);
   pocket::edge::ServerLimits limits;
   limits.maxBodyBytes = 64 * 1024 * 1024;
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
         timer->async_wait([timer, r = std::move(response), rs = std::move(responder)](
                               const boost::system::error_code&) mutable { rs.send(std::move(r)); });
       },
-      log);
+      metrics, "backend", log);
 
   asio::signal_set signals(loops.loop(0), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) { loops.stop(); });

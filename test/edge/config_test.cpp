@@ -11,6 +11,8 @@
 #include <doctest.h>
 
 #include "test/support/process.h"
+#include "common/net/curve_keys.h"
+#include "common/net/link_socket.h"
 
 using pocket::edge::ConfigError;
 using pocket::edge::parseEdgeConfig;
@@ -116,6 +118,81 @@ TEST_CASE("the link refuses plain text off loopback and needs CURVE keys otherwi
   CHECK(errorOf(base + "link: {endpoint: \"tcp://10.0.0.5:7400\", edge_id: e}\n")
             .rfind("link.client_key_file: is required", 0) == 0);
   CHECK(errorOf(base).rfind("link: is required", 0) == 0);
+}
+
+TEST_CASE("a plain-text link is refused off loopback by the same rule the link applies") {
+  TempKey key(0600);
+  std::string base = "listeners: [\"127.0.0.1:0\"]\nsuppliers:\n  - key_file: " + key.path +
+                     "\nservices:\n  eth:\n    backend: {url: \"http://127.0.0.1:1\"}\n";
+  auto plain = [&](const std::string& endpoint) {
+    return errorOf(base + "link: {endpoint: \"" + endpoint + "\", plaintext: true, edge_id: e}\n");
+  };
+  for (const char* loopback : {"tcp://127.0.0.1:7400", "tcp://127.9.8.7:7400", "tcp://localhost:7400",
+                               "tcp://[::1]:7400", "ipc:///tmp/link.sock"}) {
+    CAPTURE(loopback);
+    CHECK(plain(loopback) == "");
+    CHECK(pocket::net::isLoopbackEndpoint(loopback));
+  }
+  for (const char* remote : {"tcp://127.evil.com:7400", "tcp://localhost.evil.com:7400",
+                             "tcp://10.0.0.5:7400", "tcp://0.0.0.0:7400"}) {
+    CAPTURE(remote);
+    CHECK(plain(remote).rfind("link.plaintext: may be true only for a loopback endpoint", 0) == 0);
+    CHECK_FALSE(pocket::net::isLoopbackEndpoint(remote));
+  }
+}
+
+TEST_CASE("CURVE key files are parsed at load and every error names the key path") {
+  TempKey key(0600);
+  std::filesystem::path dir = key.dir;
+  auto client = pocket::net::generateCurveKeyPair();
+  auto server = pocket::net::generateCurveKeyPair();
+  pocket::net::writeCurveKeyPairFile(dir / "edge.key", client);
+  pocket::net::writeCurvePublicKeyFile(dir / "manager.pub", server.publicKey);
+  auto withKeys = [&](const std::string& clientFile, const std::string& serverFile) {
+    return "listeners: [\"127.0.0.1:0\"]\nsuppliers:\n  - key_file: " + key.path +
+           "\nlink:\n  endpoint: tcp://10.0.0.5:7400\n  edge_id: e1\n  client_key_file: " +
+           clientFile + "\n  server_public_key_file: " + serverFile +
+           "\nservices:\n  eth:\n    backend: {url: \"http://127.0.0.1:1\"}\n";
+  };
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::string path = dir / name;
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), 0600);
+    return path;
+  };
+  std::string goodClient = dir / "edge.key";
+  std::string goodServer = dir / "manager.pub";
+
+  auto config = parseEdgeConfig(withKeys(goodClient, goodServer));
+  CHECK(config.link.clientKeyFile == goodClient);
+  CHECK(config.link.serverPublicKeyFile == goodServer);
+
+  auto clientError = [&](const std::string& file) { return errorOf(withKeys(file, goodServer)); };
+  auto serverError = [&](const std::string& file) { return errorOf(withKeys(goodClient, file)); };
+  std::string missing = dir / "missing";
+  CHECK(clientError(missing).rfind("link.client_key_file: key file " + missing + ": cannot be read", 0) == 0);
+  CHECK(serverError(missing).rfind("link.server_public_key_file: key file " + missing + ": cannot be read", 0) == 0);
+
+  std::string open = write("open.key", "public-key = " + client.publicKey + "\nsecret-key = " +
+                                           client.secretKey + "\n");
+  ::chmod(open.c_str(), 0644);
+  CHECK(clientError(open).rfind("link.client_key_file: key file " + open + ": is readable by group", 0) == 0);
+
+  std::string noSecret = write("nosecret.key", "public-key = " + client.publicKey + "\n");
+  CHECK(clientError(noSecret).rfind("link.client_key_file: key file " + noSecret +
+                                        ": missing or malformed secret-key", 0) == 0);
+  std::string mixed = write("mixed.key", "public-key = " + server.publicKey + "\nsecret-key = " +
+                                            client.secretKey + "\n");
+  CHECK(clientError(mixed).find("does not belong to secret-key") != std::string::npos);
+
+  std::string empty = write("empty.pub", "# nothing here\n");
+  CHECK(serverError(empty).rfind("link.server_public_key_file: key file " + empty +
+                                     ": missing or malformed public-key", 0) == 0);
+  std::string shortKey = write("short.pub", "public-key = " + server.publicKey.substr(0, 39) + "\n");
+  CHECK(serverError(shortKey).rfind("link.server_public_key_file: key file " + shortKey +
+                                        ": missing or malformed public-key", 0) == 0);
+  std::string notZ85 = write("notz85.pub", "public-key = " + std::string(40, '"') + "\n");
+  CHECK(serverError(notZ85).find("link.server_public_key_file:") == 0);
 }
 
 TEST_CASE("supplier key files readable by others are refused") {

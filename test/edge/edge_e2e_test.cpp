@@ -7,6 +7,10 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <future>
 #include <memory>
 #include <string>
@@ -483,6 +487,64 @@ TEST_CASE("oversized request heads are refused by the server") {
   Stack stack;
   auto r = stack.post(util::toBytes("x"), {{"X-Big", std::string(100000, 'h')}});
   CHECK(r.status == 431);
+}
+
+TEST_CASE("/metrics passes promtool check metrics after traffic, counters typed as counters") {
+  const char* promtool = std::getenv("PROMTOOL");
+  REQUIRE_MESSAGE(promtool != nullptr, "PROMTOOL must name promtool (package prometheus)");
+  Stack stack;
+  REQUIRE(ready(stack));
+  auto served = stack.post(protocol::marshal(stack.relay()));
+  REQUIRE(served.status == 200);
+  CHECK(stack.post(util::toBytes("not a relay")).status == 400);
+  CHECK(stack.post(util::toBytes("x"), {{"X-Big", std::string(100000, 'h')}}).status == 431);
+  REQUIRE(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"svc\"}") == 1; }));
+
+  std::string text = stack.admin("/metrics").body;
+  std::string file = stack.running->path("metrics.txt");
+  std::ofstream(file) << text;
+  std::string command = std::string(promtool) + " check metrics < " + file + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string complaints;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) complaints.append(buffer, n);
+  int status = ::pclose(pipe);
+  INFO("promtool says:\n" << complaints);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(complaints.empty());
+
+  // Every *_total family is a counter; the latency figures are histograms.
+  std::istringstream lines(text);
+  std::string line;
+  int totals = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# TYPE ", 0) != 0) continue;
+    std::istringstream fields(line.substr(7));
+    std::string name, type;
+    fields >> name >> type;
+    CAPTURE(line);
+    if (name.ends_with("_total")) {
+      ++totals;
+      CHECK(type == "counter");
+    } else {
+      CHECK(type != "counter");
+    }
+    if (name.ends_with("_seconds") && name.find("duration") != std::string::npos) {
+      CHECK(type == "histogram");
+    }
+  }
+  CHECK(totals > 20);
+  CHECK(text.find("edge_relay_duration_seconds_bucket{service=\"svc\",le=\"+Inf\"} 1\n") !=
+        std::string::npos);
+  // Counters the link, the spool and the HTTP server keep are exported.
+  CHECK(stack.metric("edge_link_chain_states_received_total") >= 1);
+  CHECK(stack.metric("edge_link_auth_failures_total") == 0);
+  CHECK(stack.metric("edge_spool_truncated_bytes_total") == 0);
+  CHECK(stack.metric("edge_http_refusals_total{server=\"relay\",reason=\"header_too_large\"}") == 1);
+  CHECK(stack.metric("edge_http_refusals_total{server=\"relay\",reason=\"malformed_request\"}") == 0);
+  CHECK(stack.metric("edge_relays_total{service=\"unknown\",outcome=\"malformed_request\"}") == 1);
 }
 
 TEST_CASE("SIGTERM finishes the relay in flight and exits cleanly") {

@@ -51,9 +51,15 @@ struct TestServer {
             rs.send(std::move(r));
           });
         },
-        log);
+        metrics, "test", log);
     server->start();
     loops.start();
+  }
+  // The server's refusal counter for `reason`.
+  std::uint64_t refusals(std::string_view reason) {
+    return metrics.counter("edge_http_refusals_total", "", {"server", "reason"})
+        .with({"test", std::string(reason)})
+        .value();
   }
   ~TestServer() {
     loops.stop();
@@ -64,6 +70,7 @@ struct TestServer {
   }
   EventLoops loops;
   pocket::util::LogSink log;
+  pocket::util::MetricsRegistry metrics;
   std::unique_ptr<HttpServer> server;
   std::atomic<int> requests{0};
 };
@@ -237,6 +244,77 @@ TEST_CASE("the server enforces header and body limits") {
   CHECK(r.status == 431);
   CHECK(server.requests == 0);  // neither reached the handler
   CHECK(client.call(get(server.url())).status == 200);
+  CHECK(server.refusals("body_too_large") == 1);
+  CHECK(server.refusals("header_too_large") == 1);
+  CHECK(server.refusals("malformed_request") == 0);
+}
+
+namespace {
+
+// A raw client socket on 127.0.0.1, for requests no HTTP client would send.
+struct RawSocket {
+  explicit RawSocket(std::uint16_t port) : socket(context) {
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  }
+  void send(std::string_view bytes) { boost::asio::write(socket, boost::asio::buffer(bytes.data(), bytes.size())); }
+  // Everything the server sends until it closes the connection.
+  std::string readAll() {
+    std::string out;
+    boost::system::error_code ec;
+    char buffer[4096];
+    for (;;) {
+      std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
+      if (ec) break;
+      out.append(buffer, n);
+    }
+    return out;
+  }
+  boost::asio::io_context context;
+  boost::asio::ip::tcp::socket socket;
+};
+
+// Polls `condition` until it holds or a generous deadline passes (a loaded machine only delays).
+template <class F>
+bool waitFor(F condition) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
+}  // namespace
+
+TEST_CASE("the server counts what it refuses and the timeouts it enforces, by reason") {
+  ServerLimits limits;
+  limits.idleTimeout = 100ms;
+  limits.readTimeout = 100ms;
+  TestServer server(limits);
+
+  RawSocket garbage(server.server->port());
+  garbage.send("NOT HTTP AT ALL\r\n\r\n");
+  CHECK(garbage.readAll().rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(server.refusals("malformed_request") == 1);
+
+  RawSocket idle(server.server->port());
+  CHECK(idle.readAll().empty());  // closed by the server without a word
+  CHECK(waitFor([&] { return server.refusals("idle_timeout") == 1; }));
+
+  RawSocket halfHeader(server.server->port());
+  halfHeader.send("GET / HTTP/1.1\r\nHost: x\r\n");
+  CHECK(halfHeader.readAll().empty());
+  CHECK(waitFor([&] { return server.refusals("header_timeout") == 1; }));
+
+  RawSocket halfBody(server.server->port());
+  halfBody.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+  CHECK(halfBody.readAll().empty());
+  CHECK(waitFor([&] { return server.refusals("body_timeout") == 1; }));
+
+  CHECK(server.requests == 0);
+  CHECK(server.refusals("idle_timeout") == 1);
+  CHECK(server.refusals("header_timeout") == 1);
+  CHECK(server.refusals("accept_failed") == 0);
 }
 
 TEST_CASE("shutdown closes idle keep-alive connections") {

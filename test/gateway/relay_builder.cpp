@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto/ring.h"
+#include "common/protocol/proto_wire.h"
 
 namespace pocket::gateway {
 
@@ -16,7 +17,7 @@ util::Result<RelaySigner> RelaySigner::create(const crypto::PrivateKey& signer,
   auto ring = crypto::expectedRingKeys(application, gateways);
   auto self = signer.publicKey();
   if (std::find(ring.begin(), ring.end(), self) == ring.end()) {
-    return util::makeError("signer_not_in_ring",
+    return util::makeError(crypto::kErrRingSignerNotInRing,
                            "the signing key " + self.hex() + " (" + self.address() +
                                ") is neither the application " + application.address() +
                                " nor one of its " + std::to_string(gateways.size()) +
@@ -44,7 +45,7 @@ std::string defaultJsonRpcBody(std::uint64_t id) {
 util::Result<std::string> withJsonRpcId(std::string_view body, std::uint64_t id) {
   auto json = nlohmann::ordered_json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) {
-    return util::makeError("not_json_object",
+    return util::makeError(kErrNotJsonObject,
                            "the request body is not a JSON object, so relays cannot be made "
                            "distinct by their JSON-RPC id");
   }
@@ -115,40 +116,40 @@ util::Result<CheckedResponse> checkRelayResponse(util::ByteSpan body,
                                                  const crypto::PublicKey& supplierKey) {
   auto parsed = protocol::parseRelayResponse(body);
   if (!parsed) {
-    return util::makeError("malformed_proto",
+    return util::makeError(std::string(protocol::wire::kMalformedProto),
                            "the 200 answer is not a RelayResponse: " + parsed.error().message);
   }
   CheckedResponse out{std::move(*parsed), {}};
   const auto& response = out.response;
   if (response.relayMinerError) {
     const auto& e = *response.relayMinerError;
-    return util::makeError("relay_miner_error", "the answer is an error reply: " + e.codespace +
+    return util::makeError(kErrRelayMinerError, "the answer is an error reply: " + e.codespace +
                                                     " code " + std::to_string(e.code) + ": " +
                                                     e.description + " " + e.message);
   }
   if (response.meta.sessionHeader != expectedSession) {
-    return util::makeError("session_mismatch",
+    return util::makeError(kErrSessionMismatch,
                            "the answer's session header differs from the request's");
   }
   if (response.meta.supplierOperatorSignature.empty()) {
-    return util::makeError("missing_signature", "the answer carries no supplier signature");
+    return util::makeError(kErrMissingSignature, "the answer carries no supplier signature");
   }
   if (!response.payloadHash.empty()) {
     auto expected = protocol::payloadHash(response.payload);
     if (!std::equal(expected.begin(), expected.end(), response.payloadHash.begin(),
                     response.payloadHash.end())) {
-      return util::makeError("payload_hash_mismatch",
+      return util::makeError(kErrPayloadHashMismatch,
                              "payload_hash is not sha256 of the payload the answer carries");
     }
   }
   if (!protocol::verifyResponseSignature(response, supplierKey)) {
-    return util::makeError("bad_signature",
+    return util::makeError(kErrBadSignature,
                            "the supplier signature does not verify under the public key " +
                                supplierKey.hex() + " (" + supplierKey.address() + ")");
   }
   auto http = protocol::parsePoktHttpResponse(response.payload);
   if (!http) {
-    return util::makeError("malformed_payload",
+    return util::makeError(kErrMalformedPayload,
                            "the signed payload is not a POKTHTTPResponse: " + http.error().message);
   }
   out.http = std::move(*http);

@@ -1,6 +1,6 @@
 #pragma once
 // What a PATH-style gateway puts on the wire, and what it checks in the answer
-// (spec/peers.md §3.1–§3.2, spec/relayminer.md §2.2 and §2.4):
+// (docs/protocol.md §3–§4):
 //   - the RelayRequest: session header, supplier operator address, payload = a POKTHTTPRequest,
 //     meta.signature = a ring signature over requestSignableHash by the application or one of its
 //     delegated gateways, over the ring the chain expects (crypto::expectedRingKeys);
@@ -39,7 +39,7 @@ class RelaySigner {
  public:
   // The ring is what the chain expects for `application` and its delegated `gateways`
   // (expectedRingKeys: the placeholder key joins when there is no gateway). Error
-  // "signer_not_in_ring" when the signer's public key is neither the application's nor one of the
+  // crypto::kErrRingSignerNotInRing when the signer's public key is neither the application's nor one of the
   // gateways'.
   static util::Result<RelaySigner> create(const crypto::PrivateKey& signer,
                                           const crypto::PublicKey& application,
@@ -62,7 +62,7 @@ class RelaySigner {
 std::string defaultJsonRpcBody(std::uint64_t id);
 
 // The body with its top-level JSON-RPC "id" replaced by `id` (key order kept). Error
-// "not_json_object" when the body is not a JSON object: only JSON-RPC bodies can be made distinct
+// kErrNotJsonObject when the body is not a JSON object: only JSON-RPC bodies can be made distinct
 // this way.
 util::Result<std::string> withJsonRpcId(std::string_view body, std::uint64_t id);
 
@@ -86,10 +86,19 @@ struct CheckedResponse {
   protocol::PoktHttpResponse http;  // the embedded backend answer
 };
 
-// PATH's checks of a 200 answer body, in order. Errors: "malformed_proto" (not a RelayResponse),
-// "relay_miner_error" (an error reply), "session_mismatch" (the header is not the request's),
-// "missing_signature", "payload_hash_mismatch", "bad_signature" (does not verify under
-// `supplierKey`), "malformed_payload" (the payload is not a POKTHTTPResponse).
+// Error codes (util::Error::code) of withJsonRpcId and checkRelayResponse.
+inline constexpr char kErrNotJsonObject[] = "not_json_object";
+inline constexpr char kErrRelayMinerError[] = "relay_miner_error";
+inline constexpr char kErrSessionMismatch[] = "session_mismatch";
+inline constexpr char kErrMissingSignature[] = "missing_signature";
+inline constexpr char kErrPayloadHashMismatch[] = "payload_hash_mismatch";
+inline constexpr char kErrBadSignature[] = "bad_signature";
+inline constexpr char kErrMalformedPayload[] = "malformed_payload";
+
+// PATH's checks of a 200 answer body, in order. Errors: protocol::wire::kMalformedProto (not a
+// RelayResponse), kErrRelayMinerError (an error reply), kErrSessionMismatch (the header is not the
+// request's), kErrMissingSignature, kErrPayloadHashMismatch, kErrBadSignature (does not verify
+// under `supplierKey`), kErrMalformedPayload (the payload is not a POKTHTTPResponse).
 util::Result<CheckedResponse> checkRelayResponse(util::ByteSpan body,
                                                  const protocol::SessionHeader& expectedSession,
                                                  const crypto::PublicKey& supplierKey);

@@ -9,6 +9,7 @@
 #include <doctest.h>
 
 #include "common/crypto/ring.h"
+#include "common/protocol/proto_wire.h"
 #include "common/util/hex.h"
 
 namespace {
@@ -73,7 +74,7 @@ TEST_CASE("a gateway signs over the ring the chain expects; outsiders are refuse
 
   auto outsider = RelaySigner::create(keys.other, keys.app.publicKey(), gateways);
   REQUIRE_FALSE(outsider);
-  CHECK(outsider.error().code == "signer_not_in_ring");
+  CHECK(outsider.error().code == pocket::crypto::kErrRingSignerNotInRing);
 }
 
 TEST_CASE("a pool holds distinct relays: distinct ids, hashes and signatures, all valid") {
@@ -105,7 +106,7 @@ TEST_CASE("a pool holds distinct relays: distinct ids, hashes and signatures, al
   rest.http.body = util::toBytes("not json");
   auto refused = pocket::gateway::signRelayPool(*signer, rest, 4, 1, 2);
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == "not_json_object");
+  CHECK(refused.error().code == pocket::gateway::kErrNotJsonObject);
 }
 
 TEST_CASE("the JSON-RPC id is replaced in place") {
@@ -152,21 +153,21 @@ TEST_CASE("PATH's checks of an answer: signature, payload_hash, session, error r
     auto checked = pocket::gateway::checkRelayResponse(protocol::marshal(r), session, key);
     return checked ? std::string("ok") : checked.error().code;
   };
-  CHECK(code(response, keys.other.publicKey()) == "bad_signature");
+  CHECK(code(response, keys.other.publicKey()) == pocket::gateway::kErrBadSignature);
   auto tampered = response;
   tampered.payload.push_back(0);
-  CHECK(code(tampered, keys.supplier.publicKey()) == "payload_hash_mismatch");
+  CHECK(code(tampered, keys.supplier.publicKey()) == pocket::gateway::kErrPayloadHashMismatch);
   auto otherSession = response;
   otherSession.meta.sessionHeader->sessionId = std::string(64, 'b');
-  CHECK(code(otherSession, keys.supplier.publicKey()) == "session_mismatch");
+  CHECK(code(otherSession, keys.supplier.publicKey()) == pocket::gateway::kErrSessionMismatch);
   auto noSignature = response;
   noSignature.meta.supplierOperatorSignature.clear();
-  CHECK(code(noSignature, keys.supplier.publicKey()) == "missing_signature");
+  CHECK(code(noSignature, keys.supplier.publicKey()) == pocket::gateway::kErrMissingSignature);
   auto errorReply = response;
   errorReply.relayMinerError = protocol::RelayMinerError{"relayer_proxy", 3, "d", "m"};
-  CHECK(code(errorReply, keys.supplier.publicKey()) == "relay_miner_error");
+  CHECK(code(errorReply, keys.supplier.publicKey()) == pocket::gateway::kErrRelayMinerError);
   auto junk = pocket::gateway::checkRelayResponse(util::asBytes("\xff\xff"), session,
                                                   keys.supplier.publicKey());
   REQUIRE_FALSE(junk);
-  CHECK(junk.error().code == "malformed_proto");
+  CHECK(junk.error().code == pocket::protocol::wire::kMalformedProto);
 }

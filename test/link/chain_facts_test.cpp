@@ -130,7 +130,7 @@ TEST_SUITE("chain_facts") {
     facts.lookupSession("pokt1app", "anvil", 101, answer.callback());
     REQUIRE(answer.wait());
     REQUIRE_FALSE(answer.result->ok());
-    CHECK(answer.result->error().code == "session_query_timeout");
+    CHECK(answer.result->error().code == pocket::edge::kErrSessionQueryTimeout);
     CHECK(facts.queryTimeouts() == 1);
     CHECK(log.contains("event=session_query_timeout"));
     CHECK(facts.takeQueriesToSend(true).empty());
@@ -148,12 +148,12 @@ TEST_SUITE("chain_facts") {
     facts.failQuery(queries[0].queryId, "application not staked");
     REQUIRE(answer.wait());
     REQUIRE_FALSE(answer.result->ok());
-    CHECK(answer.result->error().code == "session_not_found");
+    CHECK(answer.result->error().code == pocket::edge::kErrSessionNotFound);
     CHECK(answer.result->error().message.find("not staked") != std::string::npos);
     Answer again;
     facts.lookupSession("pokt1ghost", "anvil", 101, again.callback());
     CHECK(again.calls == 1);  // inline, from the negative cache
-    CHECK(again.result->error().code == "session_not_found");
+    CHECK(again.result->error().code == pocket::edge::kErrSessionNotFound);
     CHECK(facts.takeQueriesToSend(true).empty());
   }
 
@@ -167,7 +167,7 @@ TEST_SUITE("chain_facts") {
     REQUIRE(facts.putSession(session("pokt1app", 101, 110), queries[0].queryId).ok());
     REQUIRE(answer.wait());
     REQUIRE_FALSE(answer.result->ok());
-    CHECK(answer.result->error().code == "session_answer_invalid");
+    CHECK(answer.result->error().code == pocket::edge::kErrSessionAnswerInvalid);
   }
 
   TEST_CASE("malformed session facts are refused and change nothing") {
@@ -175,13 +175,13 @@ TEST_SUITE("chain_facts") {
     ChainFacts facts(ChainFactsOptions{}, log.sink());
     auto noKeys = session("pokt1app", 101, 110);
     noKeys.ringPubKeys.clear();
-    CHECK(facts.putSession(noKeys).error().code == "session_answer_invalid");
+    CHECK(facts.putSession(noKeys).error().code == pocket::edge::kErrSessionAnswerInvalid);
     auto backwards = session("pokt1app", 110, 101);
     CHECK_FALSE(facts.putSession(backwards).ok());
     auto noGrid = session("pokt1app", 101, 110);
     noGrid.windowParams = pocket::protocol::SharedParams::genesisDefaults();
     noGrid.windowParams->numBlocksPerSession = 0;  // unusable for any window arithmetic
-    CHECK(facts.putSession(noGrid).error().code == "session_answer_invalid");
+    CHECK(facts.putSession(noGrid).error().code == pocket::edge::kErrSessionAnswerInvalid);
     CHECK(facts.sessionCount() == 0);
     CHECK(log.contains("event=session_info_invalid"));
   }

@@ -1,4 +1,4 @@
-// kill -9 of the real relay-edge under relay load (DESIGN §8 "Nothing mined is lost"): signed
+// kill -9 of the real relay-edge under relay load (docs/architecture.md §5, "Nothing mined is lost"): signed
 // relays from several client threads, the edge killed with SIGKILL three times while serving and
 // started again on the same spool; afterwards every relay the edge answered with a signed response
 // is at the session-manager double exactly once by relay hash.

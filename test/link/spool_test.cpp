@@ -325,7 +325,7 @@ TEST_SUITE("spool") {
       }
       accepted = *seq;
     }
-    CHECK(error.code == "spool_full");
+    CHECK(error.code == pocket::edge::kErrSpoolFull);
     CHECK(accepted > 10);
     CHECK(spool.lastSeq() == accepted);
     CHECK(spool.rejectedFullTotal() == 1);
@@ -349,7 +349,7 @@ TEST_SUITE("spool") {
     std::vector<std::uint8_t> huge(pocket::edge::kMaxSpoolRecordBytes + 1);
     auto seq = spool.appendEncoded(huge);
     REQUIRE_FALSE(seq.ok());
-    CHECK(seq.error().code == "record_too_large");
+    CHECK(seq.error().code == pocket::edge::kErrRecordTooLarge);
     CHECK(spool.lastSeq() == 0);
   }
 

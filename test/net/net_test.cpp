@@ -65,6 +65,11 @@ TEST_SUITE("net") {
     ::chmod((dir / "bad.key").c_str(), 0600);
     CHECK_THROWS_WITH_AS(net::loadCurveKeyPairFile(dir / "bad.key"),
                          doctest::Contains("public-key"), std::runtime_error);
+    auto one = net::generateCurveKeyPair();
+    auto two = net::generateCurveKeyPair();
+    net::writeCurveKeyPairFile(dir / "mixed.key", net::CurveKeyPair{one.publicKey, two.secretKey});
+    CHECK_THROWS_WITH_AS(net::loadCurveKeyPairFile(dir / "mixed.key"),
+                         doctest::Contains("does not belong to secret-key"), std::runtime_error);
     {
       std::ofstream out(dir / "allow");
       out << "# comment\n\nnot-a-key\n";
@@ -84,6 +89,14 @@ TEST_SUITE("net") {
     CHECK_FALSE(net::isLoopbackEndpoint("tcp://10.0.0.5:7700"));
     CHECK_FALSE(net::isLoopbackEndpoint("tcp://127.example.com:7700"));
     CHECK_FALSE(net::isLoopbackEndpoint("tcp://*:7700"));
+    CHECK_FALSE(net::isLoopbackEndpoint("tcp://127.evil.com:7700"));
+    CHECK_FALSE(net::isLoopbackEndpoint("tcp://127.0.0.1.nip.io:7700"));
+    CHECK_FALSE(net::isLoopbackEndpoint("tcp://127.0.0.256:7700"));
+    CHECK_FALSE(net::isLoopbackEndpoint("tcp://127.0.0.1"));
+    CHECK_FALSE(net::isLoopbackEndpoint("tcp://127.0.0.1:7700x"));
+    CHECK_FALSE(net::isLoopbackEndpoint("tcp://localhost.evil.com:7700"));
+    CHECK_FALSE(net::isLoopbackEndpoint("tcp://10.0.0.5;127.0.0.1:7700"));
+    CHECK_FALSE(net::isLoopbackEndpoint("pgm://127.0.0.1:7700"));
     CHECK_THROWS_AS(net::requireLoopbackForPlaintext("tcp://0.0.0.0:7700"), std::invalid_argument);
   }
 

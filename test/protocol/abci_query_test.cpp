@@ -35,7 +35,7 @@ std::string errorCode(const auto& result) {
   return result.ok() ? "ok" : result.error().code;
 }
 
-// spec/chain.md §2.4: the GetSession reply of a node at height 100.
+// The GetSession reply of a node at height 100.
 nlohmann::json sessionReply() {
   return nlohmann::json::parse(R"({"response":{
     "code":0,"log":"","info":"","index":"0","key":null,

@@ -23,7 +23,7 @@ TEST_CASE("proof paths of smst/basic.json") {
     ++checked;
   }
   CHECK(checked == 3);
-  // spec/relayminer.md §7.4: sha256(32×0xab ‖ "0123456789abcdef").
+  // The reference value of sha256(32×0xab ‖ "0123456789abcdef").
   CHECK(util::toHex(protocol::proofPath(util::Bytes(32, 0xab), "0123456789abcdef")) ==
         "b8c1bf5d363631350b65d51270b58d8756be18768b071c6bf14c6010d4bb0708");
 }

@@ -1,7 +1,7 @@
 // sm-double: a stand-in for the session manager's end of the link, for tests of the edge.
 //
 // It speaks the real link schema over a ZeroMQ ROUTER (CURVE with an allow-list, or plain text on
-// loopback), and keeps the promises the real manager makes (DESIGN §5, §6):
+// loopback), and keeps the promises the real manager makes (docs/link.md, docs/architecture.md §5):
 //   - a minedRelays batch is acked only after its relays are written to <out>/received.log and
 //     fsynced;
 //   - each (edge, spool) has a persistent high-water mark: relays at or below it are duplicates;

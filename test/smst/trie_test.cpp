@@ -29,7 +29,7 @@ TEST_CASE("an empty trie has the 48-zero root and no sum or count") {
   CHECK_FALSE(trie.get(b("foo")).has_value());
 }
 
-TEST_CASE("the root after update(foo, oof, 5) matches smst.md's example") {
+TEST_CASE("the root after update(foo, oof, 5) matches the reference example") {
   MemoryStore store;
   SparseMerkleSumTrie trie(store);
   trie.update(b("foo"), b("oof"), 5);

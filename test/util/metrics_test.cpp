@@ -61,6 +61,38 @@ TEST_CASE("misuse is refused") {
   CHECK_THROWS_AS(registry.counter("x_total", "x", {"a"}).with({"1", "2"}), std::invalid_argument);
 }
 
+TEST_CASE("function counters render as counters and read their source at every scrape") {
+  MetricsRegistry registry;
+  std::uint64_t source = 3;
+  registry.counterFunction("link_connects_total", "Connections.", [&source] { return source; });
+  CHECK(registry.render() ==
+        "# HELP link_connects_total Connections.\n# TYPE link_connects_total counter\n"
+        "link_connects_total 3\n");
+  source = 12345678901234;
+  CHECK(registry.render().find("link_connects_total 12345678901234\n") != std::string::npos);
+}
+
+TEST_CASE("names that break the Prometheus conventions are refused at registration") {
+  MetricsRegistry registry;
+  CHECK_THROWS_WITH_AS(registry.counter("relays", "x"), doctest::Contains("must end in _total"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(registry.counterFunction("relays", "x", [] { return std::uint64_t{0}; }),
+                  std::invalid_argument);
+  CHECK_THROWS_WITH_AS(registry.gauge("queue_total", "x"),
+                       doctest::Contains("only a counter's name may end in _total"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(registry.gaugeFunction("queue_total", "x", [] { return 0.0; }),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(registry.histogram("lat_seconds_total", "x", {}, {1}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.histogram("lat_count", "x", {}, {1}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.histogram("lat_seconds", "x", {"le"}, {1}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.counter("x_total", "x", {"__reserved"}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.counter("x_total", "x", {"bad-label"}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.counter("x_total", "x", {"0label"}), std::invalid_argument);
+  // Nothing of the refused registrations is rendered.
+  CHECK(registry.render().empty());
+}
+
 TEST_CASE("concurrent increments are all counted") {
   MetricsRegistry registry;
   auto& c = registry.counter("n_total", "n").with();

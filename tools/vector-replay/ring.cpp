@@ -229,7 +229,7 @@ void replayNegative(const nlohmann::json& entries, Reporter& reporter,
       if (name == "trailing_bytes_ignored") {
         // Documented deviation (common/crypto/ring.h): Go ignores trailing bytes, this decoder
         // refuses them. The signature without them must verify, as Go's verdict says.
-        reporter.check(!status.ok() && status.error().code == "trailing_bytes", where,
+        reporter.check(!status.ok() && status.error().code == crypto::kErrRingTrailingBytes, where,
                        "trailing bytes were not refused: " + statusText(status));
         std::size_t exact = 69 + 65 * 2;
         util::Bytes stripped(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(exact));
