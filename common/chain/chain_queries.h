@@ -162,7 +162,6 @@ class ChainQueries {
   util::Error failed(std::string_view path, util::Error error);
 
   NodeClient& node_;
-  util::MetricsRegistry& metrics_;
   util::LogSink& log_;
   util::Family<util::Histogram>& latency_;
   util::Family<util::Counter>& errors_;
