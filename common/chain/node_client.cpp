@@ -424,6 +424,8 @@ util::Result<T> NodeClient::call(std::string_view method, const std::string& par
     if (handle == nullptr) throw std::runtime_error("curl_easy_init failed");
     curl_easy_reset(handle);
     struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    // No "Expect: 100-continue" round trip before large bodies (broadcasts).
+    headers = curl_slist_append(headers, "Expect:");
     curl_easy_setopt(handle, CURLOPT_URL, config_.rpcUrl.c_str());
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(handle, CURLOPT_POST, 1L);
