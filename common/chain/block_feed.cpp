@@ -96,14 +96,16 @@ util::Result<std::string> websocketUrlFromRpcUrl(std::string_view rpcUrl) {
   if (!rpcUrl.starts_with(scheme)) {
     return util::makeError(
         std::string(kErrBadArgument),
-        fmt::format("cannot derive a WebSocket URL from \"{}\": only http:// is supported", rpcUrl));
+        fmt::format("cannot derive a WebSocket URL from \"{}\": only http:// is supported",
+                    rpcUrl));
   }
   std::string_view rest = rpcUrl.substr(scheme.size());
   while (rest.ends_with('/')) rest.remove_suffix(1);
   if (rest.empty() || rest.find('/') != std::string_view::npos) {
     return util::makeError(
         std::string(kErrBadArgument),
-        fmt::format("cannot derive a WebSocket URL from \"{}\": expected http://host:port", rpcUrl));
+        fmt::format("cannot derive a WebSocket URL from \"{}\": expected http://host:port",
+                    rpcUrl));
   }
   std::string url = fmt::format("ws://{}/websocket", rest);
   auto parsed = parseWsUrl(url);
@@ -257,17 +259,14 @@ struct BlockFeed::Impl {
     reconnects.inc();
     ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io);
     ws->read_message_max(owner.config_.maxMessageBytes);
-    resolver.async_resolve(url.host, url.port,
-                           [this](beast::error_code ec, tcp::resolver::results_type results) {
-                             if (stopping.load()) return;
-                             if (ec) return disconnected("resolve", ec.message());
-                             beast::get_lowest_layer(*ws).expires_after(
-                                 owner.config_.connectTimeout);
-                             beast::get_lowest_layer(*ws).async_connect(
-                                 results, [this](beast::error_code ec2, const tcp::endpoint&) {
-                                   onConnected(ec2);
-                                 });
-                           });
+    resolver.async_resolve(
+        url.host, url.port, [this](beast::error_code ec, tcp::resolver::results_type results) {
+          if (stopping.load()) return;
+          if (ec) return disconnected("resolve", ec.message());
+          beast::get_lowest_layer(*ws).expires_after(owner.config_.connectTimeout);
+          beast::get_lowest_layer(*ws).async_connect(
+              results, [this](beast::error_code ec2, const tcp::endpoint&) { onConnected(ec2); });
+        });
   }
 
   void onConnected(beast::error_code ec) {
@@ -322,7 +321,8 @@ struct BlockFeed::Impl {
 
   void disconnected(std::string_view stage, const std::string& detail) {
     setSubscribed(false);
-    fail("websocket_" + std::string(stage), fmt::format("{}: {}", owner.config_.websocketUrl, detail));
+    fail("websocket_" + std::string(stage),
+         fmt::format("{}: {}", owner.config_.websocketUrl, detail));
     if (ws) {
       beast::error_code ignored;
       beast::get_lowest_layer(*ws).socket().close(ignored);
@@ -371,7 +371,9 @@ BlockFeed::BlockFeed(BlockFeedConfig config, NodeClient& node, OnBlock onBlock,
                                  metrics, log);
 }
 
-BlockFeed::~BlockFeed() { stop(); }
+BlockFeed::~BlockFeed() {
+  stop();
+}
 
 void BlockFeed::start() {
   if (impl_->thread.joinable()) return;

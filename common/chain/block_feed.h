@@ -81,8 +81,9 @@ class BlockFeed {
   using OnConnectionChange = std::function<void(bool subscribed)>;
 
   // Throws std::invalid_argument (config.validate()).
-  BlockFeed(BlockFeedConfig config, NodeClient& node, OnBlock onBlock, util::MetricsRegistry& metrics,
-            util::LogSink& log, OnConnectionChange onConnectionChange = {});
+  BlockFeed(BlockFeedConfig config, NodeClient& node, OnBlock onBlock,
+            util::MetricsRegistry& metrics, util::LogSink& log,
+            OnConnectionChange onConnectionChange = {});
   ~BlockFeed();  // stops
   BlockFeed(const BlockFeed&) = delete;
   BlockFeed& operator=(const BlockFeed&) = delete;

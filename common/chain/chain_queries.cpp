@@ -111,51 +111,52 @@ util::Result<TokenomicsParams> decodeTokenomicsParamsValue(util::ByteSpan value)
   // global_inflation_per_claim}}
   TokenomicsParams out;
   bool haveParams = false;
-  auto status = wire::readFields(value, "tokenomics.QueryParamsResponse",
-                                 [&](wire::Reader& reader, const wire::Field& field)
-                                     -> std::optional<util::Error> {
-    if (field.number != 1) return std::nullopt;
-    if (field.type != wire::WireType::lengthDelimited) return reader.wrongWireType(field);
-    haveParams = true;
-    auto params = wire::readFields(field.bytes, "tokenomics.Params",
-                                   [&](wire::Reader& paramsReader, const wire::Field& paramsField)
-                                       -> std::optional<util::Error> {
-      switch (paramsField.number) {
-        case 1: {
-          if (paramsField.type != wire::WireType::lengthDelimited) {
-            return paramsReader.wrongWireType(paramsField);
-          }
-          auto mint = wire::readFields(
-              paramsField.bytes, "tokenomics.MintAllocationPercentages",
-              [&](wire::Reader& mintReader,
-                  const wire::Field& mintField) -> std::optional<util::Error> {
-                double* target[] = {nullptr,
-                                    &out.mintAllocationDao,
-                                    &out.mintAllocationProposer,
-                                    &out.mintAllocationSupplier,
-                                    &out.mintAllocationSourceOwner,
-                                    &out.mintAllocationApplication};
-                if (mintField.number < 1 || mintField.number > 5) return std::nullopt;
-                return readDouble(mintReader, mintField, *target[mintField.number]);
-              });
-          if (!mint) return mint.error();
-          return std::nullopt;
-        }
-        case 6:
-          if (paramsField.type != wire::WireType::lengthDelimited) {
-            return paramsReader.wrongWireType(paramsField);
-          }
-          out.daoRewardAddress.assign(paramsField.bytes.begin(), paramsField.bytes.end());
-          return std::nullopt;
-        case 7:
-          return readDouble(paramsReader, paramsField, out.globalInflationPerClaim);
-        default:
-          return std::nullopt;
-      }
-    });
-    if (!params) return params.error();
-    return std::nullopt;
-  });
+  auto status = wire::readFields(
+      value, "tokenomics.QueryParamsResponse",
+      [&](wire::Reader& reader, const wire::Field& field) -> std::optional<util::Error> {
+        if (field.number != 1) return std::nullopt;
+        if (field.type != wire::WireType::lengthDelimited) return reader.wrongWireType(field);
+        haveParams = true;
+        auto params = wire::readFields(
+            field.bytes, "tokenomics.Params",
+            [&](wire::Reader& paramsReader,
+                const wire::Field& paramsField) -> std::optional<util::Error> {
+              switch (paramsField.number) {
+                case 1: {
+                  if (paramsField.type != wire::WireType::lengthDelimited) {
+                    return paramsReader.wrongWireType(paramsField);
+                  }
+                  auto mint = wire::readFields(
+                      paramsField.bytes, "tokenomics.MintAllocationPercentages",
+                      [&](wire::Reader& mintReader,
+                          const wire::Field& mintField) -> std::optional<util::Error> {
+                        double* target[] = {nullptr,
+                                            &out.mintAllocationDao,
+                                            &out.mintAllocationProposer,
+                                            &out.mintAllocationSupplier,
+                                            &out.mintAllocationSourceOwner,
+                                            &out.mintAllocationApplication};
+                        if (mintField.number < 1 || mintField.number > 5) return std::nullopt;
+                        return readDouble(mintReader, mintField, *target[mintField.number]);
+                      });
+                  if (!mint) return mint.error();
+                  return std::nullopt;
+                }
+                case 6:
+                  if (paramsField.type != wire::WireType::lengthDelimited) {
+                    return paramsReader.wrongWireType(paramsField);
+                  }
+                  out.daoRewardAddress.assign(paramsField.bytes.begin(), paramsField.bytes.end());
+                  return std::nullopt;
+                case 7:
+                  return readDouble(paramsReader, paramsField, out.globalInflationPerClaim);
+                default:
+                  return std::nullopt;
+              }
+            });
+        if (!params) return params.error();
+        return std::nullopt;
+      });
   if (!status) return asBadValue(kTokenomicsParamsQueryPath, status.error());
   if (!haveParams) {
     return badValue(fmt::format("{}: the response has no params", kTokenomicsParamsQueryPath));
@@ -171,7 +172,9 @@ ChainQueries::ChainQueries(NodeClient& node, util::MetricsRegistry& metrics, uti
                                  "included",
                                  {"path"}, util::latencyBucketsSeconds())),
       errors_(metrics.counter("pocket_chain_query_errors_total",
-                              "Failed chain queries, by gRPC path and reason", {"path", "reason"})) {}
+                              "Failed chain queries, by gRPC path and reason",
+                              {"path", "reason"})) {
+}
 
 util::Error ChainQueries::failed(std::string_view path, util::Error error) {
   errors_.with({std::string(path), error.code}).inc();
@@ -196,20 +199,20 @@ util::Result<protocol::AbciQueryResponse> ChainQueries::run(const protocol::Abci
   } else if (response->codespace == "sdk" && response->code == protocol::kAbciCodeInvalidHeight) {
     code = kErrInvalidHeight;
   }
-  return failed(query.path,
-                util::makeError(std::string(code),
-                                fmt::format("path={} height={} codespace={} code={} log={}",
-                                            query.path, height,
-                                            util::quoteLogValue(response->codespace),
-                                            response->code, util::quoteLogValue(response->log))));
+  return failed(
+      query.path,
+      util::makeError(std::string(code),
+                      fmt::format("path={} height={} codespace={} code={} log={}", query.path,
+                                  height, util::quoteLogValue(response->codespace), response->code,
+                                  util::quoteLogValue(response->log))));
 }
 
 namespace {
 
 // Runs `decode` over a successful response's value; counts a decoding failure as kErrBadValue.
 template <class T, class Decode>
-util::Result<T> decodeWith(util::Result<protocol::AbciQueryResponse> response, std::string_view path,
-                           Decode decode) {
+util::Result<T> decodeWith(util::Result<protocol::AbciQueryResponse> response,
+                           std::string_view path, Decode decode) {
   if (!response) return response.error();
   auto decoded = decode(util::ByteSpan(response->value));
   if (!decoded) {
@@ -222,14 +225,14 @@ util::Result<T> decodeWith(util::Result<protocol::AbciQueryResponse> response, s
 }  // namespace
 
 // Runs one query and decodes its value (the decoder is the variadic tail: lambdas have commas).
-#define POCKET_QUERY(T, query, height, ...)                                          \
-  do {                                                                               \
-    auto q = (query);                                                                \
-    auto result = decodeWith<T>(run(q, (height)), q.path, __VA_ARGS__);              \
-    if (!result && result.error().code == kErrBadValue) {                            \
-      return failed(q.path, result.error());                                         \
-    }                                                                                \
-    return result;                                                                   \
+#define POCKET_QUERY(T, query, height, ...)                             \
+  do {                                                                  \
+    auto q = (query);                                                   \
+    auto result = decodeWith<T>(run(q, (height)), q.path, __VA_ARGS__); \
+    if (!result && result.error().code == kErrBadValue) {               \
+      return failed(q.path, result.error());                            \
+    }                                                                   \
+    return result;                                                      \
   } while (false)
 
 util::Result<SessionInfo> ChainQueries::session(std::string_view applicationAddress,
@@ -282,13 +285,13 @@ util::Result<RingKeys> ChainQueries::ringKeys(std::string_view applicationAddres
 }
 
 util::Result<ServiceInfo> ChainQueries::service(std::string_view serviceId, std::int64_t height) {
-  POCKET_QUERY(ServiceInfo, protocol::serviceQuery(serviceId), height,
-               [](util::ByteSpan value) -> util::Result<ServiceInfo> {
-                 auto s = protocol::decodeServiceResponse(value);
-                 if (!s) return s.error();
-                 return ServiceInfo{s->id(), s->name(), s->compute_units_per_relay(),
-                                    s->owner_address()};
-               });
+  POCKET_QUERY(
+      ServiceInfo, protocol::serviceQuery(serviceId), height,
+      [](util::ByteSpan value) -> util::Result<ServiceInfo> {
+        auto s = protocol::decodeServiceResponse(value);
+        if (!s) return s.error();
+        return ServiceInfo{s->id(), s->name(), s->compute_units_per_relay(), s->owner_address()};
+      });
 }
 
 util::Result<std::uint64_t> ChainQueries::computeUnitsPerRelayAtHeight(std::string_view serviceId,
@@ -300,15 +303,14 @@ util::Result<std::uint64_t> ChainQueries::computeUnitsPerRelayAtHeight(std::stri
 
 util::Result<RelayMiningDifficulty> ChainQueries::relayMiningDifficultyAtHeight(
     std::string_view serviceId, std::int64_t blockHeight, std::int64_t height) {
-  POCKET_QUERY(RelayMiningDifficulty,
-               protocol::relayMiningDifficultyAtHeightQuery(serviceId, blockHeight), height,
-               [](util::ByteSpan value) -> util::Result<RelayMiningDifficulty> {
-                 auto d = protocol::decodeRelayMiningDifficultyResponse(value);
-                 if (!d) return d.error();
-                 return RelayMiningDifficulty{
-                     d->service_id(), d->block_height(), d->num_relays_ema(),
-                     util::Bytes(d->target_hash().begin(), d->target_hash().end())};
-               });
+  POCKET_QUERY(
+      RelayMiningDifficulty, protocol::relayMiningDifficultyAtHeightQuery(serviceId, blockHeight),
+      height, [](util::ByteSpan value) -> util::Result<RelayMiningDifficulty> {
+        auto d = protocol::decodeRelayMiningDifficultyResponse(value);
+        if (!d) return d.error();
+        return RelayMiningDifficulty{d->service_id(), d->block_height(), d->num_relays_ema(),
+                                     util::Bytes(d->target_hash().begin(), d->target_hash().end())};
+      });
 }
 
 util::Result<protocol::SharedParams> ChainQueries::sharedParams(std::int64_t height) {
@@ -359,8 +361,8 @@ util::Result<TokenomicsParams> ChainQueries::tokenomicsParams(std::int64_t heigh
                height, decodeTokenomicsParamsValue);
 }
 
-util::Result<protocol::Coin> ChainQueries::balance(std::string_view address,
-                                                   std::string_view denom, std::int64_t height) {
+util::Result<protocol::Coin> ChainQueries::balance(std::string_view address, std::string_view denom,
+                                                   std::int64_t height) {
   POCKET_QUERY(protocol::Coin, protocol::balanceQuery(address, denom), height,
                protocol::decodeBalanceResponse);
 }

@@ -51,7 +51,7 @@ struct ApplicationInfo {
   std::vector<std::string> serviceIds;  // service_configs[].service_id
   std::vector<std::string> delegateeGatewayAddresses;
   std::optional<protocol::Coin> perSessionSpendLimit;  // present on chains that have it
-  std::uint64_t unstakeSessionEndHeight = 0;            // 0 = not unstaking
+  std::uint64_t unstakeSessionEndHeight = 0;           // 0 = not unstaking
 };
 
 // One supplier of a session.
@@ -128,9 +128,8 @@ class ChainQueries {
   ChainQueries& operator=(const ChainQueries&) = delete;
 
   // GetSession{application, service, blockHeight}: the session containing blockHeight.
-  util::Result<SessionInfo> session(std::string_view applicationAddress,
-                                    std::string_view serviceId, std::int64_t blockHeight,
-                                    std::int64_t height = 0);
+  util::Result<SessionInfo> session(std::string_view applicationAddress, std::string_view serviceId,
+                                    std::int64_t blockHeight, std::int64_t height = 0);
   util::Result<ApplicationInfo> application(std::string_view address, std::int64_t height = 0);
   // Account number and sequence; publicKey empty until the account's first transaction.
   util::Result<protocol::AccountInfo> account(std::string_view address, std::int64_t height = 0);
@@ -142,8 +141,8 @@ class ChainQueries {
                                                            std::int64_t blockHeight,
                                                            std::int64_t height = 0);
   util::Result<RelayMiningDifficulty> relayMiningDifficultyAtHeight(std::string_view serviceId,
-                                                                     std::int64_t blockHeight,
-                                                                     std::int64_t height = 0);
+                                                                    std::int64_t blockHeight,
+                                                                    std::int64_t height = 0);
   // The shared params in force at the query height (Params) ...
   util::Result<protocol::SharedParams> sharedParams(std::int64_t height = 0);
   // ... or at a past height of the chain (ParamsAtHeight, answered from the params history).

@@ -180,10 +180,10 @@ util::Result<Reply> parseReply(std::string_view text) {
     std::string dataText = data.value.is_string() ? data.value.get<std::string>()
                            : data.value.is_null() ? ""
                                                   : data.value.dump();
-    return util::makeError(std::string(rpcErrorCode(dataText)),
-                           fmt::format("rpc error code={} message={} data={}",
-                                       code->get<std::int64_t>(), util::quoteLogValue(messageText),
-                                       util::quoteLogValue(dataText)));
+    return util::makeError(
+        std::string(rpcErrorCode(dataText)),
+        fmt::format("rpc error code={} message={} data={}", code->get<std::int64_t>(),
+                    util::quoteLogValue(messageText), util::quoteLogValue(dataText)));
   }
   auto result = doc.find("result");
   if (result == doc.end()) return malformed("result", "missing (and no error object)");

@@ -31,7 +31,8 @@ struct At {
 
 util::Error malformed(const std::string& path, std::string_view what);
 
-// Looks up a required member; kErrMalformed "<path>: missing" when absent or when `at` is no object.
+// Looks up a required member; kErrMalformed "<path>: missing" when absent or when `at` is no
+// object.
 util::Result<At> member(const At& at, std::string_view key);
 util::Status requireObject(const At& at);
 
@@ -54,7 +55,9 @@ struct Reply {
 };
 util::Result<Reply> parseReply(std::string_view text);
 // `result` of a parsed reply (the path is "result").
-inline At result(const Reply& reply) { return At{reply.document["result"], "result"}; }
+inline At result(const Reply& reply) {
+  return At{reply.document["result"], "result"};
+}
 
 // `block.header` objects (block, NewBlock event).
 util::Result<protocol::BlockHeader> header(const At& at);

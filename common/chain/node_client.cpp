@@ -19,10 +19,10 @@ using json::At;
 using json::member;
 
 // Shorthand: read a required member with a reader, or return its error.
-#define POCKET_READ(var, reader, parent, key)      \
-  auto var##Field = member(parent, key);           \
-  if (!var##Field) return var##Field.error();      \
-  auto var = json::reader(*var##Field);            \
+#define POCKET_READ(var, reader, parent, key) \
+  auto var##Field = member(parent, key);      \
+  if (!var##Field) return var##Field.error(); \
+  auto var = json::reader(*var##Field);       \
   if (!var) return var.error();
 
 util::Result<std::vector<Event>> decodeEvents(const At& at) {
@@ -80,9 +80,13 @@ util::Result<ExecTxResult> decodeExecTxResult(const At& at) {
   return out;
 }
 
-std::string jsonString(std::string_view text) { return nlohmann::json(text).dump(); }
+std::string jsonString(std::string_view text) {
+  return nlohmann::json(text).dump();
+}
 
-std::string heightParam(std::int64_t height) { return jsonString(std::to_string(height)); }
+std::string heightParam(std::int64_t height) {
+  return jsonString(std::to_string(height));
+}
 
 }  // namespace
 
@@ -379,8 +383,8 @@ bool retryable(const util::Error& error) {
 
 }  // namespace
 
-NodeClient::NodeClient(NodeClientConfig config, util::MetricsRegistry& metrics,
-                       util::LogSink& log, CallObserver* observer)
+NodeClient::NodeClient(NodeClientConfig config, util::MetricsRegistry& metrics, util::LogSink& log,
+                       CallObserver* observer)
     : config_(std::move(config)), log_(log), observer_(observer) {
   config_.validate();
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -414,8 +418,8 @@ util::Result<T> NodeClient::call(std::string_view method, const std::string& par
                              fmt::format("{}: the node client is stopping", method));
     }
     const std::uint64_t id = impl_->nextId.fetch_add(1);
-    std::string request = fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":{},"params":{}}})",
-                                      id, jsonString(method), paramsJson);
+    std::string request = fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":{},"params":{}}})", id,
+                                      jsonString(method), paramsJson);
     Transfer transfer;
     transfer.limit = config_.maxResponseBytes;
     transfer.stopped = &impl_->stopped;
@@ -478,9 +482,9 @@ util::Result<T> NodeClient::call(std::string_view method, const std::string& par
                                fmt::format("{}: no complete reply from {} within {} ms", method,
                                            config_.rpcUrl, timeout.count()));
       }
-      return util::makeError(std::string(kErrTransport),
-                             fmt::format("{}: {} ({})", method, curl_easy_strerror(code),
-                                         config_.rpcUrl));
+      return util::makeError(
+          std::string(kErrTransport),
+          fmt::format("{}: {} ({})", method, curl_easy_strerror(code), config_.rpcUrl));
     }();
 
     impl_->latency.with({methodName}).observe(std::chrono::duration<double>(latency).count());
@@ -544,9 +548,8 @@ util::Result<protocol::AbciQueryResponse> NodeClient::abciQuery(std::string_view
     return util::makeError(std::string(kErrBadArgument),
                            fmt::format("abci_query {}: height {} is negative", path, height));
   }
-  std::string params =
-      fmt::format(R"({{"path":{},"data":"{}","height":{},"prove":false}})", jsonString(path),
-                  util::toHex(data), heightParam(height));
+  std::string params = fmt::format(R"({{"path":{},"data":"{}","height":{},"prove":false}})",
+                                   jsonString(path), util::toHex(data), heightParam(height));
   return call<protocol::AbciQueryResponse>("abci_query", params, true, options,
                                            decodeAbciQueryReply);
 }
@@ -556,8 +559,7 @@ util::Result<TxResult> NodeClient::tx(util::ByteSpan hash, const CallOptions& op
     return util::makeError(std::string(kErrBadArgument),
                            fmt::format("tx: hash has {} bytes, expected 32", hash.size()));
   }
-  std::string params =
-      fmt::format(R"({{"hash":"{}","prove":false}})", util::toBase64(hash));
+  std::string params = fmt::format(R"({{"hash":"{}","prove":false}})", util::toBase64(hash));
   return call<TxResult>("tx", params, true, options, decodeTxReply);
 }
 

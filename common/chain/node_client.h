@@ -12,8 +12,9 @@
 //   kErrRpc            a JSON-RPC error object; message = "rpc error code=C message=M data=D"
 //   kErrHeightUnavailable  JSON-RPC error for a height above the node's head, pruned, or 0
 //   kErrTxNotFound     `tx`: the node has no such transaction (not yet indexed, or never included)
-//   kErrTxInCache      `broadcast_tx_sync`: the node already has these exact bytes (already submitted)
-//   kErrMalformed      the reply is not JSON, not JSON-RPC, or a field has the wrong shape; the
+//   kErrTxInCache      `broadcast_tx_sync`: the node already has these exact bytes (already
+//   submitted) kErrMalformed      the reply is not JSON, not JSON-RPC, or a field has the wrong
+//   shape; the
 //                      message names the JSON path ("result.sync_info.latest_block_height: ...")
 //   kErrStopped        stop() was called; the call was abandoned
 //   kErrBadArgument    the caller's argument cannot be sent (negative height, empty path, ...)
@@ -188,8 +189,7 @@ class NodeClient {
   util::Result<NodeStatus> status(const CallOptions& options = {});
   // `height` 0 or absent = the latest block (the parameter is omitted, as CometBFT requires).
   util::Result<Block> block(std::int64_t height = 0, const CallOptions& options = {});
-  util::Result<BlockResults> blockResults(std::int64_t height = 0,
-                                          const CallOptions& options = {});
+  util::Result<BlockResults> blockResults(std::int64_t height = 0, const CallOptions& options = {});
   // `height` 0 = the latest committed state. Always prove=false. A non-zero ABCI code is returned
   // as a successful response carrying code/codespace/log.
   util::Result<protocol::AbciQueryResponse> abciQuery(std::string_view path, util::ByteSpan data,

@@ -47,7 +47,8 @@ NodeHealth::NodeHealth(NodeHealthConfig config, util::MetricsRegistry& metrics, 
       problemGauges_(metrics.gauge("pocket_chain_node_problem",
                                    "1 while this reason makes the full node unhealthy",
                                    {"reason"})),
-      heightGauge_(metrics.gauge("pocket_chain_height", "The full node's latest block height").with()),
+      heightGauge_(
+          metrics.gauge("pocket_chain_height", "The full node's latest block height").with()),
       streakGauge_(metrics
                        .gauge("pocket_chain_node_rpc_error_streak",
                               "Consecutive failed JSON-RPC calls to the full node")
@@ -85,7 +86,10 @@ void NodeHealth::observeBlock(const NewBlock& block) {
 void NodeHealth::onCallResult(std::string_view method, const util::Error* error,
                               std::chrono::nanoseconds) {
   std::lock_guard lock(mutex_);
-  if (error == nullptr) {
+  // A node that says "no such tx", "not that height" or "already have it" answered correctly.
+  const bool answered = error == nullptr || error->code == kErrTxNotFound ||
+                        error->code == kErrTxInCache || error->code == kErrHeightUnavailable;
+  if (answered) {
     rpcErrorStreak_ = 0;
     return;
   }

@@ -32,7 +32,8 @@
 namespace pocket::chain {
 
 // Reason tokens (metric label `reason`, log `reasons=`).
-inline constexpr std::string_view kHealthUnreachable = "unreachable";  // no status answer yet, or the last status call failed
+inline constexpr std::string_view kHealthUnreachable =
+    "unreachable";  // no status answer yet, or the last status call failed
 inline constexpr std::string_view kHealthWrongChainId = "wrong_chain_id";
 inline constexpr std::string_view kHealthCatchingUp = "catching_up";
 inline constexpr std::string_view kHealthStaleBlock = "stale_block";
@@ -45,7 +46,8 @@ struct NodeHealthConfig {
   std::chrono::milliseconds blockTime{30000};
   int staleAfterBlocks = 4;
   // Consecutive failed RPC attempts (transport, timeout, rpc error, malformed) that make the node
-  // unhealthy; one success resets the streak.
+  // unhealthy; one success resets the streak. Answers about the caller's request (tx not found,
+  // height unavailable, tx already in the cache) count as successes of the node.
   int rpcErrorStreakLimit = 3;
 
   // Throws std::invalid_argument naming the field.

@@ -2,7 +2,7 @@
 // dropped subscription replaced by polling and a reconnect, failed fetches retried — every height
 // delivered once and in order.
 
-#include <doctest/doctest.h>
+#include "common/chain/block_feed.h"
 
 #include <cstdio>
 #include <map>
@@ -10,7 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "common/chain/block_feed.h"
+#include <doctest/doctest.h>
+
 #include "test/chain/fake_node.h"
 
 namespace pocket::chain {
@@ -31,7 +32,8 @@ nlohmann::json headerJson(std::int64_t height) {
           {"height", std::to_string(height)},
           {"time", fmt::format("2026-01-01T00:{:02}:{:02}Z", height / 60 % 60, height % 60)},
           {"last_block_id",
-           {{"hash", hashOf(height - 1, 'A')}, {"parts", {{"total", 1}, {"hash", hashOf(height - 1, 'B')}}}}},
+           {{"hash", hashOf(height - 1, 'A')},
+            {"parts", {{"total", 1}, {"hash", hashOf(height - 1, 'B')}}}}},
           {"last_commit_hash", empty},
           {"data_hash", empty},
           {"validators_hash", hashOf(1, 'C')},
@@ -51,22 +53,25 @@ nlohmann::json blockJson(std::int64_t height) {
   return {{"header", headerJson(height)},
           {"data", {{"txs", nlohmann::json::array({"AQID"})}}},
           {"evidence", {{"evidence", nlohmann::json::array()}}},
-          {"last_commit", {{"height", std::to_string(height - 1)}, {"round", 0}, {"signatures", nlohmann::json::array()}}}};
+          {"last_commit",
+           {{"height", std::to_string(height - 1)},
+            {"round", 0},
+            {"signatures", nlohmann::json::array()}}}};
 }
 
 std::string newBlockEvent(std::int64_t height) {
-  nlohmann::json event = {
-      {"jsonrpc", "2.0"},
-      {"id", 1},
-      {"result",
-       {{"query", "tm.event='NewBlock'"},
-        {"data",
-         {{"type", "tendermint/event/NewBlock"},
-          {"value",
-           {{"block", blockJson(height)},
-            {"block_id", blockIdJson(height)},
-            {"result_finalize_block", {{"events", nlohmann::json::array()}, {"app_hash", "AQI="}}}}}}},
-        {"events", {{"tm.event", {"NewBlock"}}}}}}};
+  nlohmann::json event = {{"jsonrpc", "2.0"},
+                          {"id", 1},
+                          {"result",
+                           {{"query", "tm.event='NewBlock'"},
+                            {"data",
+                             {{"type", "tendermint/event/NewBlock"},
+                              {"value",
+                               {{"block", blockJson(height)},
+                                {"block_id", blockIdJson(height)},
+                                {"result_finalize_block",
+                                 {{"events", nlohmann::json::array()}, {"app_hash", "AQI="}}}}}}},
+                            {"events", {{"tm.event", {"NewBlock"}}}}}}};
   return event.dump();
 }
 
@@ -146,7 +151,8 @@ void checkConsecutive(const std::vector<NewBlock>& blocks, std::int64_t first, s
   REQUIRE(blocks.size() == static_cast<std::size_t>(last - first + 1));
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     CHECK(blocks[i].height == first + static_cast<std::int64_t>(i));
-    CHECK(fmt::format("{:02X}", fmt::join(blocks[i].blockHash, "")) == hashOf(blocks[i].height, 'A'));
+    CHECK(fmt::format("{:02X}", fmt::join(blocks[i].blockHash, "")) ==
+          hashOf(blocks[i].height, 'A'));
     CHECK(blocks[i].chainId == "pocket");
     CHECK(blocks[i].txCount == 1);
     CHECK(blocks[i].header.height == blocks[i].height);
@@ -171,7 +177,8 @@ struct Setup {
   }
 };
 
-TEST_CASE("WebSocket events, gaps backfilled, a dropped subscription polled over and resubscribed") {
+TEST_CASE(
+    "WebSocket events, gaps backfilled, a dropped subscription polled over and resubscribed") {
   Setup s;
   s.chain.head = 5;
   BlockFeedConfig config;
@@ -182,8 +189,9 @@ TEST_CASE("WebSocket events, gaps backfilled, a dropped subscription polled over
   config.reconnectBackoffInitial = std::chrono::milliseconds(20);
   config.reconnectBackoffMax = std::chrono::milliseconds(40);
   std::atomic<int> connectionChanges{0};
-  BlockFeed feed(config, s.client, [&](const NewBlock& b) { s.delivered.add(b); }, s.metrics,
-                 s.sink, [&](bool) { ++connectionChanges; });
+  BlockFeed feed(
+      config, s.client, [&](const NewBlock& b) { s.delivered.add(b); }, s.metrics, s.sink,
+      [&](bool) { ++connectionChanges; });
   feed.start();
   REQUIRE(waitFor([&] { return feed.subscribed() && feed.lastDeliveredHeight() == 5; }));
 
@@ -222,8 +230,8 @@ TEST_CASE("polling only: starts at the node's head, retries a failed fetch, skip
   s.chain.failOnce = {4};
   BlockFeedConfig config;
   config.pollInterval = std::chrono::milliseconds(10);
-  BlockFeed feed(config, s.client, [&](const NewBlock& b) { s.delivered.add(b); }, s.metrics,
-                 s.sink);
+  BlockFeed feed(
+      config, s.client, [&](const NewBlock& b) { s.delivered.add(b); }, s.metrics, s.sink);
   feed.start();
   REQUIRE(waitFor([&] { return feed.lastDeliveredHeight() == 2; }));
   s.chain.head = 6;
@@ -250,8 +258,8 @@ TEST_CASE("an unreachable WebSocket falls back to polling") {
   config.pollInterval = std::chrono::milliseconds(10);
   config.reconnectBackoffInitial = std::chrono::milliseconds(10);
   config.reconnectBackoffMax = std::chrono::milliseconds(20);
-  BlockFeed feed(config, s.client, [&](const NewBlock& b) { s.delivered.add(b); }, s.metrics,
-                 s.sink);
+  BlockFeed feed(
+      config, s.client, [&](const NewBlock& b) { s.delivered.add(b); }, s.metrics, s.sink);
   feed.start();
   REQUIRE(waitFor([&] { return feed.lastDeliveredHeight() == 4; }));
   feed.stop();
@@ -299,10 +307,12 @@ TEST_CASE("websocket URL derived from the RPC URL; bad configuration names the k
   CHECK(websocketUrlFromRpcUrl("http://node").error().code == kErrBadArgument);
   BlockFeedConfig config;
   config.websocketUrl = "http://x:1/websocket";
-  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("websocket_url"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("websocket_url"),
+                       std::invalid_argument);
   config.websocketUrl.clear();
   config.pollInterval = std::chrono::milliseconds(0);
-  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("poll_interval"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("poll_interval"),
+                       std::invalid_argument);
 }
 
 }  // namespace

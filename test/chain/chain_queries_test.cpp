@@ -1,13 +1,14 @@
 // ChainQueries against a fake node answering abci_query per gRPC path with protobuf values: the
 // golden GetSession and Account responses of abci-query.json, and messages built here.
 
-#include <doctest/doctest.h>
+#include "common/chain/chain_queries.h"
 
 #include <cstdio>
 #include <cstring>
 #include <map>
 
-#include "common/chain/chain_queries.h"
+#include <doctest/doctest.h>
+
 #include "common/protocol/proto_wire.h"
 #include "common/util/base64.h"
 #include "common/util/hex.h"
@@ -42,15 +43,16 @@ std::string vectorBase64(const std::string& name) {
 
 std::string queryResult(std::uint32_t code, const std::string& codespace, const std::string& log,
                         const std::string& valueBase64, std::int64_t height) {
-  nlohmann::json response = {{"code", code},
-                             {"log", log},
-                             {"info", ""},
-                             {"index", "0"},
-                             {"key", nullptr},
-                             {"value", valueBase64.empty() ? nlohmann::json() : nlohmann::json(valueBase64)},
-                             {"proofOps", nullptr},
-                             {"height", std::to_string(height)},
-                             {"codespace", codespace}};
+  nlohmann::json response = {
+      {"code", code},
+      {"log", log},
+      {"info", ""},
+      {"index", "0"},
+      {"key", nullptr},
+      {"value", valueBase64.empty() ? nlohmann::json() : nlohmann::json(valueBase64)},
+      {"proofOps", nullptr},
+      {"height", std::to_string(height)},
+      {"codespace", codespace}};
   return nlohmann::json{{"response", response}}.dump();
 }
 
@@ -85,7 +87,7 @@ util::Bytes compressedKey(std::uint8_t fill) {
 
 // One canned abci_query answer per path (plus per request data, for accounts).
 struct Chain {
-  std::map<std::string, std::string> byPath;         // path -> result JSON
+  std::map<std::string, std::string> byPath;          // path -> result JSON
   std::map<std::string, std::string> accountsByData;  // request data hex -> result JSON
 };
 
@@ -130,7 +132,9 @@ struct Harness {
   ChainQueries queries;
 };
 
-std::string dataHex(const protocol::AbciQuery& query) { return util::toHex(query.data); }
+std::string dataHex(const protocol::AbciQuery& query) {
+  return util::toHex(query.data);
+}
 
 TEST_CASE("session: the golden GetSession response, every field") {
   Chain chain;
@@ -186,7 +190,8 @@ TEST_CASE("ABCI failures become named errors with codespace, code and log; each 
     std::string_view expected;
   };
   const Case cases[] = {
-      {22, "rpc error: code = NotFound desc = account pokt1x not found: key not found", kErrNotFound},
+      {22, "rpc error: code = NotFound desc = account pokt1x not found: key not found",
+       kErrNotFound},
       {26, "cannot query with height in the future; please provide a valid height: invalid height",
        kErrInvalidHeight},
       {6, "rpc error: code = Internal desc = block height 120 is ahead: unknown request",
@@ -195,7 +200,8 @@ TEST_CASE("ABCI failures become named errors with codespace, code and log; each 
   for (const auto& c : cases) {
     CAPTURE(c.code);
     Chain chain;
-    chain.byPath[std::string(protocol::kAccountQueryPath)] = queryResult(c.code, "sdk", c.log, "", 0);
+    chain.byPath[std::string(protocol::kAccountQueryPath)] =
+        queryResult(c.code, "sdk", c.log, "", 0);
     Harness h(chain);
     auto account = h.queries.account("pokt1x");
     REQUIRE_FALSE(account.ok());
@@ -203,7 +209,8 @@ TEST_CASE("ABCI failures become named errors with codespace, code and log; each 
     CHECK(account.error().message.find("codespace=sdk") != std::string::npos);
     CHECK(account.error().message.find("code=" + std::to_string(c.code)) != std::string::npos);
     CHECK(account.error().message.find("log=") != std::string::npos);
-    CHECK(h.metrics.render().find("pocket_chain_query_errors_total{path=\"/cosmos.auth.v1beta1.Query/Account\",reason=\"" +
+    CHECK(h.metrics.render().find("pocket_chain_query_errors_total{path=\"/"
+                                  "cosmos.auth.v1beta1.Query/Account\",reason=\"" +
                                   std::string(c.expected) + "\"} 1") != std::string::npos);
   }
 }

@@ -1,12 +1,11 @@
 #include "test/chain/fake_node.h"
 
-#include <sys/socket.h>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 namespace pocket::test {
 
@@ -69,7 +68,9 @@ FakeNode::~FakeNode() {
   acceptor_.close(ignored);
 }
 
-std::string FakeNode::rpcUrl() const { return fmt::format("http://127.0.0.1:{}", port_); }
+std::string FakeNode::rpcUrl() const {
+  return fmt::format("http://127.0.0.1:{}", port_);
+}
 std::string FakeNode::websocketUrl() const {
   return fmt::format("ws://127.0.0.1:{}/websocket", port_);
 }

@@ -1,11 +1,12 @@
 // NodeClient against a loopback fake node replaying replies in the shapes of CometBFT v0.38:
 // every decoded field, the exact request encodings, and every failure a node can produce.
 
-#include <doctest/doctest.h>
+#include "common/chain/node_client.h"
 
 #include <cstdio>
 
-#include "common/chain/node_client.h"
+#include <doctest/doctest.h>
+
 #include "common/crypto/sha256.h"
 #include "common/util/base64.h"
 #include "common/util/hex.h"
@@ -183,10 +184,12 @@ TEST_CASE("abci_query: data as hex, height as a string, prove false; response de
     if (entry["name"] == "get_session_response") responseBase64 = entry["base64"];
   }
   REQUIRE(!requestHex.empty());
-  std::string result = R"({"response":{"code":0,"log":"","info":"","index":"0","key":null,"value":")" +
-                       responseBase64 + R"(","proofOps":null,"height":"100","codespace":""}})";
+  std::string result =
+      R"({"response":{"code":0,"log":"","info":"","index":"0","key":null,"value":")" +
+      responseBase64 + R"(","proofOps":null,"height":"100","codespace":""}})";
   Harness h(always(result));
-  auto query = protocol::getSessionQuery("pokt1e8yx3wwyy09l2xqlfgmjze75lncem7u3756aj8", "anvil", 95);
+  auto query =
+      protocol::getSessionQuery("pokt1e8yx3wwyy09l2xqlfgmjze75lncem7u3756aj8", "anvil", 95);
   auto response = h.client.abciQuery(query, 0);
   REQUIRE_MESSAGE(response.ok(), response.error().message);
   CHECK(response->code == 0);
@@ -234,7 +237,8 @@ TEST_CASE("JSON-RPC error objects: named codes for what callers act on, never re
   for (const auto& c : cases) {
     CAPTURE(c.data);
     Harness h([&](const RecordedRequest& request) {
-      return FakeReply::json(test::rpcError(request.parsed["id"], -32603, "Internal error", c.data));
+      return FakeReply::json(
+          test::rpcError(request.parsed["id"], -32603, "Internal error", c.data));
     });
     auto block = h.client.block(120);
     REQUIRE_FALSE(block.ok());
@@ -264,9 +268,11 @@ TEST_CASE("malformed replies name the JSON path, and reads are retried") {
   const Case cases[] = {
       {R"({"jsonrpc":"2.0","id":1,"result":)" + bareNumber + "}",
        "result.sync_info.latest_block_height"},
-      {R"({"jsonrpc":"2.0","id":1,"result":)" + lowercaseBool + "}", "result.sync_info.catching_up"},
+      {R"({"jsonrpc":"2.0","id":1,"result":)" + lowercaseBool + "}",
+       "result.sync_info.catching_up"},
       {R"({"jsonrpc":"2.0","id":1,"result":)" + badHex + "}", "result.sync_info.latest_block_hash"},
-      {R"({"jsonrpc":"2.0","id":1,"result":)" + badTime + "}", "result.sync_info.latest_block_time"},
+      {R"({"jsonrpc":"2.0","id":1,"result":)" + badTime + "}",
+       "result.sync_info.latest_block_time"},
       {R"({"jsonrpc":"2.0","id":1,"result":{"node_info":{}}})", "result.node_info.id"},
       {R"({"jsonrpc":"2.0","id":1,"result":{"node_info":{"id":"x","network":"pocket",)", "$"},
       {R"({"jsonrpc":"2.0","id":1})", "result"},
@@ -295,7 +301,8 @@ TEST_CASE("a failed read that succeeds on retry is delivered once, and the retry
   REQUIRE_MESSAGE(status.ok(), status.error().message);
   CHECK(status->latestBlockHeight == 91);
   CHECK(h.node.requestCount("status") == 2);
-  CHECK(h.metrics.render().find("pocket_chain_rpc_retries_total{method=\"status\",reason=\"transport\"} 1") !=
+  CHECK(h.metrics.render().find(
+            "pocket_chain_rpc_retries_total{method=\"status\",reason=\"transport\"} 1") !=
         std::string::npos);
 }
 
@@ -325,7 +332,8 @@ TEST_CASE("connection refused is a transport error") {
   auto status = client.status();
   REQUIRE_FALSE(status.ok());
   CHECK(status.error().code == kErrTransport);
-  CHECK(metrics.render().find("pocket_chain_rpc_calls_total{method=\"status\",outcome=\"transport\"} 2") !=
+  CHECK(metrics.render().find(
+            "pocket_chain_rpc_calls_total{method=\"status\",outcome=\"transport\"} 2") !=
         std::string::npos);
   std::fclose(devnull);
 }
@@ -347,9 +355,11 @@ TEST_CASE("broadcast_tx_sync: tx as base64, CheckTx verdicts decoded, never retr
     REQUIRE_MESSAGE(result.ok(), result.error().message);
     CHECK(result->code == 32);
     CHECK(result->codespace == "sdk");
-    CHECK(result->log == "account sequence mismatch, expected 4, got 3: incorrect account sequence");
+    CHECK(result->log ==
+          "account sequence mismatch, expected 4, got 3: incorrect account sequence");
     CHECK(result->data.empty());
-    CHECK(hexUpper(result->hash) == "93C020A4A855CD912F09EBFA6C025ABB6441ECDE9683F28A2DDE794C1791C062");
+    CHECK(hexUpper(result->hash) ==
+          "93C020A4A855CD912F09EBFA6C025ABB6441ECDE9683F28A2DDE794C1791C062");
     auto requests = h.node.requests();
     REQUIRE(requests.size() == 1);
     CHECK(requests[0].parsed["method"] == "broadcast_tx_sync");

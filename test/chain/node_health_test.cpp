@@ -1,11 +1,11 @@
 // NodeHealth: each reason appears and clears on its own, the report says why in words, and the
 // gauges follow.
 
-#include <doctest/doctest.h>
+#include "common/chain/node_health.h"
 
 #include <cstdio>
 
-#include "common/chain/node_health.h"
+#include <doctest/doctest.h>
 
 namespace pocket::chain {
 namespace {
@@ -111,6 +111,20 @@ TEST_CASE("an RPC error streak makes the node unhealthy; one success resets it")
   CHECK(report.lastError == "abci_query: timeout: status: no complete reply");
   s.health.onCallResult("abci_query", nullptr, 1ms);
   CHECK(s.health.evaluate(at(1000)).healthy);
+}
+
+TEST_CASE("answers about the request (tx not found, height unavailable) are not node failures") {
+  Setup s;
+  s.health.observeStatus(statusAt(100, 1000));
+  util::Error notFound{std::string(kErrTxNotFound), "tx (AB) not found"};
+  util::Error future{std::string(kErrHeightUnavailable), "height 120 must be less than ..."};
+  for (int i = 0; i < 5; ++i) {
+    s.health.onCallResult("tx", &notFound, 1ms);
+    s.health.onCallResult("block", &future, 1ms);
+  }
+  auto report = s.health.evaluate(at(1000));
+  CHECK(report.healthy);
+  CHECK(report.rpcErrorStreak == 0);
 }
 
 TEST_CASE("a failing status call is unreachable even after earlier answers") {
