@@ -184,18 +184,16 @@ void FakeNode::serveWebSocket(std::shared_ptr<tcp::socket> socket, void* upgrade
   if (ec) return;
   auto subscribe = nlohmann::json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
   if (subscribe.is_discarded() || subscribe.value("method", "") != "subscribe") return;
-  ++subscribes_;
   ws.text(true);
-  if (autoAck_) {
-    ws.write(boost::asio::buffer(rpcResult(subscribe["id"], "{}")), ec);
-    if (ec) return;
-  }
+  // Registered before the ack goes out: once a client sees the ack, pushWs reaches it.
   auto session = std::make_shared<WsSession>();
+  if (autoAck_) session->outbox.push_back(rpcResult(subscribe["id"], "{}"));
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     wsSessions_.push_back(session);
   }
+  ++subscribes_;
   for (;;) {
     std::string message;
     {
