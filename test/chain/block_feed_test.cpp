@@ -91,9 +91,12 @@ std::string statusResult(std::int64_t height) {
   return result.dump();
 }
 
-// A node whose head the test moves; `block` serves any height up to the head.
+// A node whose head the test moves. `status` reports `head`; `block` serves any height up to
+// max(head, served), so a test can announce blocks by events only (served > head) and make
+// where each block came from deterministic.
 struct FakeChain {
   std::atomic<std::int64_t> head{0};
+  std::atomic<std::int64_t> served{0};
   std::mutex mutex;
   std::set<std::int64_t> failOnce;  // heights whose first `block` fetch fails
 
@@ -109,7 +112,7 @@ struct FakeChain {
           return FakeReply::json(test::rpcError(id, -32603, "Internal error", "injected failure"));
         }
       }
-      if (height > head.load()) {
+      if (height > std::max(head.load(), served.load())) {
         return FakeReply::json(test::rpcError(
             id, -32603, "Internal error",
             fmt::format("height {} must be less than or equal to the current blockchain height {}",
@@ -195,7 +198,8 @@ TEST_CASE(
   feed.start();
   REQUIRE(waitFor([&] { return feed.subscribed() && feed.lastDeliveredHeight() == 5; }));
 
-  s.chain.head = 8;
+  // `status` stays at 5 from here on: blocks arrive through events and the fetches they trigger.
+  s.chain.served = 8;
   s.node.pushWs(newBlockEvent(6));
   s.node.pushWs(newBlockEvent(8));  // 7 was never announced: fetched
   REQUIRE(waitFor([&] { return feed.lastDeliveredHeight() == 8; }));
@@ -207,7 +211,7 @@ TEST_CASE(
   REQUIRE(waitFor([&] {
     return feed.lastDeliveredHeight() == 10 && s.node.subscribeCount() >= 2 && feed.subscribed();
   }));
-  s.chain.head = 11;
+  s.chain.served = 11;
   s.node.pushWs(newBlockEvent(11));
   REQUIRE(waitFor([&] { return feed.lastDeliveredHeight() == 11; }));
   feed.stop();
