@@ -134,6 +134,11 @@ void ChainFeed::pollOnce() {
   if (callbacks_.height) callbacks_.height(latest->height);
 }
 
+std::int64_t ChainFeed::headReadAgeMs() const {
+  auto at = headReadAtMs_.load();
+  return at == 0 ? -1 : nowMs() - at;
+}
+
 void ChainFeed::submitQuery(SessionQueryRequest query) {
   {
     std::lock_guard lock(queryMutex_);

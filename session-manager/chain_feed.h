@@ -56,6 +56,8 @@ class ChainFeed {
 
   std::optional<ChainHead> head() const;
   std::int64_t height() const { return height_.load(); }
+  // Milliseconds since the head was last read successfully; -1 before the first read.
+  std::int64_t headReadAgeMs() const;
   void submitQuery(SessionQueryRequest query);
 
   // One iteration of the block loop (tests call it without start()).

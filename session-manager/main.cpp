@@ -23,6 +23,9 @@
 
 #include <curl/curl.h>
 
+#include "common/chain/chain_queries.h"
+#include "common/chain/node_client.h"
+#include "common/chain/node_health.h"
 #include "common/crypto/keys.h"
 #include "common/net/curve_keys.h"
 #include "common/util/log.h"
@@ -34,6 +37,7 @@
 #include "session-manager/fixture_chain.h"
 #include "session-manager/ingest.h"
 #include "session-manager/link_server.h"
+#include "session-manager/node_chain.h"
 #include "session-manager/session_cache.h"
 #include "session-manager/session_store.h"
 #include "session-manager/status.h"
@@ -74,13 +78,29 @@ std::set<std::string> supplierAddresses(const sm::Config& config) {
   return out;
 }
 
-std::unique_ptr<sm::ChainSource> makeChain(const sm::Config& config) {
-  if (!config.chain.fixture.empty()) {
-    return std::make_unique<sm::FixtureChain>(config.chain.fixture, config.chain.blockInterval);
+// The full node's client stack (absent in fixture mode).
+struct NodeStack {
+  NodeStack(const sm::Config& config, util::MetricsRegistry& metrics, util::LogSink& log)
+      : health(healthConfig(config), metrics, log),
+        node(nodeConfig(config), metrics, log, &health),
+        queries(node, metrics, log),
+        source(node, queries, health) {}
+  static chain::NodeHealthConfig healthConfig(const sm::Config& config) {
+    chain::NodeHealthConfig c;
+    c.expectedChainId = config.chain.chainId;
+    return c;
   }
-  throw sm::ConfigError(
-      "chain.rpc_url: this build has no full-node client yet; use chain.fixture (a static chain)");
-}
+  static chain::NodeClientConfig nodeConfig(const sm::Config& config) {
+    chain::NodeClientConfig c;
+    c.rpcUrl = config.chain.rpcUrl;
+    c.callTimeout = config.chain.timeout;
+    return c;
+  }
+  chain::NodeHealth health;
+  chain::NodeClient node;
+  chain::ChainQueries queries;
+  sm::NodeChain source;
+};
 
 // Checks everything run would load, without binding anything.
 int checkConfig(const std::string& path) {
@@ -123,7 +143,16 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   std::signal(SIGPIPE, SIG_IGN);
 
   util::MetricsRegistry metrics;
-  std::unique_ptr<sm::ChainSource> chain = makeChain(config);
+  std::unique_ptr<NodeStack> nodeStack;
+  std::unique_ptr<sm::FixtureChain> fixture;
+  sm::ChainSource* chain = nullptr;
+  if (config.chain.fixture.empty()) {
+    nodeStack = std::make_unique<NodeStack>(config, metrics, log);
+    chain = &nodeStack->source;
+  } else {
+    fixture = std::make_unique<sm::FixtureChain>(config.chain.fixture, config.chain.blockInterval);
+    chain = fixture.get();
+  }
   sm::SessionStore store(config.store.directory, log, metrics);
   sm::SessionCache cache(*chain, log, metrics);
 
@@ -170,10 +199,16 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
 
   sm::StatusSources status;
   status.head = [&feed] { return feed->head(); };
-  status.headAgeMs = [&feed]() -> std::int64_t { return feed->head() ? 0 : -1; };
+  status.headAgeMs = [&feed] { return feed->headReadAgeMs(); };
   status.trees = [&store] { return store.summaries(); };
   status.edges = [&link] { return link->edges(); };
   status.chainMode = config.chain.fixture.empty() ? "node" : "fixture";
+  if (nodeStack) {
+    status.nodeHealth = [&nodeStack] {
+      auto report = nodeStack->health.evaluate();
+      return std::make_pair(report.healthy, report.summary());
+    };
+  }
   edge::EventLoops adminLoop(1);
   edge::ServerLimits adminLimits;
   adminLimits.maxBodyBytes = 4096;
@@ -197,6 +232,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   link->stop();    // no new batches
   ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
   feed->stop();
+  if (nodeStack) nodeStack->node.stop();
   adminLoop.stop();
   adminLoop.join();
   util::LogLine(log, util::LogLevel::info, "sm_stopped");

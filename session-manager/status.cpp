@@ -16,6 +16,11 @@ nlohmann::json statusDocument(const StatusSources& sources) {
                   {"height", head ? head->height : 0},
                   {"blockHash", head ? util::toHex(head->blockHash) : std::string()},
                   {"headAgeMs", sources.headAgeMs()}};
+  if (sources.nodeHealth) {
+    auto [healthy, summary] = sources.nodeHealth();
+    doc["chain"]["nodeHealthy"] = healthy;
+    doc["chain"]["node"] = summary;
+  }
   std::int64_t height = head ? head->height : 0;
   nlohmann::json sessions = nlohmann::json::array();
   for (const auto& t : sources.trees()) {
@@ -52,6 +57,10 @@ nlohmann::json statusDocument(const StatusSources& sources) {
 
 std::string notReadyReason(const StatusSources& sources) {
   if (!sources.head()) return "no block read from the chain yet";
+  if (sources.nodeHealth) {
+    auto [healthy, summary] = sources.nodeHealth();
+    if (!healthy) return "full node " + summary;
+  }
   return {};
 }
 
@@ -126,7 +135,9 @@ void printStatus(const nlohmann::json& doc, bool asJson, std::ostream& out) {
   }
   const auto& chain = doc.at("chain");
   out << "chain: " << cell(chain.at("mode")) << ", height " << cell(chain.at("height"))
-      << (doc.value("ready", false) ? ", ready" : ", NOT READY") << "\n\n";
+      << (doc.value("ready", false) ? ", ready" : ", NOT READY");
+  if (chain.contains("node")) out << ", full node " << cell(chain.at("node"));
+  out << "\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : doc.at("sessions")) {
     rows.push_back({cell(s.at("supplier")), cell(s.at("service")), cell(s.at("sessionId")),

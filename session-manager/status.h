@@ -29,11 +29,13 @@ struct StatusSources {
   std::function<std::vector<TreeSummary>()> trees;
   std::function<std::vector<EdgeStatus>()> edges;
   std::string chainMode;  // "node" or "fixture"
+  // The full node's health (healthy, summary); unset in fixture mode.
+  std::function<std::pair<bool, std::string>()> nodeHealth;
 };
 
 nlohmann::json statusDocument(const StatusSources& sources);
 
-// Empty when ready (a chain head is known), else why not.
+// Empty when ready (a chain head is known and the full node is healthy), else why not.
 std::string notReadyReason(const StatusSources& sources);
 
 edge::HttpHandler makeAdminHandler(util::MetricsRegistry& metrics, StatusSources sources);

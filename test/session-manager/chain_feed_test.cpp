@@ -67,3 +67,33 @@ TEST_SUITE("session-manager chain feed") {
     CHECK(log.contains("event=chain_head_unavailable"));
   }
 }
+
+#include "common/chain/chain_queries.h"
+#include "common/chain/node_client.h"
+#include "common/chain/node_health.h"
+#include "session-manager/node_chain.h"
+
+TEST_SUITE("session-manager chain feed") {
+  TEST_CASE("over a full node that does not answer: transient errors, an unhealthy node") {
+    test::CapturedLog log;
+    util::MetricsRegistry metrics;
+    chain::NodeHealthConfig healthConfig;
+    healthConfig.expectedChainId = "pocket";
+    chain::NodeHealth health(healthConfig, metrics, log.sink());
+    chain::NodeClientConfig nodeConfig;
+    nodeConfig.rpcUrl = "http://127.0.0.1:1";  // nothing listens on port 1
+    nodeConfig.readRetries = 0;
+    chain::NodeClient node(nodeConfig, metrics, log.sink(), &health);
+    chain::ChainQueries queries(node, metrics, log.sink());
+    sm::NodeChain source(node, queries, health);
+    auto head = source.latestHead();
+    REQUIRE(!head.ok());
+    CHECK(head.error().code == sm::kChainUnavailable);
+    auto session = source.session(test::kApp, "svc", 15);
+    REQUIRE(!session.ok());
+    CHECK(session.error().code == sm::kChainUnavailable);
+    auto report = health.evaluate();
+    CHECK(!report.healthy);
+    CHECK(report.summary().find("unreachable") != std::string::npos);
+  }
+}
