@@ -28,10 +28,103 @@ bool parseLogLevel(std::string_view text, LogLevel& level) {
   return false;
 }
 
-LogSink::LogSink(std::FILE* out, LogLevel minLevel) : out_(out), minLevel_(minLevel) {
+LogSink::LogSink(std::FILE* out, LogLevel minLevel, LogFormat format)
+    : out_(out), minLevel_(minLevel), format_(format) {
+}
+
+namespace {
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+std::string logfmtToJson(std::string_view line) {
+  std::string out = "{\"time\":";
+  std::size_t space = line.find(' ');
+  appendJsonString(out, line.substr(0, space));
+  std::size_t i = space == std::string_view::npos ? line.size() : space + 1;
+  while (i < line.size()) {
+    std::size_t eq = line.find('=', i);
+    if (eq == std::string_view::npos) break;
+    std::string_view key = line.substr(i, eq - i);
+    std::string value;
+    i = eq + 1;
+    if (i < line.size() && line[i] == '"') {
+      ++i;
+      while (i < line.size() && line[i] != '"') {
+        char c = line[i++];
+        if (c == '\\' && i < line.size()) {
+          char e = line[i++];
+          if (e == 'n') {
+            value += '\n';
+          } else if (e == 'r') {
+            value += '\r';
+          } else if (e == 't') {
+            value += '\t';
+          } else if (e == 'x' && i + 2 <= line.size()) {
+            value += static_cast<char>(std::stoi(std::string(line.substr(i, 2)), nullptr, 16));
+            i += 2;
+          } else {
+            value += e;
+          }
+        } else {
+          value += c;
+        }
+      }
+      ++i;  // closing quote
+    } else {
+      std::size_t end = line.find(' ', i);
+      if (end == std::string_view::npos) end = line.size();
+      value = std::string(line.substr(i, end - i));
+      i = end;
+    }
+    if (i < line.size() && line[i] == ' ') ++i;
+    out += ',';
+    appendJsonString(out, key);
+    out += ':';
+    appendJsonString(out, value);
+  }
+  out += '}';
+  return out;
 }
 
 void LogSink::write(std::string_view line) {
+  if (format_ == LogFormat::json) {
+    std::string json = logfmtToJson(line);
+    std::lock_guard lock(mutex_);
+    std::fwrite(json.data(), 1, json.size(), out_);
+    std::fputc('\n', out_);
+    std::fflush(out_);
+    return;
+  }
   std::lock_guard lock(mutex_);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fputc('\n', out_);

@@ -17,6 +17,10 @@ namespace pocket::util {
 
 enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
 
+// How a sink writes lines: `logfmt` (the default, as above) or `json` (one object per line:
+// {"time":…,"level":…,"event":…,"key":"value",…}, every value a string).
+enum class LogFormat { logfmt, json };
+
 std::string_view levelName(LogLevel level);
 
 // Parses "debug", "info", "warn" or "error"; false for anything else.
@@ -25,7 +29,8 @@ bool parseLogLevel(std::string_view text, LogLevel& level);
 class LogSink {
  public:
   // `out` must stay open while the sink is in use; lines below `minLevel` are dropped.
-  explicit LogSink(std::FILE* out, LogLevel minLevel = LogLevel::info);
+  explicit LogSink(std::FILE* out, LogLevel minLevel = LogLevel::info,
+                   LogFormat format = LogFormat::logfmt);
   LogSink(const LogSink&) = delete;
   LogSink& operator=(const LogSink&) = delete;
 
@@ -36,6 +41,7 @@ class LogSink {
  private:
   std::FILE* out_;     // not owned
   LogLevel minLevel_;  // fixed at construction
+  LogFormat format_;   // fixed at construction
   std::mutex mutex_;   // keeps lines from different threads whole
 };
 
@@ -66,6 +72,9 @@ class LogLine {
   bool enabled_;
   std::string line_;
 };
+
+// One logfmt line as LogLine builds it (`<time> key=value ...`) turned into one JSON object.
+std::string logfmtToJson(std::string_view line);
 
 // Quotes a value when it is empty or holds a space, '"', '=' or a control character, so that every
 // line splits unambiguously into key=value pairs.

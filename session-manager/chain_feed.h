@@ -1,0 +1,99 @@
+#pragma once
+// Chain facts for the edges (DESIGN §5–§6): follows the chain's head and answers session queries.
+//
+// Block loop (one thread): polls ChainSource::latestHead() every `pollInterval`. On a new height
+// it publishes the head (a chainState to every connected edge), re-reads the facts of every cached
+// session that has not ended and re-publishes those whose window params or relay budget changed
+// (sessionInfo with queryId 0), tells the ingest the height (trees past their proof window are
+// removed) and forgets sessions long past. It coalesces: when several blocks passed since the last
+// poll it acts once for the newest height; each duty depends only on the newest height, so no
+// height's duty is skipped. A head that cannot be read is logged and counted; the loop keeps the
+// last head and tries again.
+//
+// Session queries (one thread): answered from the SessionCache, so every edge asking for the same
+// session is served by one chain query. Not found → sessionQueryFailed with the chain's reason;
+// chain unavailable → sessionQueryFailed saying so (the edge asks again on its next miss).
+//
+// Ownership and threading: main() owns it; it borrows the chain, the cache and the callbacks'
+// targets. head() and submitQuery() are thread-safe. stop() joins both threads.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/util/log.h"
+#include "common/util/metrics.h"
+#include "session-manager/chain_source.h"
+#include "session-manager/link_server.h"
+#include "session-manager/session_cache.h"
+
+namespace pocket::sm {
+
+struct ChainFeedCallbacks {
+  std::function<void(const ChainHead&)> newHead;                 // → every edge
+  std::function<void(const SessionFacts&)> sessionChanged;       // → every edge
+  std::function<void(const SessionQueryRequest&, const SessionFacts&)> answer;
+  std::function<void(const SessionQueryRequest&, const std::string& reason)> refuse;
+  std::function<void(std::int64_t height)> height;               // → ingest (expiry)
+};
+
+class ChainFeed {
+ public:
+  ChainFeed(std::chrono::milliseconds pollInterval, ChainSource& chain, SessionCache& cache,
+            ChainFeedCallbacks callbacks, util::LogSink& log, util::MetricsRegistry& metrics);
+  ~ChainFeed();
+  ChainFeed(const ChainFeed&) = delete;
+  ChainFeed& operator=(const ChainFeed&) = delete;
+
+  // Reads the head once (so that the first hello gets a chainState), then starts the threads.
+  void start();
+  void stop();
+
+  std::optional<ChainHead> head() const;
+  std::int64_t height() const { return height_.load(); }
+  // Milliseconds since the head was last read successfully; -1 before the first read.
+  std::int64_t headReadAgeMs() const;
+  void submitQuery(SessionQueryRequest query);
+
+  // One iteration of the block loop (tests call it without start()).
+  void pollOnce();
+  // Answers every queued query (tests).
+  void answerQueued();
+
+ private:
+  void blockLoop();
+  void queryLoop();
+  void answer(const SessionQueryRequest& query);
+
+  std::chrono::milliseconds pollInterval_;
+  ChainSource& chain_;
+  SessionCache& cache_;
+  ChainFeedCallbacks callbacks_;
+  util::LogSink& log_;
+
+  mutable std::mutex headMutex_;
+  std::optional<ChainHead> head_;
+  std::atomic<std::int64_t> height_{0};
+  std::atomic<std::int64_t> headReadAtMs_{0};
+  bool headFailing_ = false;  // block loop only: log transitions, not every failure
+
+  std::mutex queryMutex_;
+  std::condition_variable queryWake_;
+  std::deque<SessionQueryRequest> queries_;
+  bool stopping_ = false;  // guarded by queryMutex_
+  std::atomic<bool> stop_{false};
+
+  util::Counter* headErrors_;
+  util::Counter* sessionsRepushed_;
+  util::Counter* queriesAnswered_;
+  util::Counter* queriesRefused_;
+  std::thread blockThread_;
+  std::thread queryThread_;
+};
+
+}  // namespace pocket::sm

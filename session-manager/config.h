@@ -1,0 +1,72 @@
+#pragma once
+// session-manager configuration (`session-manager.yaml`), validated when it is loaded.
+// docs/configuration.md documents every key with its default; docs/examples/session-manager.yaml
+// is an annotated example.
+//
+// Errors: loadConfig throws ConfigError whose message starts with the key path
+// (`link.allow_list_file: ...`) and says what is wrong. Unknown keys are errors (a typo must not
+// fall back to a default). Key files are loaded (and their permissions checked) by main().
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/util/log.h"
+
+namespace pocket::sm {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct LinkConfig {
+  std::string bind = "tcp://0.0.0.0:7400";
+  bool plaintext = false;      // only with a loopback bind
+  std::string serverKeyFile;   // required unless plaintext
+  std::string allowListFile;   // required unless plaintext
+  int heartbeatIntervalMs = 2000;
+};
+
+struct SupplierConfig {
+  std::string keyFile;  // hex secp256k1 operator key, owner-only
+};
+
+struct ChainConfig {
+  // Exactly one of rpcUrl (a full node) and fixture (a static chain) is set.
+  std::string rpcUrl;        // CometBFT RPC, http:// or https:// (tcp:// is read as http://)
+  std::string websocketUrl;  // default: rpcUrl with ws(s):// and path /websocket
+  std::string chainId;       // required with rpcUrl: the node's network must equal it
+  std::chrono::milliseconds timeout{4000};       // per call
+  std::chrono::milliseconds pollInterval{1000};  // how often the newest block is read
+  std::string fixture;                           // static chain file (fixture_chain.h)
+  std::chrono::milliseconds blockInterval{1000};  // the static chain's block time
+};
+
+struct StoreConfig {
+  std::string directory = "/var/lib/session-manager";
+  std::chrono::milliseconds treeCommitInterval{2000};
+};
+
+struct AdminConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9465;  // 0: any free port (tests)
+};
+
+struct Config {
+  LinkConfig link;
+  std::vector<SupplierConfig> suppliers;
+  ChainConfig chain;
+  StoreConfig store;
+  AdminConfig admin;
+  util::LogFormat logFormat = util::LogFormat::logfmt;
+  util::LogLevel logLevel = util::LogLevel::info;
+};
+
+// Parses and validates YAML text; `origin` names the source in errors.
+Config parseConfig(const std::string& yamlText, const std::string& origin = "session-manager.yaml");
+Config loadConfig(const std::string& path);
+
+}  // namespace pocket::sm

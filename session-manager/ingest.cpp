@@ -1,0 +1,365 @@
+#include "session-manager/ingest.h"
+
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <tuple>
+
+#include "common/protocol/relay.h"
+#include "common/protocol/session.h"
+#include "common/smst/store.h"
+#include "edge_link.capnp.h"
+
+namespace pocket::sm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One relay of a batch, read out of the Cap'n Proto message (any bad pointer throws while
+// reading, before anything is staged).
+struct Incoming {
+  std::uint64_t seq = 0;
+  util::ByteSpan hash;
+  util::ByteSpan bytes;
+  std::uint64_t computeUnits = 0;
+  protocol::SessionHeader header;
+  std::string supplier;
+};
+
+protocol::SessionHeader readHeader(link::SessionHeader::Reader h) {
+  return protocol::SessionHeader{h.getApplicationAddress(), h.getServiceId(), h.getSessionId(),
+                                 h.getSessionStartBlockHeight(), h.getSessionEndBlockHeight()};
+}
+
+}  // namespace
+
+Ingest::Ingest(IngestOptions options, SessionStore& store, SessionCache& sessions,
+               HeightSource currentHeight, AckSink acks, util::LogSink& log,
+               util::MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      store_(store),
+      sessions_(sessions),
+      currentHeight_(std::move(currentHeight)),
+      acks_(std::move(acks)),
+      log_(log) {
+  rejected_ = &metrics.counter("sm_relays_rejected_total", "Mined relays rejected, by reason.",
+                               {"reason"});
+  for (auto reason : {kRejectRelayHashMismatch, kRejectRelayMalformed, kRejectSessionHeaderMismatch,
+                      kRejectSupplierMismatch, kRejectSupplierNotOurs, kRejectSessionUnknown,
+                      kRejectSupplierNotInSession, kRejectDifficulty, kRejectComputeUnits,
+                      kRejectClaimWindowOpen, kRejectSessionParams}) {
+    rejected_->with({std::string(reason)});
+  }
+  received_ = &metrics.counter("sm_relays_received_total", "Mined relays received from edges.").with();
+  accepted_ =
+      &metrics.counter("sm_relays_accepted_total", "Mined relays made durable in a tree.").with();
+  auto& dup = metrics.counter("sm_relays_duplicate_total",
+                              "Mined relays acked without a change, by why they were duplicates.",
+                              {"kind"});
+  duplicateSeq_ = &dup.with({"sequence"});
+  duplicateHash_ = &dup.with({"relay_hash"});
+  auto& batches = metrics.counter("sm_batches_total", "minedRelays batches by outcome.", {"outcome"});
+  batches_ = &batches.with({"acked"});
+  gaps_ = &batches.with({std::string(kBatchGap)});
+  deferred_ = &batches.with({std::string(kBatchDeferred)});
+  malformed_ = &batches.with({std::string(kBatchMalformed)});
+  ingestSeconds_ = &metrics
+                        .histogram("sm_ingest_seconds",
+                                   "From a batch's arrival to its ack being handed to the link.",
+                                   {}, util::latencyBucketsSeconds())
+                        .with();
+}
+
+Ingest::~Ingest() {
+  stop();
+}
+
+void Ingest::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Ingest::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Ingest::submit(IngestBatch batch) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(batch));
+  }
+  wake_.notify_one();
+}
+
+void Ingest::expireBefore(std::int64_t height) {
+  {
+    std::lock_guard lock(mutex_);
+    expireHeight_ = std::max(expireHeight_, height);
+  }
+  wake_.notify_one();
+}
+
+std::size_t Ingest::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void Ingest::loop() {
+  try {
+    while (true) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, options_.treeCommitInterval,
+                       [&] { return stopping_ || !queue_.empty() || expireHeight_ > 0; });
+        if (stopping_ && queue_.empty()) break;
+      }
+      runOnce();
+    }
+    store_.commitTrees();
+  } catch (const smst::StoreError& e) {
+    util::LogLine(log_, util::LogLevel::error, "store_failed")
+        .kv("reason", e.what())
+        .kv("action", "exiting; a restart recovers from the journal");
+    std::fflush(nullptr);
+    std::_Exit(70);
+  }
+}
+
+void Ingest::crashIf(CrashPoint point) {
+  if (options_.crashAt != point || groups_ != options_.crashAtGroup) return;
+  util::LogLine(log_, util::LogLevel::warn, "crash_injected").kv("group", groups_);
+  std::fflush(nullptr);
+  std::raise(SIGKILL);
+}
+
+std::size_t Ingest::runOnce() {
+  std::vector<IngestBatch> group;
+  std::int64_t expire = 0;
+  {
+    std::lock_guard lock(mutex_);
+    while (!queue_.empty() && group.size() < options_.maxGroupBatches) {
+      group.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    std::swap(expire, expireHeight_);
+  }
+  if (!group.empty()) {
+    ++groups_;
+    WriteSet changes;
+    std::vector<IngestOutcome> outcomes;
+    for (auto& batch : group) processBatch(batch, changes, outcomes);
+    crashIf(CrashPoint::beforeWrite);
+    store_.write(changes);
+    crashIf(CrashPoint::afterWrite);
+    crashIf(CrashPoint::beforeAck);
+    auto now = Clock::now();
+    for (auto& batch : group) {
+      ingestSeconds_->observe(std::chrono::duration<double>(now - batch.receivedAt).count());
+    }
+    for (auto& outcome : outcomes) acks_(std::move(outcome));
+  }
+  if (expire > 0) {
+    for (const auto& tree : store_.treesExpiredAt(expire)) store_.removeTree(tree);
+  }
+  if (Clock::now() - lastTreeCommit_ >= options_.treeCommitInterval) {
+    store_.commitTrees();
+    lastTreeCommit_ = Clock::now();
+  }
+  return group.size();
+}
+
+void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
+                          std::vector<IngestOutcome>& outcomes) {
+  auto malformed = [&](const std::string& why) {
+    malformed_->inc();
+    util::LogLine(log_, util::LogLevel::warn, "batch_malformed")
+        .kv("edge_id", batch.edge.edgeId)
+        .kv("reason", why);
+  };
+  std::uint64_t first = 0;
+  std::vector<Incoming> relays;
+  auto read = net::guardDecode([&]() -> util::Status {
+    auto message = batch.frame->root<link::EdgeMessage>().getMinedRelays();
+    first = message.getFirstSeq();
+    auto list = message.getRelays();
+    relays.reserve(list.size());
+    for (unsigned i = 0; i < list.size(); ++i) {
+      auto r = list[i];
+      Incoming in;
+      in.seq = first + i;
+      auto hash = r.getRelayHash();
+      auto bytes = r.getRelayBytes();
+      in.hash = util::ByteSpan(hash.begin(), hash.size());
+      in.bytes = util::ByteSpan(bytes.begin(), bytes.size());
+      in.computeUnits = r.getComputeUnits();
+      in.header = readHeader(r.getSessionHeader());
+      in.supplier = r.getSupplierOperatorAddress();
+      relays.push_back(std::move(in));
+    }
+    return util::Ok{};
+  });
+  if (!read.ok()) return malformed(read.error().message);
+  if (first == 0 || relays.empty()) return malformed("empty batch or firstSeq 0");
+  received_->inc(relays.size());
+
+  const EdgeKey& edge = batch.edge;
+  std::uint64_t highWater = changes.highWater(edge).value_or(store_.highWater(edge));
+  std::uint64_t settled = std::max(highWater, batch.resumeFloor);
+  std::uint64_t last = first + relays.size() - 1;
+  if (first > settled + 1) {
+    gaps_->inc();
+    util::LogLine(log_, util::LogLevel::warn, "batch_gap")
+        .kv("edge_id", edge.edgeId)
+        .kv("first_seq", first)
+        .kv("expected_seq", settled + 1)
+        .kv("reason", "an earlier batch was not made durable; waiting for the edge to resend it");
+    return;
+  }
+
+  // Chain facts for every session of the batch, before anything is staged.
+  std::int64_t height = currentHeight_();
+  if (height <= 0) {
+    deferred_->inc();
+    util::LogLine(log_, util::LogLevel::warn, "batch_deferred")
+        .kv("edge_id", edge.edgeId)
+        .kv("first_seq", first)
+        .kv("reason", "no chain head yet");
+    return;
+  }
+  using SessionKey = std::tuple<std::string, std::string, std::int64_t>;
+  std::map<SessionKey, SessionFactsPtr> facts;  // nullptr: the chain has no such session
+  for (const auto& in : relays) {
+    if (in.seq <= highWater) continue;
+    SessionKey key{in.header.applicationAddress, in.header.serviceId,
+                   in.header.sessionStartBlockHeight};
+    if (facts.count(key) != 0) continue;
+    auto found = sessions_.get(in.header.applicationAddress, in.header.serviceId,
+                               in.header.sessionStartBlockHeight);
+    if (found.ok()) {
+      facts[key] = *found;
+    } else if (found.error().code == kChainNotFound) {
+      facts[key] = nullptr;
+    } else {
+      deferred_->inc();
+      util::LogLine(log_, util::LogLevel::warn, "batch_deferred")
+          .kv("edge_id", edge.edgeId)
+          .kv("first_seq", first)
+          .kv("code", found.error().code)
+          .kv("reason", "chain facts of session unavailable: " + found.error().message);
+      return;
+    }
+  }
+
+  IngestOutcome outcome;
+  outcome.peer = batch.peer;
+  outcome.edge = edge;
+  auto reject = [&](const Incoming& in, std::string_view reason, const std::string& detail) {
+    rejected_->with({std::string(reason)}).inc();
+    outcome.rejected.emplace_back(in.seq, std::string(reason));
+    util::LogLine(log_, util::LogLevel::warn, "relay_rejected")
+        .kv("edge_id", edge.edgeId)
+        .kv("seq", in.seq)
+        .kv("session_id", in.header.sessionId)
+        .kv("reason", reason)
+        .kv("detail", detail);
+  };
+  for (const auto& in : relays) {
+    if (in.seq <= highWater) {
+      duplicateSeq_->inc();
+      ++outcome.duplicates;
+      continue;
+    }
+    auto computed = crypto::sha256(in.bytes);
+    if (in.hash.size() != computed.size() ||
+        !std::equal(computed.begin(), computed.end(), in.hash.begin())) {
+      reject(in, kRejectRelayHashMismatch, "relayHash is not sha256(relayBytes)");
+      continue;
+    }
+    auto relay = protocol::parseRelay(in.bytes);
+    if (!relay.ok() || !relay->req) {
+      reject(in, kRejectRelayMalformed,
+             relay.ok() ? "relay without a request" : relay.error().message);
+      continue;
+    }
+    const auto& meta = relay->req->meta;
+    if (!meta.sessionHeader || !(*meta.sessionHeader == in.header)) {
+      reject(in, kRejectSessionHeaderMismatch,
+             "the relay's session header differs from the message's");
+      continue;
+    }
+    if (meta.supplierOperatorAddress != in.supplier) {
+      reject(in, kRejectSupplierMismatch, "the relay names supplier " +
+                                              meta.supplierOperatorAddress + ", the message " +
+                                              in.supplier);
+      continue;
+    }
+    if (options_.suppliers.count(in.supplier) == 0) {
+      reject(in, kRejectSupplierNotOurs, "supplier " + in.supplier + " is not configured here");
+      continue;
+    }
+    const SessionFactsPtr& session = facts.at(SessionKey{
+        in.header.applicationAddress, in.header.serviceId, in.header.sessionStartBlockHeight});
+    if (!session) {
+      reject(in, kRejectSessionUnknown, "the chain has no such session");
+      continue;
+    }
+    if (!(session->header == in.header)) {
+      reject(in, kRejectSessionHeaderMismatch,
+             "the chain's session is " + session->header.sessionId + " from " +
+                 std::to_string(session->header.sessionStartBlockHeight));
+      continue;
+    }
+    if (!session->hasSupplier(in.supplier)) {
+      reject(in, kRejectSupplierNotInSession, "supplier " + in.supplier + " is not in the session");
+      continue;
+    }
+    if (!protocol::meetsDifficulty(computed, session->difficultyTarget)) {
+      reject(in, kRejectDifficulty, "relay hash above the difficulty target at session start");
+      continue;
+    }
+    if (in.computeUnits != session->computeUnitsPerRelay) {
+      reject(in, kRejectComputeUnits,
+             "computeUnits " + std::to_string(in.computeUnits) + ", the service's " +
+                 std::to_string(session->computeUnitsPerRelay) + " at session start");
+      continue;
+    }
+    auto windows = protocol::sessionWindows(session->windowParams,
+                                            session->header.sessionEndBlockHeight);
+    if (!windows.ok()) {
+      reject(in, kRejectSessionParams, windows.error().message);
+      continue;
+    }
+    if (height >= windows->claimWindowOpen) {
+      reject(in, kRejectClaimWindowOpen,
+             "arrived at height " + std::to_string(height) + ", claim window opened at " +
+                 std::to_string(windows->claimWindowOpen));
+      continue;
+    }
+    std::string tree = treeKey(in.supplier, in.header.sessionId);
+    if (store_.hasRelay(tree, computed) || changes.contains(tree, computed)) {
+      duplicateHash_->inc();
+      ++outcome.duplicates;
+      continue;
+    }
+    TreeInfo info;
+    info.supplierOperatorAddress = in.supplier;
+    info.header = in.header;
+    info.computeUnitsPerRelay = session->computeUnitsPerRelay;
+    info.claimWindowOpen = windows->claimWindowOpen;
+    info.proofWindowClose = windows->proofWindowClose;
+    changes.addRelay(info, computed, in.bytes, in.computeUnits);
+    accepted_->inc();
+    ++outcome.accepted;
+  }
+  outcome.throughSeq = std::max(highWater, last);
+  changes.setHighWater(edge, outcome.throughSeq);
+  batches_->inc();
+  outcomes.push_back(std::move(outcome));
+}
+
+}  // namespace pocket::sm

@@ -1,0 +1,330 @@
+// session-manager: owns every session tree of a supplier fleet (DESIGN §6). Edges deliver their
+// mined relays over the link; the session manager makes them durable, keeps one sparse Merkle sum
+// trie per (supplier, session), and feeds the edges the chain facts they need.
+//
+//   session-manager run --config FILE [--crash-at POINT:N]
+//   session-manager check-config FILE
+//   session-manager status [--admin HOST:PORT | --config FILE] [--json]
+//   session-manager keygen KEY_PAIR_FILE PUBLIC_KEY_FILE
+//
+// main() builds every component and hands each its dependencies; reading run() shows the program.
+// SIGTERM / SIGINT: stop taking batches, finish the queued ones, commit the trees, exit 0.
+// --crash-at before_write|after_write|before_ack:N kills the process with SIGKILL at that point
+// of the N-th group commit (fault-injection for the crash tests; never for production).
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <curl/curl.h>
+
+#include "common/chain/chain_queries.h"
+#include "common/chain/node_client.h"
+#include "common/chain/node_health.h"
+#include "common/crypto/keys.h"
+#include "common/net/curve_keys.h"
+#include "common/util/log.h"
+#include "common/util/metrics.h"
+#include "edge/event_loops.h"
+#include "edge/http_server.h"
+#include "session-manager/chain_feed.h"
+#include "session-manager/config.h"
+#include "session-manager/fixture_chain.h"
+#include "session-manager/ingest.h"
+#include "session-manager/link_server.h"
+#include "session-manager/node_chain.h"
+#include "session-manager/session_cache.h"
+#include "session-manager/session_store.h"
+#include "session-manager/status.h"
+
+namespace {
+
+using namespace pocket;
+
+int usage() {
+  std::cerr << "usage: session-manager run --config FILE [--crash-at POINT:N]\n"
+               "       session-manager check-config FILE\n"
+               "       session-manager status [--admin HOST:PORT | --config FILE] [--json]\n"
+               "       session-manager keygen KEY_PAIR_FILE PUBLIC_KEY_FILE\n";
+  return 2;
+}
+
+int waitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+// The operator addresses of the configured supplier keys. Throws naming the key path.
+std::set<std::string> supplierAddresses(const sm::Config& config) {
+  std::set<std::string> out;
+  for (std::size_t i = 0; i < config.suppliers.size(); ++i) {
+    auto key = crypto::loadPrivateKeyFile(config.suppliers[i].keyFile);
+    if (!key) {
+      throw sm::ConfigError("suppliers[" + std::to_string(i) + "].key_file: " +
+                            key.error().message);
+    }
+    out.insert(key->publicKey().address());
+  }
+  return out;
+}
+
+// The full node's client stack (absent in fixture mode).
+struct NodeStack {
+  NodeStack(const sm::Config& config, util::MetricsRegistry& metrics, util::LogSink& log)
+      : health(healthConfig(config), metrics, log),
+        node(nodeConfig(config), metrics, log, &health),
+        queries(node, metrics, log),
+        source(node, queries, health) {}
+  static chain::NodeHealthConfig healthConfig(const sm::Config& config) {
+    chain::NodeHealthConfig c;
+    c.expectedChainId = config.chain.chainId;
+    return c;
+  }
+  static chain::NodeClientConfig nodeConfig(const sm::Config& config) {
+    chain::NodeClientConfig c;
+    c.rpcUrl = config.chain.rpcUrl;
+    c.callTimeout = config.chain.timeout;
+    return c;
+  }
+  chain::NodeHealth health;
+  chain::NodeClient node;
+  chain::ChainQueries queries;
+  sm::NodeChain source;
+};
+
+// Checks everything run would load, without binding anything.
+int checkConfig(const std::string& path) {
+  auto config = sm::loadConfig(path);
+  auto suppliers = supplierAddresses(config);
+  if (!config.link.plaintext) {
+    try {
+      net::loadCurveKeyPairFile(config.link.serverKeyFile);
+    } catch (const std::exception& e) {
+      throw sm::ConfigError(std::string("link.server_key_file: ") + e.what());
+    }
+    try {
+      auto keys = net::loadCurveAllowListFile(config.link.allowListFile);
+      std::cout << "allow-list: " << keys.size() << " edge keys\n";
+    } catch (const std::exception& e) {
+      throw sm::ConfigError(std::string("link.allow_list_file: ") + e.what());
+    }
+  }
+  if (!config.chain.fixture.empty()) {
+    try {
+      sm::FixtureChain chain(config.chain.fixture, config.chain.blockInterval);
+    } catch (const std::exception& e) {
+      throw sm::ConfigError(std::string("chain.fixture: ") + e.what());
+    }
+  }
+  for (const auto& s : suppliers) std::cout << "supplier " << s << "\n";
+  std::cout << "configuration ok\n";
+  return 0;
+}
+
+int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGroup) {
+  auto suppliers = supplierAddresses(config);
+  util::LogSink log(stderr, config.logLevel, config.logFormat);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  util::MetricsRegistry metrics;
+  std::unique_ptr<NodeStack> nodeStack;
+  std::unique_ptr<sm::FixtureChain> fixture;
+  sm::ChainSource* chain = nullptr;
+  if (config.chain.fixture.empty()) {
+    nodeStack = std::make_unique<NodeStack>(config, metrics, log);
+    chain = &nodeStack->source;
+  } else {
+    fixture = std::make_unique<sm::FixtureChain>(config.chain.fixture, config.chain.blockInterval);
+    chain = fixture.get();
+  }
+  sm::SessionStore store(config.store.directory, log, metrics);
+  sm::SessionCache cache(*chain, log, metrics);
+
+  // The link, the ingest and the chain feed call each other; each reaches the others through
+  // these pointers, set before any thread starts.
+  std::unique_ptr<sm::LinkServer> link;
+  std::unique_ptr<sm::Ingest> ingest;
+  std::unique_ptr<sm::ChainFeed> feed;
+
+  sm::IngestOptions ingestOptions;
+  ingestOptions.suppliers = suppliers;
+  ingestOptions.treeCommitInterval = config.store.treeCommitInterval;
+  ingestOptions.crashAt = crashAt;
+  ingestOptions.crashAtGroup = crashGroup;
+  ingest = std::make_unique<sm::Ingest>(
+      ingestOptions, store, cache, [&feed] { return feed->height(); },
+      [&link](sm::IngestOutcome outcome) { link->sendAck(outcome); }, log, metrics);
+
+  sm::ChainFeedCallbacks callbacks;
+  callbacks.newHead = [&link](const sm::ChainHead& head) { link->broadcastChainState(head); };
+  callbacks.sessionChanged = [&link](const sm::SessionFacts& f) { link->broadcastSessionInfo(f); };
+  callbacks.answer = [&link](const sm::SessionQueryRequest& q, const sm::SessionFacts& f) {
+    link->sendSessionInfo(q.peer, f, q.queryId);
+  };
+  callbacks.refuse = [&link](const sm::SessionQueryRequest& q, const std::string& reason) {
+    link->sendSessionQueryFailed(q, reason);
+  };
+  callbacks.height = [&ingest](std::int64_t height) { ingest->expireBefore(height); };
+  feed = std::make_unique<sm::ChainFeed>(config.chain.pollInterval, *chain, cache, callbacks, log,
+                                         metrics);
+
+  sm::LinkServerOptions linkOptions;
+  linkOptions.bind = config.link.bind;
+  linkOptions.plaintext = config.link.plaintext;
+  linkOptions.serverKeyFile = config.link.serverKeyFile;
+  linkOptions.allowListFile = config.link.allowListFile;
+  linkOptions.heartbeatIntervalMs = config.link.heartbeatIntervalMs;
+  sm::LinkHandlers handlers;
+  handlers.highWater = [&store](const sm::EdgeKey& edge) { return store.highWater(edge); };
+  handlers.head = [&feed] { return feed->head(); };
+  handlers.ingest = [&ingest](sm::IngestBatch batch) { ingest->submit(std::move(batch)); };
+  handlers.sessionQuery = [&feed](sm::SessionQueryRequest q) { feed->submitQuery(std::move(q)); };
+  link = std::make_unique<sm::LinkServer>(linkOptions, handlers, log, metrics);
+
+  sm::StatusSources status;
+  status.head = [&feed] { return feed->head(); };
+  status.headAgeMs = [&feed] { return feed->headReadAgeMs(); };
+  status.trees = [&store] { return store.summaries(); };
+  status.edges = [&link] { return link->edges(); };
+  status.chainMode = config.chain.fixture.empty() ? "node" : "fixture";
+  if (nodeStack) {
+    status.nodeHealth = [&nodeStack] {
+      auto report = nodeStack->health.evaluate();
+      return std::make_pair(report.healthy, report.summary());
+    };
+  }
+  edge::EventLoops adminLoop(1);
+  edge::ServerLimits adminLimits;
+  adminLimits.maxBodyBytes = 4096;
+  edge::HttpServer admin(adminLoop, edge::Endpoint{config.admin.host, config.admin.port},
+                         adminLimits, sm::makeAdminHandler(metrics, status), log);
+
+  feed->start();
+  ingest->start();
+  link->start();
+  admin.start();
+  adminLoop.start();
+  util::LogLine(log, util::LogLevel::info, "sm_started")
+      .kv("link", link->endpoint())
+      .kv("admin", config.admin.host + ":" + std::to_string(admin.port()))
+      .kv("suppliers", suppliers.size())
+      .kv("chain", status.chainMode)
+      .kv("height", feed->height());
+
+  int signal = waitForSignal();
+  util::LogLine(log, util::LogLevel::info, "sm_stopping").kv("signal", signal);
+  link->stop();    // no new batches
+  ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
+  feed->stop();
+  if (nodeStack) nodeStack->node.stop();
+  adminLoop.stop();
+  adminLoop.join();
+  util::LogLine(log, util::LogLevel::info, "sm_stopped");
+  return 0;
+}
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+int status(const std::vector<std::string>& args) {
+  std::string admin;
+  bool asJson = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      asJson = true;
+    } else if (args[i] == "--admin" && i + 1 < args.size()) {
+      admin = args[++i];
+    } else if (args[i] == "--config" && i + 1 < args.size()) {
+      auto config = sm::loadConfig(args[++i]);
+      admin = config.admin.host + ":" + std::to_string(config.admin.port);
+    } else {
+      return usage();
+    }
+  }
+  if (admin.empty()) admin = "127.0.0.1:9465";
+  std::string url = "http://" + admin + "/status";
+  std::string body;
+  CURL* curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  CURLcode rc = curl_easy_perform(curl);
+  long code = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK || code != 200) {
+    std::cerr << "session-manager status: " << url << ": "
+              << (rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP " + std::to_string(code))
+              << "\n";
+    return 1;
+  }
+  sm::printStatus(nlohmann::json::parse(body), asJson, std::cout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage();
+  try {
+    const std::string& command = args[0];
+    if (command == "keygen" && args.size() == 3) {
+      auto keys = net::generateCurveKeyPair();
+      net::writeCurveKeyPairFile(args[1], keys);
+      net::writeCurvePublicKeyFile(args[2], keys.publicKey);
+      std::cout << "public-key = " << keys.publicKey << "\n";
+      return 0;
+    }
+    if (command == "check-config" && args.size() == 2) return checkConfig(args[1]);
+    if (command == "status") return status({args.begin() + 1, args.end()});
+    if (command != "run") return usage();
+    std::string configPath;
+    sm::CrashPoint crashAt = sm::CrashPoint::none;
+    std::uint64_t crashGroup = 0;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--config" && i + 1 < args.size()) {
+        configPath = args[++i];
+      } else if (args[i] == "--crash-at" && i + 1 < args.size()) {
+        std::string spec = args[++i];
+        auto colon = spec.find(':');
+        std::string point = spec.substr(0, colon);
+        if (point == "before_write") crashAt = sm::CrashPoint::beforeWrite;
+        else if (point == "after_write") crashAt = sm::CrashPoint::afterWrite;
+        else if (point == "before_ack") crashAt = sm::CrashPoint::beforeAck;
+        else return usage();
+        crashGroup = colon == std::string::npos ? 1 : std::stoull(spec.substr(colon + 1));
+      } else {
+        return usage();
+      }
+    }
+    if (configPath.empty()) return usage();
+    return run(sm::loadConfig(configPath), crashAt, crashGroup);
+  } catch (const sm::ConfigError& e) {
+    std::cerr << "session-manager: configuration error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "session-manager: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,411 @@
+#include "session-manager/session_store.h"
+
+#include <chrono>
+#include <filesystem>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "common/smst/rocksdb_store.h"
+#include "common/smst/trie.h"
+#include "common/util/hex.h"
+
+namespace pocket::sm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void check(const rocksdb::Status& s, const char* what) {
+  if (!s.ok()) throw smst::StoreError(std::string("journal ") + what + ": " + s.ToString());
+}
+
+std::string be64(std::uint64_t v) {
+  std::string out(8, '\0');
+  smst::writeBE64(reinterpret_cast<std::uint8_t*>(out.data()), v);
+  return out;
+}
+
+std::uint64_t readBe64(std::string_view s) {
+  if (s.size() < 8) throw smst::StoreError("journal: truncated 64-bit value");
+  return smst::readBE64(reinterpret_cast<const std::uint8_t*>(s.data()));
+}
+
+std::string edgeKeyBytes(const EdgeKey& edge) {
+  return "w" + edge.edgeId + std::string(1, '\0') + be64(edge.spoolId);
+}
+
+std::string recordKey(const std::string& tree, std::uint64_t index) {
+  return "r" + tree + std::string(1, '\0') + be64(index);
+}
+
+std::string hashKey(const std::string& tree, const crypto::Hash32& hash) {
+  return "h" + tree + std::string(1, '\0') +
+         std::string(reinterpret_cast<const char*>(hash.data()), hash.size());
+}
+
+std::string infoJson(const TreeInfo& info) {
+  nlohmann::json j = {{"supplier", info.supplierOperatorAddress},
+                      {"application", info.header.applicationAddress},
+                      {"service", info.header.serviceId},
+                      {"sessionId", info.header.sessionId},
+                      {"start", info.header.sessionStartBlockHeight},
+                      {"end", info.header.sessionEndBlockHeight},
+                      {"computeUnitsPerRelay", info.computeUnitsPerRelay},
+                      {"claimWindowOpen", info.claimWindowOpen},
+                      {"proofWindowClose", info.proofWindowClose}};
+  return j.dump();
+}
+
+TreeInfo parseInfo(const std::string& text) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    TreeInfo info;
+    info.supplierOperatorAddress = j.at("supplier");
+    info.header.applicationAddress = j.at("application");
+    info.header.serviceId = j.at("service");
+    info.header.sessionId = j.at("sessionId");
+    info.header.sessionStartBlockHeight = j.at("start");
+    info.header.sessionEndBlockHeight = j.at("end");
+    info.computeUnitsPerRelay = j.at("computeUnitsPerRelay");
+    info.claimWindowOpen = j.at("claimWindowOpen");
+    info.proofWindowClose = j.at("proofWindowClose");
+    return info;
+  } catch (const nlohmann::json::exception& e) {
+    throw smst::StoreError(std::string("journal: corrupt tree record: ") + e.what());
+  }
+}
+
+struct HashOfHash {
+  std::size_t operator()(const crypto::Hash32& h) const {
+    std::size_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return v;
+  }
+};
+
+}  // namespace
+
+std::string treeKey(const std::string& supplier, const std::string& sessionId) {
+  return supplier + "/" + sessionId;
+}
+
+void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash,
+                        util::ByteSpan relayBytes, std::uint64_t weight) {
+  std::string tree = treeKey(info.supplierOperatorAddress, info.header.sessionId);
+  trees_.emplace(tree, info);
+  staged_.insert({tree, hash});
+  relays_.push_back(Relay{std::move(tree), hash, util::Bytes(relayBytes.begin(), relayBytes.end()),
+                          weight});
+}
+
+void WriteSet::setHighWater(const EdgeKey& edge, std::uint64_t seq) {
+  auto& hw = highWater_[edge];
+  hw = std::max(hw, seq);
+}
+
+std::optional<std::uint64_t> WriteSet::highWater(const EdgeKey& edge) const {
+  auto it = highWater_.find(edge);
+  if (it == highWater_.end()) return std::nullopt;
+  return it->second;
+}
+
+struct SessionStore::Impl {
+  struct Tree {
+    TreeInfo info;
+    std::unique_ptr<smst::RocksNodeStore> nodes;
+    std::unique_ptr<smst::SparseMerkleSumTrie> trie;
+    std::unordered_set<crypto::Hash32, HashOfHash> hashes;
+    std::uint64_t nextIndex = 0;
+    bool dirty = false;
+  };
+
+  util::LogSink& log;
+  std::unique_ptr<rocksdb::DB> journal;
+  std::unique_ptr<smst::RocksDb> treesDb;
+  std::map<std::string, Tree> trees;
+
+  mutable std::mutex mutex;  // guards the two maps below (read by other threads)
+  std::map<EdgeKey, std::uint64_t> highWater;
+  std::map<std::string, TreeSummary> summaries;
+
+  util::Histogram* writeSeconds;
+  util::Histogram* commitSeconds;
+  util::Counter* relaysWritten;
+  util::Counter* groupCommits;
+
+  explicit Impl(util::LogSink& l) : log(l) {}
+
+  Tree& openTree(const std::string& key, const TreeInfo& info) {
+    Tree tree;
+    tree.info = info;
+    tree.nodes = std::make_unique<smst::RocksNodeStore>(*treesDb, "t" + key + "/");
+    if (auto root = tree.nodes->committedRoot()) {
+      auto opened = smst::SparseMerkleSumTrie::open(*tree.nodes, *root);
+      if (!opened.ok()) throw smst::StoreError("trees: " + key + ": " + opened.error().message);
+      tree.trie = std::move(*opened);
+    } else {
+      tree.trie = std::make_unique<smst::SparseMerkleSumTrie>(*tree.nodes);
+    }
+    return trees.emplace(key, std::move(tree)).first->second;
+  }
+};
+
+SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
+                           util::MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(log)) {
+  auto started = Clock::now();
+  std::filesystem::create_directories(directory);
+  std::filesystem::permissions(directory, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.write_buffer_size = std::size_t{64} << 20;
+  options.compression = rocksdb::kNoCompression;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  check(rocksdb::DB::Open(options, directory + "/journal", &raw), "open");
+  impl_->journal.reset(raw);
+  impl_->treesDb = smst::RocksDb::open(directory + "/trees");
+
+  impl_->writeSeconds = &metrics
+                             .histogram("sm_store_write_seconds",
+                                        "Latency of one synced journal write (a group commit).",
+                                        {}, util::latencyBucketsSeconds())
+                             .with();
+  impl_->commitSeconds = &metrics
+                              .histogram("sm_tree_commit_seconds",
+                                         "Latency of committing the changed trees to disk.", {},
+                                         util::latencyBucketsSeconds())
+                              .with();
+  impl_->relaysWritten =
+      &metrics.counter("sm_store_relays_written_total", "Relays made durable in the journal.")
+           .with();
+  impl_->groupCommits =
+      &metrics.counter("sm_store_group_commits_total", "Synced journal writes.").with();
+
+  // Restore: watermarks, then every tree from its committed root plus the journal after it.
+  std::uint64_t replayed = 0;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->journal->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("w"); it->Valid() && it->key().starts_with("w"); it->Next()) {
+    std::string key = it->key().ToString();
+    auto zero = key.find('\0');
+    if (zero == std::string::npos || key.size() != zero + 9) {
+      throw smst::StoreError("journal: corrupt watermark key");
+    }
+    EdgeKey edge{key.substr(1, zero - 1), readBe64(std::string_view(key).substr(zero + 1))};
+    impl_->highWater[edge] = readBe64(it->value().ToStringView());
+  }
+  std::vector<std::pair<std::string, TreeInfo>> infos;
+  for (it->Seek("m"); it->Valid() && it->key().starts_with("m"); it->Next()) {
+    infos.emplace_back(it->key().ToString().substr(1), parseInfo(it->value().ToString()));
+  }
+  for (auto& [key, info] : infos) {
+    Impl::Tree& tree = impl_->openTree(key, info);
+    std::uint64_t committed = tree.trie->count();
+    TreeSummary summary;
+    summary.info = info;
+    summary.relays = committed;
+    summary.computeUnits = tree.trie->sum();
+    if (auto root = tree.nodes->committedRoot()) summary.committedRootHex = util::toHex(*root);
+    std::string begin = recordKey(key, committed);
+    std::string prefix = "r" + key + std::string(1, '\0');
+    tree.nextIndex = committed;
+    for (it->Seek(begin); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto value = it->value();
+      if (value.size() < 40) throw smst::StoreError("journal: truncated relay record of " + key);
+      const auto* p = reinterpret_cast<const std::uint8_t*>(value.data());
+      std::uint64_t weight = smst::readBE64(p + 32);
+      tree.trie->update(util::ByteSpan(p, 32), util::ByteSpan(p + 40, value.size() - 40), weight);
+      tree.dirty = true;
+      ++tree.nextIndex;
+      ++summary.relays;
+      summary.computeUnits += weight;
+      ++replayed;
+    }
+    std::string hashPrefix = "h" + key + std::string(1, '\0');
+    for (it->Seek(hashPrefix); it->Valid() && it->key().starts_with(hashPrefix); it->Next()) {
+      auto k = it->key();
+      if (k.size() != hashPrefix.size() + 32) throw smst::StoreError("journal: corrupt hash key");
+      crypto::Hash32 h;
+      std::memcpy(h.data(), k.data() + hashPrefix.size(), 32);
+      tree.hashes.insert(h);
+    }
+    if (tree.hashes.size() != tree.nextIndex) {
+      throw smst::StoreError("journal: tree " + key + " has " +
+                             std::to_string(tree.hashes.size()) + " relay hashes but " +
+                             std::to_string(tree.nextIndex) + " relay records");
+    }
+    impl_->summaries[key] = summary;
+  }
+  check(it->status(), "iterate");
+  metrics.gaugeFunction("sm_open_trees", "Session trees held (open sessions).", [this] {
+    std::lock_guard lock(impl_->mutex);
+    return static_cast<double>(impl_->summaries.size());
+  });
+  metrics.gaugeFunction("sm_tree_leaves", "Leaves (relays) in all open session trees.", [this] {
+    std::lock_guard lock(impl_->mutex);
+    double n = 0;
+    for (const auto& [k, s] : impl_->summaries) n += static_cast<double>(s.relays);
+    return n;
+  });
+  util::LogLine(log, util::LogLevel::info, "store_opened")
+      .kv("directory", directory)
+      .kv("trees", impl_->trees.size())
+      .kv("edges", impl_->highWater.size())
+      .kv("relays_replayed", replayed)
+      .kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
+                    .count());
+}
+
+SessionStore::~SessionStore() {
+  // The tries hold their stores: drop them before the databases.
+  impl_->trees.clear();
+}
+
+std::uint64_t SessionStore::highWater(const EdgeKey& edge) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->highWater.find(edge);
+  return it == impl_->highWater.end() ? 0 : it->second;
+}
+
+std::map<EdgeKey, std::uint64_t> SessionStore::highWaters() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->highWater;
+}
+
+std::vector<TreeSummary> SessionStore::summaries() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<TreeSummary> out;
+  for (const auto& [k, s] : impl_->summaries) out.push_back(s);
+  return out;
+}
+
+bool SessionStore::hasRelay(const std::string& tree, const crypto::Hash32& hash) const {
+  auto it = impl_->trees.find(tree);
+  return it != impl_->trees.end() && it->second.hashes.count(hash) != 0;
+}
+
+void SessionStore::write(WriteSet& changes) {
+  if (changes.empty()) return;
+  auto started = Clock::now();
+  rocksdb::WriteBatch batch;
+  // New trees first, so that a tree's record exists before any of its relays.
+  std::vector<std::string> created;
+  for (const auto& [key, info] : changes.trees_) {
+    if (impl_->trees.count(key) == 0) {
+      check(batch.Put("m" + key, infoJson(info)), "put tree");
+      impl_->openTree(key, info);
+      created.push_back(key);
+    }
+  }
+  std::string value;
+  for (const auto& r : changes.relays_) {
+    Impl::Tree& tree = impl_->trees.at(r.tree);
+    value.assign(reinterpret_cast<const char*>(r.hash.data()), r.hash.size());
+    value += be64(r.weight);
+    value.append(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
+    check(batch.Put(recordKey(r.tree, tree.nextIndex++), value), "put relay");
+    check(batch.Put(hashKey(r.tree, r.hash), rocksdb::Slice()), "put hash");
+  }
+  for (const auto& [edge, seq] : changes.highWater_) {
+    check(batch.Put(edgeKeyBytes(edge), be64(seq)), "put watermark");
+  }
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  check(impl_->journal->Write(sync, &batch), "write");
+  impl_->writeSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
+  impl_->groupCommits->inc();
+  impl_->relaysWritten->inc(changes.relays_.size());
+
+  // Durable: now the tries and the in-memory views.
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& key : created) {
+    TreeSummary s;
+    s.info = impl_->trees.at(key).info;
+    impl_->summaries[key] = s;
+    util::LogLine(impl_->log, util::LogLevel::info, "tree_created")
+        .kv("tree", key)
+        .kv("service", s.info.header.serviceId)
+        .kv("start", s.info.header.sessionStartBlockHeight)
+        .kv("end", s.info.header.sessionEndBlockHeight);
+  }
+  for (auto& r : changes.relays_) {
+    Impl::Tree& tree = impl_->trees.at(r.tree);
+    tree.trie->update(r.hash, r.bytes, r.weight);
+    tree.hashes.insert(r.hash);
+    tree.dirty = true;
+    TreeSummary& s = impl_->summaries[r.tree];
+    ++s.relays;
+    s.computeUnits += r.weight;
+  }
+  for (const auto& [edge, seq] : changes.highWater_) {
+    auto& hw = impl_->highWater[edge];
+    hw = std::max(hw, seq);
+  }
+  changes = WriteSet();
+}
+
+std::size_t SessionStore::commitTrees() {
+  auto started = Clock::now();
+  std::size_t n = 0;
+  for (auto& [key, tree] : impl_->trees) {
+    if (!tree.dirty) continue;
+    tree.trie->commit();
+    tree.dirty = false;
+    ++n;
+    std::string rootHex = util::toHex(tree.trie->root());
+    std::lock_guard lock(impl_->mutex);
+    impl_->summaries[key].committedRootHex = rootHex;
+  }
+  if (n > 0) {
+    impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
+  }
+  return n;
+}
+
+std::optional<smst::Digest> SessionStore::root(const std::string& tree) {
+  auto it = impl_->trees.find(tree);
+  if (it == impl_->trees.end()) return std::nullopt;
+  return it->second.trie->root();
+}
+
+void SessionStore::removeTree(const std::string& tree) {
+  auto it = impl_->trees.find(tree);
+  if (it == impl_->trees.end()) return;
+  TreeInfo info = it->second.info;
+  impl_->trees.erase(it);
+  impl_->treesDb->dropTree("t" + tree + "/");
+  rocksdb::WriteBatch batch;
+  std::string zero(1, '\0'), one(1, '\1');
+  check(batch.DeleteRange("r" + tree + zero, "r" + tree + one), "delete relays");
+  check(batch.DeleteRange("h" + tree + zero, "h" + tree + one), "delete hashes");
+  check(batch.Delete("m" + tree), "delete tree");
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  check(impl_->journal->Write(sync, &batch), "remove tree");
+  std::lock_guard lock(impl_->mutex);
+  impl_->summaries.erase(tree);
+  util::LogLine(impl_->log, util::LogLevel::info, "tree_removed")
+      .kv("tree", tree)
+      .kv("proof_window_close", info.proofWindowClose)
+      .kv("reason", "the session's proof window has closed");
+}
+
+std::vector<std::string> SessionStore::treesExpiredAt(std::int64_t height) const {
+  std::vector<std::string> out;
+  for (const auto& [key, tree] : impl_->trees) {
+    if (tree.info.proofWindowClose < height) out.push_back(key);
+  }
+  return out;
+}
+
+}  // namespace pocket::sm

@@ -1,0 +1,131 @@
+#pragma once
+// The session manager's durable state (DESIGN §6): every accepted mined relay, the high-water mark
+// of every (edge id, spool id), and one sparse Merkle sum trie per (supplier, session).
+//
+// On disk, under the store directory:
+//   journal/  RocksDB: per accepted relay `r‹tree›\0‹index BE8›` → relayHash ‖ BE64 weight ‖
+//             relayBytes and `h‹tree›\0‹relayHash›` → "" (the dedup index); per tree `m‹tree›` →
+//             its session (JSON); per edge `w‹edgeId›\0‹spoolId BE8›` → BE64 high-water mark.
+//             ‹tree› is "‹supplier›/‹sessionId›"; ‹index› counts the tree's relays from 0.
+//   trees/    RocksDB (common/smst/rocksdb_store.h): the committed nodes and root of every tree.
+//
+// Guarantees:
+//   - write() returns once everything in the WriteSet is durable (one synced RocksDB WriteBatch),
+//     and only then applies the relays to the in-memory tries. A crash at any point loses nothing
+//     write() returned for, and keeps nothing it did not.
+//   - commitTrees() writes each changed trie's new nodes and root; the root's count says how many
+//     of the tree's journal records it holds. Opening the store reopens every tree from its
+//     committed root and replays the journal records after that count, so every tree has exactly
+//     the root it had before a clean stop or a kill -9. Committed leaf values live in trees/, not
+//     in memory.
+//   - A relay hash is in a tree at most once: hasRelay() sees every written relay.
+//
+// Ownership and threading: main() owns the store. highWater() and summaries() are thread-safe;
+// every other method belongs to one thread (the ingest thread). RocksDB I/O errors and a corrupt
+// store throw smst::StoreError (logistics: the process stops; a restart recovers).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/crypto/hash.h"
+#include "common/protocol/relay.h"
+#include "common/smst/types.h"
+#include "common/util/bytes.h"
+#include "common/util/log.h"
+#include "common/util/metrics.h"
+
+namespace pocket::sm {
+
+// Sequence numbers are per (edge id, spool id): a wiped spool starts a new series.
+struct EdgeKey {
+  std::string edgeId;
+  std::uint64_t spoolId = 0;
+  auto operator<=>(const EdgeKey&) const = default;
+};
+
+// What a tree remembers of its session (written when the tree is created).
+struct TreeInfo {
+  std::string supplierOperatorAddress;
+  protocol::SessionHeader header;
+  std::uint64_t computeUnitsPerRelay = 0;
+  std::int64_t claimWindowOpen = 0;   // no relay is accepted from this height on
+  std::int64_t proofWindowClose = 0;  // nothing can be earned after this height
+};
+
+// "‹supplier›/‹sessionId›": names a tree in the store, the log and /status.
+std::string treeKey(const std::string& supplier, const std::string& sessionId);
+
+struct TreeSummary {
+  TreeInfo info;
+  std::uint64_t relays = 0;
+  std::uint64_t computeUnits = 0;
+  std::string committedRootHex;  // empty before the first commit
+};
+
+// Changes gathered by the ingest thread for one group commit.
+class WriteSet {
+ public:
+  bool contains(const std::string& tree, const crypto::Hash32& hash) const {
+    return staged_.count({tree, hash}) != 0;
+  }
+  void addRelay(const TreeInfo& info, const crypto::Hash32& hash, util::ByteSpan relayBytes,
+                std::uint64_t weight);
+  void setHighWater(const EdgeKey& edge, std::uint64_t seq);
+  std::optional<std::uint64_t> highWater(const EdgeKey& edge) const;
+  bool empty() const { return relays_.empty() && highWater_.empty(); }
+  std::size_t relayCount() const { return relays_.size(); }
+
+ private:
+  friend class SessionStore;
+  struct Relay {
+    std::string tree;
+    crypto::Hash32 hash;
+    util::Bytes bytes;
+    std::uint64_t weight;
+  };
+  std::vector<Relay> relays_;
+  std::map<std::string, TreeInfo> trees_;
+  std::set<std::pair<std::string, crypto::Hash32>> staged_;
+  std::map<EdgeKey, std::uint64_t> highWater_;
+};
+
+class SessionStore {
+ public:
+  // Opens (creating if needed) the store in `directory` and restores every tree. Throws
+  // smst::StoreError on I/O errors or corrupt data.
+  SessionStore(const std::string& directory, util::LogSink& log, util::MetricsRegistry& metrics);
+  ~SessionStore();
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+
+  // Thread-safe.
+  std::uint64_t highWater(const EdgeKey& edge) const;
+  std::vector<TreeSummary> summaries() const;
+  std::map<EdgeKey, std::uint64_t> highWaters() const;
+
+  // Ingest thread only.
+  bool hasRelay(const std::string& tree, const crypto::Hash32& hash) const;
+  // Makes `changes` durable, then applies them to the tries. Clears `changes`.
+  void write(WriteSet& changes);
+  // Commits every trie changed since its last commit; returns how many.
+  std::size_t commitTrees();
+  // The current root of a tree (48 bytes), or nullopt for an unknown tree.
+  std::optional<smst::Digest> root(const std::string& tree);
+  // Removes a tree and its journal records from disk, durably (a session that can no longer earn
+  // anything). Unknown trees are ignored.
+  void removeTree(const std::string& tree);
+  // Trees whose proof window closed before `height`.
+  std::vector<std::string> treesExpiredAt(std::int64_t height) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pocket::sm

@@ -1,0 +1,341 @@
+// Ingest and store: every check's rejection, duplicates, group commit, gaps and deferrals, and
+// restarts that give the same roots (DESIGN §6, §8).
+
+#include <doctest.h>
+
+#include "common/smst/store.h"
+#include "common/smst/trie.h"
+#include "common/util/hex.h"
+#include "session-manager/ingest.h"
+#include "session-manager/session_cache.h"
+#include "session-manager/session_store.h"
+#include "test/link/test_support.h"
+#include "test/session-manager/sm_test_support.h"
+
+using namespace pocket;
+using pocket::test::FakeChain;
+using pocket::test::TestRelay;
+
+namespace {
+
+struct Harness {
+  Harness() {
+    chain.sessions = {test::makeSession(0)};
+    open();
+  }
+  ~Harness() { close(); }
+
+  void open() {
+    metrics = std::make_unique<util::MetricsRegistry>();
+    store = std::make_unique<sm::SessionStore>(dir / "store", log.sink(), *metrics);
+    cache = std::make_unique<sm::SessionCache>(chain, log.sink(), *metrics);
+    sm::IngestOptions options;
+    options.suppliers = {test::kSupplier};
+    options.treeCommitInterval = std::chrono::hours(1);
+    ingest = std::make_unique<sm::Ingest>(
+        options, *store, *cache, [this] { return height; },
+        [this](sm::IngestOutcome o) { acks.push_back(std::move(o)); }, log.sink(), *metrics);
+  }
+  void close() {
+    ingest.reset();
+    cache.reset();
+    store.reset();
+    metrics.reset();
+  }
+  void reopen() {
+    close();
+    open();
+  }
+
+  // Submits one batch from `edge` and runs one group; returns the acks it produced.
+  std::vector<sm::IngestOutcome> deliver(std::uint64_t firstSeq, const std::vector<TestRelay>& relays,
+                                         const sm::EdgeKey& edge = {"edge-1", 7},
+                                         std::uint64_t resumeFloor = 0) {
+    sm::IngestBatch batch;
+    batch.peer = "peer-" + edge.edgeId;
+    batch.edge = edge;
+    batch.resumeFloor = resumeFloor;
+    batch.frame = test::batchFrame(firstSeq, relays);
+    ingest->submit(std::move(batch));
+    acks.clear();
+    ingest->runOnce();
+    return acks;
+  }
+
+  std::uint64_t counter(const std::string& line) {
+    std::string text = metrics->render();
+    auto at = text.find("\n" + line + " ");
+    if (at == std::string::npos) return 0;
+    return std::stoull(text.substr(at + line.size() + 2));
+  }
+
+  test::TempDir dir;
+  test::CapturedLog log;
+  FakeChain chain;
+  std::int64_t height = 15;
+  std::unique_ptr<util::MetricsRegistry> metrics;
+  std::unique_ptr<sm::SessionStore> store;
+  std::unique_ptr<sm::SessionCache> cache;
+  std::unique_ptr<sm::Ingest> ingest;
+  std::vector<sm::IngestOutcome> acks;
+};
+
+// The root of a tree built in one go from `relays`.
+smst::Digest referenceRoot(const std::vector<TestRelay>& relays) {
+  smst::MemoryStore memory;
+  smst::SparseMerkleSumTrie trie(memory);
+  for (const auto& r : relays) trie.update(r.relayHash, r.relayBytes, r.computeUnits);
+  return trie.root();
+}
+
+std::vector<TestRelay> relaysOf(const sm::SessionFacts& session, int from, int count) {
+  std::vector<TestRelay> out;
+  for (int i = from; i < from + count; ++i) out.push_back(test::makeRelay(i, session));
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("session-manager ingest") {
+  TEST_CASE("accepted relays are durable, in their (supplier, session) tree, and acked") {
+    Harness h;
+    auto session = test::makeSession(0);
+    auto relays = relaysOf(session, 0, 3);
+    auto acks = h.deliver(1, relays);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].throughSeq == 3);
+    CHECK(acks[0].rejected.empty());
+    CHECK(acks[0].accepted == 3);
+    CHECK(acks[0].peer == "peer-edge-1");
+    std::string tree = sm::treeKey(test::kSupplier, session.header.sessionId);
+    REQUIRE(h.store->root(tree));
+    CHECK(*h.store->root(tree) == referenceRoot(relays));
+    CHECK(h.store->highWater({"edge-1", 7}) == 3);
+    auto summaries = h.store->summaries();
+    REQUIRE(summaries.size() == 1);
+    CHECK(summaries[0].relays == 3);
+    CHECK(summaries[0].computeUnits == 21);
+    CHECK(h.counter("sm_relays_accepted_total") == 3);
+    CHECK(h.log.contains("event=tree_created"));
+  }
+
+  TEST_CASE("every failed check rejects its relay with a named reason and changes nothing") {
+    Harness h;
+    auto good = test::makeSession(0);
+    // Sessions the chain knows besides the good one.
+    auto foreign = test::makeSession(1);
+    foreign.supplierOperatorAddresses = {"pokt1someoneelse"};
+    auto hard = test::makeSession(2);
+    hard.difficultyTarget = util::Bytes(32, 0x00);
+    auto early = test::makeSession(3);
+    early.header.sessionStartBlockHeight = 1;
+    early.header.sessionEndBlockHeight = 10;  // claim window opens at 12 (genesis params)
+    h.chain.sessions = {good, foreign, hard, early};
+    auto unknown = test::makeSession(4);  // not on the chain
+
+    std::vector<TestRelay> batch;
+    std::vector<std::string> expected;
+    auto add = [&](TestRelay r, std::string_view reason) {
+      batch.push_back(std::move(r));
+      expected.emplace_back(reason);
+    };
+    TestRelay r = test::makeRelay(1, good);
+    r.relayHash[0] ^= 1;
+    add(r, sm::kRejectRelayHashMismatch);
+    r = test::makeRelay(2, good);
+    r.relayBytes = {0xff, 0xff, 0xff};
+    r.relayHash = [&] { auto x = crypto::sha256(r.relayBytes); return util::Bytes(x.begin(), x.end()); }();
+    add(r, sm::kRejectRelayMalformed);
+    r = test::makeRelay(3, good);
+    r.header.sessionEndBlockHeight += 1;  // the message says otherwise than the relay
+    add(r, sm::kRejectSessionHeaderMismatch);
+    r = test::makeRelay(4, good);
+    r.supplier = "pokt1other";
+    add(r, sm::kRejectSupplierMismatch);
+    add(test::makeRelay(5, good, "pokt1stranger"), sm::kRejectSupplierNotOurs);
+    add(test::makeRelay(6, unknown), sm::kRejectSessionUnknown);
+    auto forged = good;
+    forged.header.sessionId = std::string(64, 'z');  // not the chain's id for that session
+    add(test::makeRelay(7, forged), sm::kRejectSessionHeaderMismatch);
+    add(test::makeRelay(8, foreign), sm::kRejectSupplierNotInSession);
+    add(test::makeRelay(9, hard), sm::kRejectDifficulty);
+    r = test::makeRelay(10, good);
+    r.computeUnits = 8;
+    add(r, sm::kRejectComputeUnits);
+    add(test::makeRelay(11, early), sm::kRejectClaimWindowOpen);
+
+    auto acks = h.deliver(1, batch);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].throughSeq == batch.size());
+    CHECK(acks[0].accepted == 0);
+    REQUIRE(acks[0].rejected.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      CAPTURE(i);
+      CHECK(acks[0].rejected[i].first == i + 1);
+      CHECK(acks[0].rejected[i].second == expected[i]);
+    }
+    CHECK(h.store->summaries().empty());
+    CHECK(h.counter("sm_relays_rejected_total{reason=\"difficulty_not_met\"}") == 1);
+    CHECK(h.counter("sm_relays_rejected_total{reason=\"session_header_mismatch\"}") == 2);
+    CHECK(h.log.contains("event=relay_rejected"));
+    CHECK(h.log.contains("reason=claim_window_open"));
+  }
+
+  TEST_CASE("duplicates by sequence number or by relay hash are acked and change nothing") {
+    Harness h;
+    auto session = test::makeSession(0);
+    auto relays = relaysOf(session, 0, 4);
+    h.deliver(1, relays);
+    std::string tree = sm::treeKey(test::kSupplier, session.header.sessionId);
+    auto root = *h.store->root(tree);
+
+    auto again = h.deliver(1, relays);  // a replay after a lost ack
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].throughSeq == 4);
+    CHECK(again[0].duplicates == 4);
+    CHECK(*h.store->root(tree) == root);
+
+    // The same relays under new sequence numbers (another spool, or a re-mined copy).
+    auto other = h.deliver(1, relays, {"edge-2", 1});
+    REQUIRE(other.size() == 1);
+    CHECK(other[0].throughSeq == 4);
+    CHECK(other[0].duplicates == 4);
+    CHECK(other[0].accepted == 0);
+    CHECK(*h.store->root(tree) == root);
+    CHECK(h.store->summaries()[0].relays == 4);
+
+    // Two copies of one relay inside one batch: the second is a duplicate.
+    auto fresh = test::makeRelay(100, session);
+    auto inOne = h.deliver(5, {fresh, fresh});
+    REQUIRE(inOne.size() == 1);
+    CHECK(inOne[0].accepted == 1);
+    CHECK(inOne[0].duplicates == 1);
+    CHECK(h.counter("sm_relays_duplicate_total{kind=\"relay_hash\"}") == 5);
+    CHECK(h.counter("sm_relays_duplicate_total{kind=\"sequence\"}") == 4);
+  }
+
+  TEST_CASE("batches of several edges queued together share one synced write") {
+    Harness h;
+    auto session = test::makeSession(0);
+    for (int e = 0; e < 3; ++e) {
+      sm::IngestBatch batch;
+      batch.peer = "p" + std::to_string(e);
+      batch.edge = {"edge-" + std::to_string(e), 1};
+      batch.frame = test::batchFrame(1, relaysOf(session, e * 10, 5));
+      h.ingest->submit(std::move(batch));
+    }
+    h.acks.clear();
+    CHECK(h.ingest->runOnce() == 3);
+    CHECK(h.acks.size() == 3);
+    CHECK(h.counter("sm_store_group_commits_total") == 1);
+    CHECK(h.counter("sm_store_relays_written_total") == 15);
+  }
+
+  TEST_CASE("a gap or an unavailable chain leaves the batch unacked until it is resent") {
+    Harness h;
+    auto session = test::makeSession(0);
+    CHECK(h.deliver(5, relaysOf(session, 0, 2)).empty());  // 1..4 never arrived
+    CHECK(h.log.contains("event=batch_gap"));
+    // ...unless the edge's hello said it holds nothing below 5.
+    CHECK(h.deliver(5, relaysOf(session, 0, 2), {"edge-1", 7}, 4).size() == 1);
+
+    {
+      std::lock_guard lock(h.chain.mutex);
+      h.chain.available = false;
+    }
+    auto otherSession = test::makeSession(1);
+    h.chain.sessions.push_back(otherSession);
+    CHECK(h.deliver(7, relaysOf(otherSession, 0, 2)).empty());
+    CHECK(h.log.contains("event=batch_deferred"));
+    CHECK(h.store->highWater({"edge-1", 7}) == 6);
+    {
+      std::lock_guard lock(h.chain.mutex);
+      h.chain.available = true;
+    }
+    auto acks = h.deliver(7, relaysOf(otherSession, 0, 2));
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].accepted == 2);
+    CHECK(h.counter("sm_batches_total{outcome=\"batch_deferred\"}") == 1);
+    CHECK(h.counter("sm_batches_total{outcome=\"batch_gap\"}") == 1);
+  }
+
+  TEST_CASE("a malformed batch is dropped unacked and counted") {
+    Harness h;
+    capnp::MallocMessageBuilder builder;
+    builder.initRoot<pocket::link::EdgeMessage>().initMinedRelays().setFirstSeq(0);
+    sm::IngestBatch batch;
+    batch.edge = {"edge-1", 7};
+    batch.frame = test::decoded(builder);
+    h.ingest->submit(std::move(batch));
+    h.acks.clear();
+    h.ingest->runOnce();
+    CHECK(h.acks.empty());
+    CHECK(h.log.contains("event=batch_malformed"));
+  }
+
+  TEST_CASE("a restart, with or without committed trees, gives exactly the same roots") {
+    Harness h;
+    auto s0 = test::makeSession(0);
+    auto s1 = test::makeSession(1);
+    h.chain.sessions.push_back(s1);
+    std::vector<TestRelay> all0, all1;
+    std::uint64_t seq = 1;
+    auto push = [&](int from) {
+      auto a = relaysOf(s0, from, 20);
+      auto b = relaysOf(s1, from, 10);
+      std::vector<TestRelay> both = a;
+      both.insert(both.end(), b.begin(), b.end());
+      REQUIRE(h.deliver(seq, both).size() == 1);
+      seq += both.size();
+      all0.insert(all0.end(), a.begin(), a.end());
+      all1.insert(all1.end(), b.begin(), b.end());
+    };
+    std::string t0 = sm::treeKey(test::kSupplier, s0.header.sessionId);
+    std::string t1 = sm::treeKey(test::kSupplier, s1.header.sessionId);
+
+    push(0);
+    h.reopen();  // nothing committed: everything replays from the journal
+    CHECK(*h.store->root(t0) == referenceRoot(all0));
+    CHECK(*h.store->root(t1) == referenceRoot(all1));
+    CHECK(h.store->highWater({"edge-1", 7}) == seq - 1);
+
+    CHECK(h.store->commitTrees() == 2);
+    push(100);  // after the commit: replayed on top of the committed root
+    h.reopen();
+    CHECK(*h.store->root(t0) == referenceRoot(all0));
+    CHECK(*h.store->root(t1) == referenceRoot(all1));
+    auto summaries = h.store->summaries();
+    REQUIRE(summaries.size() == 2);
+    CHECK(summaries[0].relays + summaries[1].relays == 60);
+
+    // The dedup index survived: the same relays again change nothing.
+    auto again = h.deliver(seq, relaysOf(s0, 0, 5));
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].duplicates == 5);
+    CHECK(*h.store->root(t0) == referenceRoot(all0));
+    CHECK(h.log.contains("event=store_opened"));
+  }
+
+  TEST_CASE("trees past their proof window are removed from disk") {
+    Harness h;
+    auto session = test::makeSession(0);
+    h.deliver(1, relaysOf(session, 0, 3));
+    h.store->commitTrees();
+    std::string tree = sm::treeKey(test::kSupplier, session.header.sessionId);
+    auto summaries = h.store->summaries();
+    REQUIRE(summaries.size() == 1);
+    std::int64_t close = summaries[0].info.proofWindowClose;
+    CHECK(close == 30);  // genesis params: end 20 + 1 + 1 + 4 + 0 + 4
+    h.ingest->expireBefore(close);  // still inside the window
+    h.ingest->runOnce();
+    CHECK(h.store->root(tree));
+    h.ingest->expireBefore(close + 1);
+    h.ingest->runOnce();
+    CHECK(!h.store->root(tree));
+    CHECK(h.log.contains("event=tree_removed"));
+    h.reopen();
+    CHECK(!h.store->root(tree));
+    CHECK(h.store->summaries().empty());
+    CHECK(h.store->highWater({"edge-1", 7}) == 3);
+  }
+}

@@ -1,0 +1,437 @@
+// The real relay-edge delivering to the real session-manager over CURVE (DESIGN §5, §6, §8):
+// signed relays served by the edge end up in the session manager's tree exactly once — the tree's
+// root equals the root of a tree built in this process from the relays the edge answered —
+// across a clean restart and across kill -9 of the session manager at each point of its ingest
+// (before the journal write, after it, before the ack). An edge whose key is not on the
+// allow-list is refused.
+//
+// Arguments: <session-manager> <relay-edge> <relay-test-backend> <link-driver> [doctest args]
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include <doctest.h>
+
+#include "common/crypto/keys.h"
+#include "common/crypto/ring.h"
+#include "common/net/curve_keys.h"
+#include "common/protocol/http_payload.h"
+#include "common/protocol/relay.h"
+#include "common/smst/store.h"
+#include "common/smst/trie.h"
+#include "common/util/hex.h"
+#include "test/link/test_support.h"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+namespace crypto = pocket::crypto;
+namespace protocol = pocket::protocol;
+namespace util = pocket::util;
+namespace net = pocket::net;
+
+namespace {
+
+std::string gManager, gEdge, gBackend, gDriver;
+
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& logPath) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(rc == 0);
+  }
+  ~Process() { stop(SIGKILL); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  // Sends `signal` and reaps the process; returns its wait status.
+  int stop(int signal) {
+    if (pid_ <= 0) return status_;
+    ::kill(pid_, signal);
+    ::waitpid(pid_, &status_, 0);
+    pid_ = -1;
+    return status_;
+  }
+  // True once the process has exited by itself (reaped).
+  bool exited() {
+    if (pid_ <= 0) return true;
+    if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    return false;
+  }
+  int status() const { return status_; }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+template <class F>
+bool waitFor(F predicate, std::chrono::milliseconds limit = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return predicate();
+}
+
+std::size_t collect(char* data, std::size_t size, std::size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+// GET or POST; the HTTP status (0 on a transport failure) and the body.
+std::pair<long, std::string> http(CURL* curl, const std::string& url, const util::Bytes* body) {
+  std::string response;
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  if (body != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, reinterpret_cast<const char*>(body->data()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  return {status, response};
+}
+
+struct Stack {
+  Stack() {
+    writeKey(dir / "supplier.key", supplier);
+    ring = crypto::expectedRingKeys(app.publicKey(),
+                                    std::vector<crypto::PublicKey>{gateway.publicKey()});
+    nlohmann::json ringHex = nlohmann::json::array();
+    for (const auto& k : ring) ringHex.push_back(k.hex());
+    nlohmann::json fixture = {{"chain", {{"height", 15}, {"advance", false}}},
+                              {"sessions",
+                               {{{"applicationAddress", app.publicKey().address()},
+                                 {"serviceId", "svc"},
+                                 {"sessionId", sessionId},
+                                 {"start", 11},
+                                 {"end", 20},
+                                 {"suppliers", {supplier.publicKey().address()}},
+                                 {"ringPubKeys", ringHex},
+                                 {"computeUnitsPerRelay", 7},
+                                 {"difficultyTarget", std::string(64, 'f')}}}}};
+    std::ofstream(dir / "fixture.json") << fixture.dump();
+    managerKeys = net::generateCurveKeyPair();
+    edgeKeys = net::generateCurveKeyPair();
+    net::writeCurveKeyPairFile(dir / "sm.key", managerKeys);
+    net::writeCurvePublicKeyFile(dir / "sm.pub", managerKeys.publicKey);
+    net::writeCurveKeyPairFile(dir / "edge.key", edgeKeys);
+    net::writeCurveAllowListFile(dir / "edges.allow", {edgeKeys.publicKey});
+    writeManagerConfig("*");
+    backend = std::make_unique<Process>(
+        std::vector<std::string>{gBackend, "--listen", "127.0.0.1:0", "--port-file",
+                                 dir / "backend.port"},
+        dir / "backend.log");
+    REQUIRE(waitFor([&] { return std::filesystem::exists(dir / "backend.port"); }));
+    curl = curl_easy_init();
+  }
+  ~Stack() {
+    edge.reset();
+    manager.reset();
+    backend.reset();
+    curl_easy_cleanup(curl);
+  }
+
+  static void writeKey(const std::string& path, const crypto::PrivateKey& key) {
+    std::ofstream(path) << util::toHex(key.bytes()) << "\n";
+    ::chmod(path.c_str(), 0600);
+  }
+
+  void writeManagerConfig(const std::string& port) {
+    std::ofstream(dir / "sm.yaml") << "link:\n  bind: \"tcp://127.0.0.1:" << port << "\"\n"
+                                   << "  server_key_file: " << dir / "sm.key" << "\n"
+                                   << "  allow_list_file: " << dir / "edges.allow" << "\n"
+                                   << "suppliers:\n  - key_file: " << dir / "supplier.key" << "\n"
+                                   << "chain:\n  fixture: " << dir / "fixture.json" << "\n"
+                                   << "store:\n  directory: " << dir / "store" << "\n"
+                                   << "  tree_commit_interval_ms: 100\n"
+                                   << "admin:\n  listen: \"127.0.0.1:0\"\n";
+  }
+
+  // Starts the session manager; returns once it logged sm_started (sets linkPort, adminPort).
+  void startManager(const std::vector<std::string>& extra = {}) {
+    std::string log = dir / ("sm-" + std::to_string(generation++) + ".log");
+    std::vector<std::string> argv{gManager, "run", "--config", dir / "sm.yaml"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    manager = std::make_unique<Process>(argv, log);
+    std::smatch m;
+    std::regex started("event=sm_started link=tcp://127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)");
+    std::string text;
+    REQUIRE(waitFor([&] {
+      text = readFile(log);
+      return std::regex_search(text, m, started);
+    }));
+    if (linkPort.empty()) {
+      linkPort = m[1];
+      writeManagerConfig(linkPort);  // restarts keep the port the edge knows
+    }
+    adminPort = m[2];
+    managerLog = log;
+  }
+
+  void startEdge() {
+    std::string backendPort = readFile(dir / "backend.port");
+    backendPort.erase(backendPort.find_last_not_of('\n') + 1);
+    std::ofstream(dir / "edge.yaml")
+        << "listeners: [\"127.0.0.1:0\"]\n"
+        << "admin_listener: \"127.0.0.1:0\"\n"
+        << "threads: 2\n"
+        << "suppliers:\n  - key_file: " << dir / "supplier.key" << "\n"
+        << "link:\n  endpoint: \"tcp://127.0.0.1:" << linkPort << "\"\n"
+        << "  edge_id: edge-1\n"
+        << "  client_key_file: " << dir / "edge.key" << "\n"
+        << "  server_public_key_file: " << dir / "sm.pub" << "\n"
+        << "spool:\n  directory: " << dir / "spool" << "\n"
+        << "services:\n  svc:\n    backend:\n      url: http://127.0.0.1:" << backendPort << "\n";
+    std::string log = dir / "edge.log";
+    edge = std::make_unique<Process>(std::vector<std::string>{gEdge, "--config", dir / "edge.yaml"},
+                                     log);
+    std::smatch m;
+    std::regex listening("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)");
+    std::string text;
+    REQUIRE(waitFor([&] {
+      text = readFile(log);
+      return std::regex_search(text, m, listening);
+    }));
+    edgePort = m[1];
+    std::string edgeAdmin = m[2];
+    // Ready: the link delivered a chain state and is connected.
+    REQUIRE(waitFor([&] {
+      return http(curl, "http://127.0.0.1:" + edgeAdmin + "/readyz", nullptr).first == 200;
+    }));
+  }
+
+  util::Bytes signedRelay(int n) const {
+    protocol::PoktHttpRequest request;
+    request.method = "POST";
+    request.url = "https://gateway.example/v1";
+    request.body = util::toBytes(R"({"jsonrpc":"2.0","id":)" + std::to_string(n) +
+                                 R"(,"method":"eth_blockNumber"})");
+    protocol::RelayRequest relay;
+    relay.meta.sessionHeader =
+        protocol::SessionHeader{app.publicKey().address(), "svc", sessionId, 11, 20};
+    relay.meta.supplierOperatorAddress = supplier.publicKey().address();
+    relay.payload = protocol::marshal(request);
+    auto signature = crypto::signRing(gateway, ring, protocol::requestSignableHash(relay));
+    REQUIRE(signature.ok());
+    relay.meta.signature = crypto::encodeRingSignature(*signature);
+    return protocol::marshal(relay);
+  }
+
+  // Sends relay n to the edge; on a signed answer remembers the mined relay's bytes.
+  bool serve(CURL* client, int n) {
+    auto body = signedRelay(n);
+    auto [status, text] = http(client, "http://127.0.0.1:" + edgePort + "/", &body);
+    auto response = protocol::parseRelayResponse(util::asBytes(text));
+    if (status != 200 || !response.ok() || response->relayMinerError) return false;
+    auto request = protocol::parseRelayRequest(body);
+    REQUIRE(request.ok());
+    std::lock_guard lock(mutex);
+    served.push_back(protocol::relayBytes(*request, *response));
+    return true;
+  }
+
+  // The root of a tree built here from every relay the edge answered.
+  std::string referenceRoot() {
+    std::lock_guard lock(mutex);
+    pocket::smst::MemoryStore memory;
+    pocket::smst::SparseMerkleSumTrie trie(memory);
+    for (const auto& bytes : served) trie.update(crypto::sha256(bytes), bytes, 7);
+    return util::toHex(trie.root());
+  }
+
+  nlohmann::json status() {
+    auto [code, body] = http(curl, "http://127.0.0.1:" + adminPort + "/status", nullptr);
+    if (code != 200) return nullptr;
+    return nlohmann::json::parse(body, nullptr, false);
+  }
+
+  // Waits until the manager's only tree holds exactly the served relays (same root, committed).
+  bool treeMatchesServed() {
+    std::string expected = referenceRoot();
+    std::string last;
+    bool ok = waitFor([&] {
+      auto doc = status();
+      if (!doc.is_object() || doc["sessions"].size() != 1) return false;
+      last = doc["sessions"][0]["committedRoot"].get<std::string>();
+      return last == expected;
+    });
+    if (!ok) MESSAGE("manager root " << last << " expected " << expected);
+    return ok;
+  }
+
+  pocket::test::TempDir dir;
+  crypto::PrivateKey supplier = crypto::PrivateKey::fromSecret(util::asBytes("sm-it-supplier"));
+  crypto::PrivateKey app = crypto::PrivateKey::fromSecret(util::asBytes("sm-it-app"));
+  crypto::PrivateKey gateway = crypto::PrivateKey::fromSecret(util::asBytes("sm-it-gateway"));
+  std::vector<crypto::PublicKey> ring;
+  std::string sessionId = std::string(64, 'd');
+  net::CurveKeyPair managerKeys, edgeKeys;
+  std::unique_ptr<Process> backend, manager, edge;
+  std::string linkPort, adminPort, edgePort, managerLog;
+  int generation = 0;
+  CURL* curl = nullptr;
+  std::mutex mutex;
+  std::vector<util::Bytes> served;
+};
+
+}  // namespace
+
+TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the served relays, "
+          "the same after a clean restart") {
+  Stack s;
+  s.startManager();
+  s.startEdge();
+  CURL* client = curl_easy_init();
+  int n = 0;
+  for (; n < 200; ++n) CHECK(s.serve(client, n));
+  CHECK(s.treeMatchesServed());
+  auto doc = s.status();
+  REQUIRE(doc.is_object());
+  CHECK(doc["sessions"][0]["relays"] == 200);
+  CHECK(doc["sessions"][0]["computeUnits"] == 1400);
+  REQUIRE(doc["edges"].size() == 1);
+  CHECK(doc["edges"][0]["edgeId"] == "edge-1");
+  CHECK(doc["edges"][0]["connected"] == true);
+  CHECK(readFile(s.managerLog).find("event=link_peer_accepted") != std::string::npos);
+
+  // `session-manager status` prints the same as tables.
+  {
+    Process status({gManager, "status", "--admin", "127.0.0.1:" + s.adminPort}, s.dir / "status.txt");
+    REQUIRE(waitFor([&] { return status.exited(); }));
+    std::string text = readFile(s.dir / "status.txt");
+    CHECK(text.find("SESSIONS (1)") != std::string::npos);
+    CHECK(text.find(s.sessionId) != std::string::npos);
+    CHECK(text.find("edge-1") != std::string::npos);
+  }
+
+  int rc = s.manager->stop(SIGTERM);
+  CHECK(WIFEXITED(rc));
+  CHECK(WEXITSTATUS(rc) == 0);
+  s.startManager();
+  CHECK(s.treeMatchesServed());
+  for (int end = n + 100; n < end; ++n) CHECK(s.serve(client, n));  // the edge reconnected
+  CHECK(s.treeMatchesServed());
+  curl_easy_cleanup(client);
+}
+
+TEST_CASE("kill -9 of the session manager before its write, after it, and before its ack: every "
+          "served relay is in the tree exactly once") {
+  Stack s;
+  s.startManager();
+  s.startEdge();
+  std::atomic<bool> stop{false};
+  std::atomic<int> next{0};
+  std::thread load([&] {
+    CURL* client = curl_easy_init();
+    while (!stop.load()) s.serve(client, next.fetch_add(1));
+    curl_easy_cleanup(client);
+  });
+  for (std::string point : {"before_write", "after_write", "before_ack"}) {
+    CAPTURE(point);
+    s.manager->stop(SIGTERM);
+    s.startManager({"--crash-at", point + ":3"});
+    // The third group commit after this start kills it at that point.
+    REQUIRE(waitFor([&] { return s.manager->exited(); }));
+    CHECK(WIFSIGNALED(s.manager->status()));
+    CHECK(readFile(s.managerLog).find("event=crash_injected") != std::string::npos);
+    s.startManager();
+    std::size_t before;
+    {
+      std::lock_guard lock(s.mutex);
+      before = s.served.size();
+    }
+    // Relays keep flowing after the restart.
+    REQUIRE(waitFor([&] {
+      std::lock_guard lock(s.mutex);
+      return s.served.size() >= before + 50;
+    }));
+  }
+  stop = true;
+  load.join();
+  CHECK(s.treeMatchesServed());
+  auto doc = s.status();
+  REQUIRE(doc.is_object());
+  std::lock_guard lock(s.mutex);
+  CHECK(doc["sessions"][0]["relays"] == s.served.size());
+  MESSAGE("served " << s.served.size());
+}
+
+TEST_CASE("an edge whose key is not on the allow-list is refused") {
+  Stack s;
+  s.startManager();
+  auto stranger = net::generateCurveKeyPair();
+  net::writeCurveKeyPairFile(s.dir / "stranger.key", stranger);
+  Process driver({gDriver, "--spool", s.dir / "driver-spool", "--endpoint",
+                  "tcp://127.0.0.1:" + s.linkPort, "--count", "3", "--key", s.dir / "stranger.key",
+                  "--server-key", s.dir / "sm.pub", "--wait-ms", "3000"},
+                 s.dir / "driver.log");
+  CHECK(waitFor([&] {
+    return readFile(s.managerLog).find("event=link_peer_refused") != std::string::npos;
+  }));
+  REQUIRE(waitFor([&] { return driver.exited(); }));
+  CHECK(WEXITSTATUS(driver.status()) == 1);  // nothing was acked
+  auto doc = s.status();
+  REQUIRE(doc.is_object());
+  CHECK(doc["edges"].empty());
+  CHECK(doc["sessions"].empty());
+}
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr,
+                 "usage: sm_integration_test <session-manager> <relay-edge> <relay-test-backend> "
+                 "<link-driver>\n");
+    return 2;
+  }
+  gManager = argv[1];
+  gEdge = argv[2];
+  gBackend = argv[3];
+  gDriver = argv[4];
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  doctest::Context context;
+  context.applyCommandLine(argc - 4, argv + 4);
+  int rc = context.run();
+  curl_global_cleanup();
+  return rc;
+}
