@@ -1372,12 +1372,15 @@ std::vector<Event> ChainState::Impl::settlePendingClaims() {
     }
     const std::uint64_t settled = std::min(claimedU64, cap);
     if (app != state.applications.end()) app->second.stake -= settled;
-    const auto minted = static_cast<std::uint64_t>(
-        std::floor(static_cast<long double>(settled) * tokenomics.mintRatio));
-    const ClaimDistribution& share = tokenomics.mintEqualsBurnClaimDistribution;
-    auto part = [&](double fraction) {
-      return static_cast<std::uint64_t>(std::floor(static_cast<long double>(minted) * fraction));
+    // Fractions as exact decimals (parts per 10^12, as the chain's decimal params are written),
+    // floored once: 210 × 0.7 is 147, not the 146.99… of binary floating point.
+    auto fractionOf = [](std::uint64_t amount, double fraction) {
+      const BigInt ppt = static_cast<std::uint64_t>(std::llround(fraction * 1e12));
+      return static_cast<std::uint64_t>(BigInt(amount) * ppt / BigInt(1'000'000'000'000u));
     };
+    const std::uint64_t minted = fractionOf(settled, tokenomics.mintRatio);
+    const ClaimDistribution& share = tokenomics.mintEqualsBurnClaimDistribution;
+    auto part = [&](double fraction) { return fractionOf(minted, fraction); };
     const std::string ownerAddress = [&] {
       auto supplier = state.suppliers.find(claim.supplier);
       return supplier == state.suppliers.end() ? claim.supplier
