@@ -124,6 +124,19 @@ inline constexpr RegisteredError kErrProofNotRequired{"proof", 1129, "proof not 
 inline constexpr RegisteredError kErrProofInvalidRelayDifficulty{"proof", 1130,
                                                                  "invalid relay difficulty"};
 
+inline constexpr RegisteredError kErrProofAccNotFound{"proof", 1124, "account not found"};
+
+// poktroll x/service (x/service/types/errors.go).
+inline constexpr RegisteredError kErrServiceInvalidRelayResponse{"service", 1110,
+                                                                 "invalid relay response"};
+inline constexpr RegisteredError kErrServiceInvalidRelayRequest{"service", 1111,
+                                                                "invalid relay request"};
+
+// poktroll pkg/crypto/rings (the ring client the proof module verifies requests with).
+inline constexpr RegisteredError kErrRingsInvalidRelayRequest{"rings", 2, "invalid relay request"};
+inline constexpr RegisteredError kErrRingsInvalidRelayRequestSignature{
+    "rings", 3, "invalid relay request signature"};
+
 // poktroll x/session (x/session/types/errors.go).
 inline constexpr RegisteredError kErrSessionHydration{"session", 1101,
                                                       "error during session hydration"};
