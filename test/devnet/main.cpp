@@ -11,8 +11,10 @@
 // machine (from the genesis file), the node, the RPC methods and the RPC server, the block timer
 // and the signal handler, all on one io_context thread.
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <map>
