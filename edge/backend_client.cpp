@@ -293,7 +293,7 @@ struct CurlBackend {
       long status = 0;
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
       r.status = static_cast<int>(status);
-    } else if (t->tooLarge) {
+    } else if (t->tooLarge || code == CURLE_FILESIZE_EXCEEDED) {
       r.failure = BackendFailure::tooLarge;
       r.error = "response body exceeds " + std::to_string(t->request.maxResponseBytes) + " bytes";
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
@@ -380,6 +380,9 @@ struct CurlBackend {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(rq.timeouts.connect.count()));
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(rq.timeouts.total.count()));
+    // A declared Content-Length over the cap fails the transfer before any of the body is read;
+    // onBody enforces the cap for bodies of unknown length.
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(rq.maxResponseBytes));
     auto clearBody = [e] {
       curl_easy_setopt(e, CURLOPT_POSTFIELDS, nullptr);
       curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(-1));

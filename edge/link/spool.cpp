@@ -500,7 +500,7 @@ void Spool::ack(std::uint64_t throughSeq) {
     updateNearFullLocked();
   }
   auto now = std::chrono::steady_clock::now();
-  if (now - ackPersistedAt_ >= options_.ackPersistInterval) {
+  if (!ackPersistedAt_ || now - *ackPersistedAt_ >= options_.ackPersistInterval) {
     writeAcked(throughSeq);
     ackPersistedAt_ = now;
   }

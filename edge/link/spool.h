@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,7 +133,9 @@ class Spool {
 
   std::uint64_t syncedSeq_ = 0;  // consumer thread only
   std::uint64_t persistedAck_ = 0;                       // consumer thread: last ACKED written
-  std::chrono::steady_clock::time_point ackPersistedAt_;  // consumer thread
+  // When ACKED was last written by ack(); empty until the first one, which is always written at
+  // once (a steady-clock epoch is boot time, so no default time point can stand for "never").
+  std::optional<std::chrono::steady_clock::time_point> ackPersistedAt_;  // consumer thread
   std::atomic<std::uint64_t> lastSeq_{0};
   std::atomic<std::uint64_t> ackedThrough_{0};
   std::atomic<std::uint64_t> usedBytes_{0};

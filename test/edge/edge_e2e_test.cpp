@@ -89,7 +89,7 @@ struct Stack {
         {"chain", {{"height", 15}, {"advance", false}}},
         {"sessions", nlohmann::json::array()}};
     // The current session [11, 20] of each service, and an old one [1, 10] of "svc".
-    for (const std::string service : {"svc", "opt", "down"}) {
+    for (const std::string service : {"svc", "opt", "down", "large"}) {
       fixture["sessions"].push_back({{"applicationAddress", keys.app.publicKey().address()},
                                      {"serviceId", service},
                                      {"sessionId", kSessionId},
@@ -178,6 +178,8 @@ struct Stack {
         << "services:\n"
         << "  svc:\n    max_request_bytes: 16KiB\n    backend:\n      url: " << backendUrl
         << "/base\n      timeout_ms: 700\n      first_byte_timeout_ms: 500\n"
+        << "  large:\n    backend:\n      url: " << backendUrl
+        << "\n      timeout_ms: 120000\n      first_byte_timeout_ms: 60000\n"
         << "  opt:\n    validation: optimistic\n    backend:\n      url: " << backendUrl << "\n"
         << "  down:\n    backend:\n      url: http://127.0.0.1:1\n"
         << "  win:\n    backend:\n      url: " << backendUrl << "\n"
@@ -448,7 +450,9 @@ TEST_CASE("backend errors: 5xx is served but not mined, timeouts are 504, a dead
   CHECK(slow.status == 504);
   CHECK(stack.outcome(slow) == "backend_timeout");
 
-  auto big = stack.post(protocol::marshal(stack.relay("svc", {{"X-Backend-Body-Bytes", "30000000"}})));
+  // Deadlines far beyond any machine's time to produce the answer: the size cap, not a timeout,
+  // is what refuses it.
+  auto big = stack.post(protocol::marshal(stack.relay("large", {{"X-Backend-Body-Bytes", "30000000"}})));
   CHECK(big.status == 502);
   CHECK(stack.outcome(big) == "backend_too_large");
 

@@ -168,11 +168,13 @@ TEST_CASE("connect failures, timeouts and the size cap are told apart") {
   }
   TestServer server;
   auto slow = get(server.url());
-  slow.headers = {{"X-Delay-Ms", "1500"}};
+  // The answer comes after 30 s, far beyond the first-byte deadline, so the deadline is what
+  // ends the call however slow the machine is.
+  slow.headers = {{"X-Delay-Ms", "30000"}};
   slow.timeouts.firstByte = 200ms;
   auto r = client.call(slow);
   CHECK(r.failure == BackendFailure::firstByteTimeout);
-  CHECK(r.elapsed < 1200ms);
+  CHECK(r.elapsed < 25s);
 
   slow.timeouts.firstByte = 300ms;
   slow.timeouts.total = 300ms;
@@ -424,4 +426,19 @@ TEST_CASE("a backend named by host name is resolved") {
     CHECK(header(r, "X-Target") == "/named");
   }
   CHECK(server.server->openConnections() == 1);  // resolved once, then kept alive
+}
+
+TEST_CASE("a declared Content-Length over the cap is refused before any of the body arrives") {
+  FOR_EACH_HTTP_CLIENT()
+  // The backend announces 30,000,000 bytes and then sends nothing: a client that waited for the
+  // body would end on its (generous) deadline with a timeout instead.
+  RawServer server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 30000000\r\n\r\n");
+  TestClient client;
+  auto request = get(server.url());
+  request.timeouts.firstByte = 60s;
+  request.timeouts.total = 120s;
+  request.maxResponseBytes = 20 * 1024 * 1024;
+  auto r = client.call(request);
+  CHECK(r.failure == BackendFailure::tooLarge);
+  CHECK(r.error.find("20971520") != std::string::npos);
 }
