@@ -190,6 +190,8 @@ util::Bytes msgSend(const std::string& from, const std::string& to, const std::s
 }
 
 struct Crafted {
+  bool unordered = false;
+  std::optional<protocol::TxTimestamp> timeoutTimestamp;
   std::string chainId = "pocket";
   std::uint64_t accountNumber = 3;
   std::uint64_t sequence = 0;
@@ -205,6 +207,8 @@ protocol::DecodedTx craft(const Signer& signer, const Crafted& c) {
   options.sequence = c.sequence;
   options.signerPublicKey = signer.publicKey();
   options.timeoutHeight = c.timeoutHeight;
+  options.unordered = c.unordered;
+  options.timeoutTimestamp = c.timeoutTimestamp;
   options.fee.gasLimit = c.gasLimit;
   if (c.fee > 0) options.fee.amount = {{"upokt", std::to_string(c.fee)}};
   std::vector<protocol::TxMessage> messages{
@@ -349,6 +353,45 @@ TEST_CASE("ante: timeout height, gas limit and a missing public key") {
   other.key = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("someone-else")));
   AbciFailure mismatch = rejected(checkAnte(craft(other, {}), signer.address(), funded(signer), context()));
   CHECK(mismatch.code == 8);
+}
+
+TEST_CASE("ante: unordered transactions (v0.53): no sequence, a timeout timestamp within 10 minutes, once") {
+  Signer signer;
+  Crafted unordered;
+  unordered.unordered = true;
+  unordered.sequence = 0;
+  unordered.timeoutTimestamp = protocol::TxTimestamp{1767225600 + 540, 5};  // block time + 9 min
+  AnteAccount account = funded(signer, 5);  // the account's sequence plays no part
+  auto verdict = checkAnte(craft(signer, unordered), signer.address(), account, context());
+  REQUIRE(std::holds_alternative<AnteOutcome>(verdict));
+  CHECK(std::get<AnteOutcome>(verdict).unordered);
+  CHECK(std::get<AnteOutcome>(verdict).unorderedNonceNanos == (1767225600LL + 540) * 1000000000 + 5);
+  CHECK(std::get<AnteOutcome>(verdict).gasUsed == kGasPerTx + kGasPerMessage + kUnorderedTxGas);
+
+  AnteAccount used = account;
+  used.unorderedNonceUsed = true;
+  AbciFailure replay = rejected(checkAnte(craft(signer, unordered), signer.address(), used, context()));
+  CHECK(replay.code == 18);
+  CHECK(replay.log.starts_with("failed to add unordered nonce: "));
+
+  Crafted tooFar = unordered;
+  tooFar.timeoutTimestamp = protocol::TxTimestamp{1767225600 + 601, 0};
+  AbciFailure ttl = rejected(checkAnte(craft(signer, tooFar), signer.address(), account, context()));
+  CHECK(ttl.code == 18);
+  CHECK(ttl.log == "unordered tx ttl exceeds 10m0s: invalid request");
+
+  Crafted passed = unordered;
+  passed.timeoutTimestamp = protocol::TxTimestamp{1767225600 - 1, 0};
+  AbciFailure expired = rejected(checkAnte(craft(signer, passed), signer.address(), account, context()));
+  CHECK(expired.code == 42);
+  CHECK(expired.log == "block time: 2026-01-01 00:00:00 +0000 UTC, timeout timestamp: 2025-12-31 "
+                       "23:59:59 +0000 UTC: tx timeout");
+
+  protocol::DecodedTx noTimestamp = craft(signer, unordered);
+  noTimestamp.timeoutTimestamp.reset();
+  AbciFailure missing = rejected(checkAnte(noTimestamp, signer.address(), account, context()));
+  CHECK(missing.code == 18);
+  CHECK(missing.log == "unordered transaction must have timeout_timestamp set: invalid request");
 }
 
 TEST_CASE("tx-sign.json: the Go-signed v0.53 tx and the claim tx verify through the ante handler") {

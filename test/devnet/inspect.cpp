@@ -25,15 +25,17 @@ std::string cellText(const nlohmann::json& value) {
   return value.dump();
 }
 
-// One table: a column per scalar key seen in any row, in first-seen order.
-std::string table(const std::string& title, const nlohmann::json& rows) {
-  std::vector<std::string> columns;
-  for (const auto& row : rows) {
-    if (!row.is_object()) continue;
-    for (auto it = row.begin(); it != row.end(); ++it) {
-      if (it->is_structured()) continue;
-      if (std::find(columns.begin(), columns.end(), it.key()) == columns.end()) {
-        columns.push_back(it.key());
+// One table: the given columns, or a column per scalar key seen in any row (first-seen order).
+std::string table(const std::string& title, const nlohmann::json& rows,
+                  std::vector<std::string> columns = {}) {
+  if (columns.empty()) {
+    for (const auto& row : rows) {
+      if (!row.is_object()) continue;
+      for (auto it = row.begin(); it != row.end(); ++it) {
+        if (it->is_structured()) continue;
+        if (std::find(columns.begin(), columns.end(), it.key()) == columns.end()) {
+          columns.push_back(it.key());
+        }
       }
     }
   }
@@ -108,7 +110,14 @@ std::string renderStateTables(const std::string& stateJson) {
   }
   out += "\n";
   // Claims first: what an operator looks for.
-  if (state.contains("claims") && state["claims"].is_array()) out += table("claims", state["claims"]);
+  // Claims first, with the columns an operator reads; --json has every field.
+  if (state.contains("claims") && state["claims"].is_array()) {
+    out += table("claims", state["claims"],
+                 {"supplier_operator_address", "application_address", "service_id",
+                  "session_end_block_height", "num_relays", "num_claimed_compute_units",
+                  "claimed_upokt", "proof_requirement", "proof_status", "settlement",
+                  "settled_upokt", "slashed_upokt", "settlement_reason"});
+  }
   for (auto it = state.begin(); it != state.end(); ++it) {
     if (it.key() == "claims" || !it->is_array()) continue;
     out += table(it.key(), *it);
