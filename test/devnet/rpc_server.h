@@ -1,0 +1,102 @@
+#pragma once
+// The devnet's CometBFT RPC transport (chain.md §1): JSON-RPC over HTTP `POST /` (single and
+// batch, notifications without a reply), URI `GET /<method>?arg=…` (reply id -1), WebSocket
+// `/websocket` (JSON-RPC text frames; subscribe / unsubscribe / unsubscribe_all for event queries),
+// and `GET /devnet/state`. The methods themselves are an RpcDispatcher's.
+//
+// Ownership: main() builds the server with references to the io_context, the dispatcher, the log
+// and the metrics; they outlive it. Connections own themselves (shared_ptr held by their pending
+// operation).
+// Threading: everything runs on the io_context's single thread: the dispatcher is called there,
+// and publish() must be called there too.
+// Errors: a transport failure ends its own connection only; oversized bodies get -32600 and the
+// connection is closed; every rejection is counted and logged.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/util/log.h"
+#include "common/util/metrics.h"
+#include "test/devnet/event_query.h"
+#include "test/devnet/rpc_json.h"
+#include "test/devnet/rpc_params.h"
+
+namespace pocket::devnet {
+
+// JSON-RPC error codes (CometBFT rpc/jsonrpc/types).
+inline constexpr int kRpcParseError = -32700;
+inline constexpr int kRpcInvalidRequest = -32600;
+inline constexpr int kRpcMethodNotFound = -32601;
+inline constexpr int kRpcInvalidParams = -32602;
+inline constexpr int kRpcInternalError = -32603;
+inline constexpr int kRpcServerError = -32000;
+
+// CometBFT defaults (config/config.go).
+inline constexpr std::size_t kMaxBodyBytes = 1000000;
+inline constexpr std::size_t kMaxHeaderBytes = 1 << 20;
+inline constexpr std::size_t kMaxBatchRequests = 10;
+inline constexpr std::size_t kMaxSubscriptionClients = 100;
+inline constexpr std::size_t kMaxSubscriptionsPerClient = 5;
+inline constexpr std::size_t kMaxQueryLength = 512;
+
+struct RpcError {
+  int code = 0;
+  std::string data;  // the Go error text (message is derived from the code)
+};
+
+// The result of one method call: its `result` JSON, or the error.
+using RpcOutcome = std::variant<Json, RpcError>;
+
+// One published event: what subscriptions match against, and the `data` they receive.
+struct PublishedEvent {
+  EventMap events;
+  Json data;  // {"type": "tendermint/event/…", "value": …}
+};
+
+// The methods behind the transport.
+class RpcDispatcher {
+ public:
+  virtual ~RpcDispatcher() = default;
+  // The method's argument names in positional order; nullopt for an unknown method.
+  virtual std::optional<std::vector<std::string_view>> argumentNames(
+      std::string_view method) const = 0;
+  // Runs a method (never subscribe/unsubscribe, which the server handles).
+  virtual RpcOutcome call(std::string_view method, const RpcParams& params) = 0;
+  // GET /devnet/state.
+  virtual Json devnetState() = 0;
+};
+
+class RpcServer {
+ public:
+  // Binds `host:port` (port 0 = any) and starts accepting; throws std::runtime_error when the
+  // address cannot be bound.
+  RpcServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port,
+            RpcDispatcher& dispatcher, util::LogSink& log, util::MetricsRegistry& metrics);
+  ~RpcServer();
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+  std::uint16_t port() const;
+  // Sends each event to every subscription whose query matches it.
+  void publish(const std::vector<PublishedEvent>& events);
+  // Stops accepting and closes every connection.
+  void close();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace pocket::devnet
