@@ -213,7 +213,8 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   edge::ServerLimits adminLimits;
   adminLimits.maxBodyBytes = 4096;
   edge::HttpServer admin(adminLoop, edge::Endpoint{config.admin.host, config.admin.port},
-                         adminLimits, sm::makeAdminHandler(metrics, status), log);
+                         adminLimits, sm::makeAdminHandler(metrics, status), metrics, "admin",
+                         log);
 
   feed->start();
   ingest->start();
