@@ -238,6 +238,10 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   CHECK(state["chain_id"] == "pocket");
   CHECK(state["height"].get<std::int64_t>() >= 3);
   CHECK(state["claims"].is_array());
+
+  HttpReply metrics = devnet.get("/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("devnet_blocks_total") != std::string::npos);
 }
 
 TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
@@ -337,6 +341,10 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   // Rejected txs consumed nothing: the next valid tx is still sequence 2.
   CHECK(devnet.broadcast(send(good).txRaw)["code"] == 0);
   CHECK(devnet.call("num_unconfirmed_txs")["n_txs"] == "3");
+  // Every rejection is counted by stage and code.
+  std::string metrics = devnet.get("/metrics").body;
+  CHECK(metrics.find("devnet_txs_rejected_total{stage=\"check\",code=\"sdk/32\"} 2") != std::string::npos);
+  CHECK(metrics.find("devnet_txs_rejected_total{stage=\"mempool\",code=\"duplicate\"} 1") != std::string::npos);
 }
 
 TEST_CASE("transactions land in blocks: tx, tx_search, block_results, WebSocket events, failed txs consume fee and sequence") {

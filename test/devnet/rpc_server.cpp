@@ -120,6 +120,7 @@ struct RpcServer::Impl : std::enable_shared_from_this<RpcServer::Impl> {
         acceptor(ioContext),
         dispatcher(rpcDispatcher),
         log(logSink),
+        metrics(registry),
         requests(registry.counter("devnet_rpc_requests_total",
                                   "JSON-RPC calls received, by transport", {"transport"})),
         rejections(registry.counter("devnet_rpc_rejections_total",
@@ -144,6 +145,7 @@ struct RpcServer::Impl : std::enable_shared_from_this<RpcServer::Impl> {
   tcp::acceptor acceptor;
   RpcDispatcher& dispatcher;
   util::LogSink& log;
+  util::MetricsRegistry& metrics;
   util::Family<util::Counter>& requests;
   util::Family<util::Counter>& rejections;
   util::Counter& eventsSent;
@@ -320,6 +322,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return;
     }
     bool keepAlive = request.keep_alive();
+    if (path == "/metrics") {
+      return write(http::status::ok, server_->metrics.render(), "text/plain; version=0.0.4",
+                   keepAlive);
+    }
     if (path == "/devnet/state") {
       return write(http::status::ok, server_->dispatcher.devnetState().dump(), "application/json",
                    keepAlive);
