@@ -1,8 +1,8 @@
-// pocket-devnet throughput: signed MsgCreateClaim transactions through CheckTx (decode, ValidateBasic,
-// ante handler with signature verification) and then one block that executes them all (ante again,
-// session hydration, poktroll's claim rules, upsert, events). One claim per application for the
-// same session, like a supplier fleet claiming a busy session.
-// Prints name=value lines: devnet_checktx_per_s, devnet_block_claims_ms, devnet_txs_per_s.
+// pocket-devnet throughput: signed MsgCreateClaim transactions through CheckTx (decode,
+// ValidateBasic, ante handler with signature verification) and then one block that executes them
+// all (ante again, session hydration, poktroll's claim rules, upsert, events). One claim per
+// application for the same session, like a supplier fleet claiming a busy session. Prints
+// name=value lines: devnet_checktx_per_s, devnet_block_claims_ms, devnet_txs_per_s.
 
 #include <chrono>
 #include <cstdio>
@@ -27,18 +27,22 @@ int main(int argc, char** argv) {
   std::size_t claims = 1000;
   if (argc > 2 && std::string(argv[1]) == "--claims") claims = std::stoul(argv[2]);
 
-  crypto::PrivateKey supplier = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("bench-supplier")));
+  crypto::PrivateKey supplier =
+      crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("bench-supplier")));
   std::string supplierAddress = supplier.publicKey().address();
   Genesis genesis;
   genesis.services.push_back(Service{"anvil", "Anvil", 1, "", easiestRelayMiningTarget()});
   genesis.accounts.push_back(Account{supplierAddress, 1'000'000'000'000, std::nullopt});
   std::vector<std::string> apps;
   for (std::size_t i = 0; i < claims; ++i) {
-    crypto::PrivateKey key = crypto::PrivateKey::fromSecret(util::asBytes(fmt::format("bench-app-{}", i)));
+    crypto::PrivateKey key =
+        crypto::PrivateKey::fromSecret(util::asBytes(fmt::format("bench-app-{}", i)));
     apps.push_back(key.publicKey().address());
     genesis.applications.push_back(Application{apps.back(), 100'000'000, {"anvil"}, {}, 0});
   }
-  genesis.suppliers.push_back(Supplier{supplierAddress, supplierAddress, 1'000'000'000,
+  genesis.suppliers.push_back(Supplier{supplierAddress,
+                                       supplierAddress,
+                                       1'000'000'000,
                                        {SupplierService{"anvil", {{"http://127.0.0.1:8545"}}}}});
 
   util::LogSink log(stderr, util::LogLevel::warn);
@@ -84,8 +88,9 @@ int main(int argc, char** argv) {
     auto answer = node.checkTx(tx, true);
     auto* checked = std::get_if<CheckTxAnswer>(&answer);
     if (checked == nullptr || checked->result.code != 0) {
-      std::fprintf(stderr, "CheckTx refused a claim: %s\n",
-                   checked ? checked->result.log.c_str() : std::get<BroadcastRefusal>(answer).text.c_str());
+      std::fprintf(
+          stderr, "CheckTx refused a claim: %s\n",
+          checked ? checked->result.log.c_str() : std::get<BroadcastRefusal>(answer).text.c_str());
       return 1;
     }
   }

@@ -44,11 +44,10 @@ util::Result<std::string> messageSigner(const protocol::TxMessage& message) {
   // MsgCreateClaim, MsgSubmitProof (supplier_operator_address) and MsgSend (from_address) all
   // carry their signer in field 1.
   if (message.typeUrl != protocol::kMsgCreateClaimTypeUrl &&
-      message.typeUrl != protocol::kMsgSubmitProofTypeUrl &&
-      message.typeUrl != kMsgSendTypeUrl) {
-    return util::makeError("unknown_message",
-                           fmt::format("unable to resolve type URL {}: tx parse error",
-                                       message.typeUrl));
+      message.typeUrl != protocol::kMsgSubmitProofTypeUrl && message.typeUrl != kMsgSendTypeUrl) {
+    return util::makeError(
+        "unknown_message",
+        fmt::format("unable to resolve type URL {}: tx parse error", message.typeUrl));
   }
   std::string signer;
   auto read = protocol::wire::readFields(
@@ -78,8 +77,8 @@ std::optional<std::uint64_t> feeUpokt(const protocol::TxFee& fee) {
   for (const protocol::Coin& coin : fee.amount) {
     if (coin.denom != kFeeDenom) return std::nullopt;
     std::uint64_t amount = 0;
-    auto [ptr, ec] = std::from_chars(coin.amount.data(), coin.amount.data() + coin.amount.size(),
-                                     amount);
+    auto [ptr, ec] =
+        std::from_chars(coin.amount.data(), coin.amount.data() + coin.amount.size(), amount);
     if (ec != std::errc() || ptr != coin.amount.data() + coin.amount.size()) return std::nullopt;
     total += amount;
   }
@@ -115,7 +114,8 @@ std::variant<AnteOutcome, AbciFailure> checkAnte(const protocol::DecodedTx& tx,
                       fmt::format("block height: {}, timeout height: {}: tx timeout height",
                                   context.blockHeight, tx.timeoutHeight));
   }
-  if (tx.timeoutTimestamp && (tx.timeoutTimestamp->seconds != 0 || tx.timeoutTimestamp->nanos != 0)) {
+  if (tx.timeoutTimestamp &&
+      (tx.timeoutTimestamp->seconds != 0 || tx.timeoutTimestamp->nanos != 0)) {
     protocol::Timestamp timeout{tx.timeoutTimestamp->seconds, tx.timeoutTimestamp->nanos};
     if (toNanos(timeout) < toNanos(context.blockTime)) {
       return sdkFailure(kCodeTxTimeout,
@@ -161,10 +161,11 @@ std::variant<AnteOutcome, AbciFailure> checkAnte(const protocol::DecodedTx& tx,
                       fmt::format("fee payer address: {} does not exist: unknown address", signer));
   }
   if (*fee > 0 && account.spendableUpokt < *fee) {
-    return sdkFailure(kCodeInsufficientFunds,
-                      fmt::format("spendable balance {}{} is smaller than {}{}: insufficient funds: "
-                                  "insufficient funds",
-                                  account.spendableUpokt, kFeeDenom, *fee, kFeeDenom));
+    return sdkFailure(
+        kCodeInsufficientFunds,
+        fmt::format("spendable balance {}{} is smaller than {}{}: insufficient funds: "
+                    "insufficient funds",
+                    account.spendableUpokt, kFeeDenom, *fee, kFeeDenom));
   }
 
   // SetPubKeyDecorator.
@@ -180,11 +181,13 @@ std::variant<AnteOutcome, AbciFailure> checkAnte(const protocol::DecodedTx& tx,
     if (publicKey.empty()) outcome.publicKey = tx.signerPublicKey;
     publicKey = tx.signerPublicKey;
   }
-  if (publicKey.empty()) return sdkFailure(kCodeInvalidPubKey, "pubkey on account is not set: invalid pubkey");
+  if (publicKey.empty())
+    return sdkFailure(kCodeInvalidPubKey, "pubkey on account is not set: invalid pubkey");
 
   // SigVerificationDecorator: unordered nonce or sequence, then the signature.
   if (tx.unordered) {
-    if (!tx.timeoutTimestamp || (tx.timeoutTimestamp->seconds == 0 && tx.timeoutTimestamp->nanos == 0)) {
+    if (!tx.timeoutTimestamp ||
+        (tx.timeoutTimestamp->seconds == 0 && tx.timeoutTimestamp->nanos == 0)) {
       return sdkFailure(kCodeInvalidRequest,
                         "unordered transaction must have timeout_timestamp set: invalid request");
     }
@@ -213,8 +216,8 @@ std::variant<AnteOutcome, AbciFailure> checkAnte(const protocol::DecodedTx& tx,
   protocol::UnsignedTx unsigned_;
   unsigned_.bodyBytes = tx.bodyBytes;
   unsigned_.authInfoBytes = tx.authInfoBytes;
-  unsigned_.signDocBytes = protocol::encodeSignDoc(tx.bodyBytes, tx.authInfoBytes,
-                                                   context.chainId, account.accountNumber);
+  unsigned_.signDocBytes = protocol::encodeSignDoc(tx.bodyBytes, tx.authInfoBytes, context.chainId,
+                                                   account.accountNumber);
   if (context.verifySignature &&
       (!key || !protocol::verifyTxSignature(unsigned_, *key, tx.signatures[0]))) {
     return sdkFailure(kCodeUnauthorized,

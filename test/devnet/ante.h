@@ -42,7 +42,8 @@ inline constexpr std::uint32_t kCodeTxTimeoutHeight = 30;
 inline constexpr std::uint32_t kCodeWrongSequence = 32;
 inline constexpr std::uint32_t kCodeTxTimeout = 42;
 
-// Constant gas (chain.md §6.8 allows it): per transaction, per message, and the unordered surcharge.
+// Constant gas (chain.md §6.8 allows it): per transaction, per message, and the unordered
+// surcharge.
 inline constexpr std::uint64_t kGasPerTx = 50000;
 inline constexpr std::uint64_t kGasPerMessage = 50000;
 inline constexpr std::uint64_t kUnorderedTxGas = 2240;
@@ -63,19 +64,19 @@ struct AbciFailure {
 struct AnteAccount {
   bool exists = false;
   std::uint64_t accountNumber = 0;
-  std::uint64_t sequence = 0;         // check-state value in CheckTx (committed + mempool txs)
-  util::Bytes publicKey;              // empty until the account's first tx
-  std::uint64_t spendableUpokt = 0;   // after the fees of its mempool txs in CheckTx
+  std::uint64_t sequence = 0;        // check-state value in CheckTx (committed + mempool txs)
+  util::Bytes publicKey;             // empty until the account's first tx
+  std::uint64_t spendableUpokt = 0;  // after the fees of its mempool txs in CheckTx
   // Unordered-tx nonces already used by this signer (timeout timestamps, unix nanoseconds).
   bool unorderedNonceUsed = false;
 };
 
 struct AnteContext {
   std::string chainId;
-  std::int64_t blockHeight = 0;    // the height the tx would be executed at
-  protocol::Timestamp blockTime;   // its block time
-  bool checkTx = false;            // CheckTx checks the minimum gas price; DeliverTx does not
-  bool verifySignature = true;     // false in simulation (the signature is empty there)
+  std::int64_t blockHeight = 0;   // the height the tx would be executed at
+  protocol::Timestamp blockTime;  // its block time
+  bool checkTx = false;           // CheckTx checks the minimum gas price; DeliverTx does not
+  bool verifySignature = true;    // false in simulation (the signature is empty there)
   // Minimum gas price in upokt per unit of gas, as a fraction (numerator / denominator).
   std::uint64_t minGasPriceNumerator = 0;
   std::uint64_t minGasPriceDenominator = 1;
@@ -83,7 +84,7 @@ struct AnteContext {
 
 // The ante handler's verdict on a decoded tx whose single signer is `signer`.
 struct AnteOutcome {
-  std::string signer;         // bech32 address of the fee payer and signer
+  std::string signer;          // bech32 address of the fee payer and signer
   std::uint64_t feeUpokt = 0;  // to deduct
   std::uint64_t gasWanted = 0;
   std::uint64_t gasUsed = 0;

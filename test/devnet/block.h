@@ -31,13 +31,13 @@ struct ExecTxResult {
 
 struct Block {
   protocol::BlockHeader header;
-  crypto::Hash32 hash{};       // headerHash(header): block_id.hash
-  util::Bytes partSetHash;     // block_id.parts.hash (one part)
+  crypto::Hash32 hash{};    // headerHash(header): block_id.hash
+  util::Bytes partSetHash;  // block_id.parts.hash (one part)
   std::vector<util::Bytes> txs;
-  std::vector<ExecTxResult> txResults;        // one per tx, same order
+  std::vector<ExecTxResult> txResults;     // one per tx, same order
   std::vector<Event> finalizeBlockEvents;  // BeginBlock + EndBlock events
-  util::Bytes appHashAfter;                    // the app hash once this block is executed
-  std::size_t sizeBytes = 0;                   // an estimate of the encoded block size
+  util::Bytes appHashAfter;                // the app hash once this block is executed
+  std::size_t sizeBytes = 0;               // an estimate of the encoded block size
 };
 
 // CometBFT Txs.Hash(): Merkle root over sha256 of each tx (sha256("") when empty).

@@ -18,8 +18,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <doctest.h>
 #include <nlohmann/json.hpp>
+
+#include <doctest.h>
 
 #include "common/crypto/keys.h"
 #include "common/protocol/abci_query.h"
@@ -85,8 +86,8 @@ class DevnetProcess {
       std::string text = pocket::test::readFile(dir_ + "/genesis.yaml");
       std::ofstream(dir_ + "/genesis.yaml", std::ios::trunc) << genesisEdit(text);
     }
-    std::vector<std::string> run{binary, "run", "--genesis", dir_ + "/genesis.yaml", "--rpc",
-                                 "127.0.0.1:0", "--port-file", dir_ + "/port"};
+    std::vector<std::string> run{binary,  "run",         "--genesis",   dir_ + "/genesis.yaml",
+                                 "--rpc", "127.0.0.1:0", "--port-file", dir_ + "/port"};
     run.insert(run.end(), runArgs.begin(), runArgs.end());
     process_.emplace(run, dir_ + "/devnet.log");
     bool ready = pocket::test::waitFor(
@@ -115,17 +116,21 @@ class DevnetProcess {
   HttpReply post(const json& request) const {
     return httpCall(port_, http::verb::post, "/", request.dump());
   }
-  HttpReply get(const std::string& target) const { return httpCall(port_, http::verb::get, target); }
+  HttpReply get(const std::string& target) const {
+    return httpCall(port_, http::verb::get, target);
+  }
 
   // The `result` of a successful call; fails the test on a JSON-RPC error.
   json call(const std::string& method, json params = json::object()) const {
-    json reply = post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}).parsed();
+    json reply =
+        post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}).parsed();
     REQUIRE_MESSAGE(reply.contains("result"), reply.dump());
     return reply["result"];
   }
   // The `error` of a call that must fail.
   json callError(const std::string& method, json params = json::object()) const {
-    json reply = post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}).parsed();
+    json reply =
+        post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}).parsed();
     REQUIRE_MESSAGE(reply.contains("error"), reply.dump());
     return reply["error"];
   }
@@ -134,14 +139,16 @@ class DevnetProcess {
     return std::stoll(call("status")["sync_info"]["latest_block_height"].get<std::string>());
   }
   void waitForHeight(std::int64_t h) const {
-    REQUIRE_MESSAGE(pocket::test::waitFor([&] { return height() >= h; }, kDeadline),
-                    "height ", h, " not reached; at ", height());
+    REQUIRE_MESSAGE(pocket::test::waitFor([&] { return height() >= h; }, kDeadline), "height ", h,
+                    " not reached; at ", height());
   }
 
   // abci_query's `response` object.
   json query(const protocol::AbciQuery& q, std::int64_t height = 0) const {
-    return call("abci_query", {{"path", q.path}, {"data", util::toHex(q.data)},
-                               {"height", std::to_string(height)}, {"prove", false}})["response"];
+    return call("abci_query", {{"path", q.path},
+                               {"data", util::toHex(q.data)},
+                               {"height", std::to_string(height)},
+                               {"prove", false}})["response"];
   }
   protocol::AccountInfo account(const std::string& address) const {
     json response = query(protocol::accountQuery(address));
@@ -163,21 +170,29 @@ class DevnetProcess {
   }
   // broadcast_tx_sync: the result, or the JSON-RPC error object.
   json broadcast(const util::Bytes& txRaw) const {
-    json reply = post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "broadcast_tx_sync"},
-                       {"params", {{"tx", util::toBase64(txRaw)}}}}).parsed();
+    json reply = post({{"jsonrpc", "2.0"},
+                       {"id", 1},
+                       {"method", "broadcast_tx_sync"},
+                       {"params", {{"tx", util::toBase64(txRaw)}}}})
+                     .parsed();
     return reply.contains("result") ? reply["result"] : reply["error"];
   }
   // Waits until the tx with this uppercase hex hash is in a block; returns its `tx` result.
   json waitForTx(const std::string& hashHex) const {
     json found;
-    bool ok = pocket::test::waitFor([&] {
-      auto bytes = util::fromHex(hashHex);
-      json reply = post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tx"},
-                         {"params", {{"hash", util::toBase64(*bytes)}, {"prove", false}}}}).parsed();
-      if (!reply.contains("result")) return false;
-      found = reply["result"];
-      return true;
-    }, kDeadline);
+    bool ok = pocket::test::waitFor(
+        [&] {
+          auto bytes = util::fromHex(hashHex);
+          json reply = post({{"jsonrpc", "2.0"},
+                             {"id", 1},
+                             {"method", "tx"},
+                             {"params", {{"hash", util::toBase64(*bytes)}, {"prove", false}}}})
+                           .parsed();
+          if (!reply.contains("result")) return false;
+          found = reply["result"];
+          return true;
+        },
+        kDeadline);
     REQUIRE_MESSAGE(ok, "tx ", hashHex, " never landed");
     return found;
   }
@@ -265,7 +280,8 @@ class WsClient {
   std::optional<json> readUntil(F predicate, std::chrono::seconds timeout = kDeadline) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::seconds>(
+          deadline - std::chrono::steady_clock::now());
       auto message = read(std::max(left, std::chrono::seconds(1)));
       if (!message) return std::nullopt;
       if (predicate(*message)) return message;

@@ -3,14 +3,14 @@
 // ante rules with crafted transactions (code, codespace, log), WebSocket events, and a claim and
 // proof built with the project's own relay, SMST and transaction code, validated and settled.
 
-#include <doctest.h>
-
 #include <fstream>
+
+#include <doctest.h>
 
 #include "common/protocol/block_header.h"
 #include "common/protocol/session_id.h"
-#include "test/devnet/devnet_client.h"
 #include "test/devnet/ante.h"
+#include "test/devnet/devnet_client.h"
 #include "test/devnet/rpc_json.h"
 #include "test/devnet/state/chain_fixture.h"
 
@@ -19,12 +19,15 @@ namespace {
 
 const std::string kBinary = POCKET_DEVNET_BINARY;
 
-util::Bytes hexOf(const json& value) { return *util::fromHex(value.get<std::string>()); }
+util::Bytes hexOf(const json& value) {
+  return *util::fromHex(value.get<std::string>());
+}
 
 protocol::BlockHeader headerFromJson(const json& j) {
   protocol::BlockHeader header;
   header.versionBlock = std::stoull(j["version"]["block"].get<std::string>());
-  header.versionApp = j["version"].contains("app") ? std::stoull(j["version"]["app"].get<std::string>()) : 0;
+  header.versionApp =
+      j["version"].contains("app") ? std::stoull(j["version"]["app"].get<std::string>()) : 0;
   header.chainId = j["chain_id"];
   header.height = std::stoll(j["height"].get<std::string>());
   header.time = *protocol::parseRfc3339(j["time"].get<std::string>());
@@ -130,7 +133,8 @@ TEST_CASE("RPC: strict parameters and the real node's errors") {
   CHECK(unknown["message"] == "Method not found");
   CHECK(devnet.callError("subscribe", {{"query", "tm.event='NewBlock'"}})["code"] == -32601);
   json notFound = devnet.callError("tx", {{"hash", util::toBase64(util::Bytes(32, 0xab))}});
-  CHECK(notFound["data"] == "tx (ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB) not found");
+  CHECK(notFound["data"] ==
+        "tx (ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB) not found");
 
   // URI form: bare digits, id -1; a bad value is HTTP 500 with -32602.
   HttpReply uri = devnet.get("/block?height=1");
@@ -140,23 +144,28 @@ TEST_CASE("RPC: strict parameters and the real node's errors") {
   HttpReply uriBad = devnet.get("/block?height=abc");
   CHECK(uriBad.status == 500);
   CHECK(uriBad.parsed()["error"]["code"] == -32602);
-  CHECK(devnet.get("/abci_query?path=%22/cosmos.bank.v1beta1.Query/Balance%22&data=0x0a00").parsed()["result"]["response"]["code"].is_number());
+  CHECK(devnet.get("/abci_query?path=%22/cosmos.bank.v1beta1.Query/Balance%22&data=0x0a00")
+            .parsed()["result"]["response"]["code"]
+            .is_number());
   CHECK(devnet.get("/subscribe?query=x").status == 404);
 
   // Batches: an array of replies, ids echoed; one reply alone is an object; notifications get none.
-  HttpReply batch = devnet.post(json::array({{{"jsonrpc", "2.0"}, {"id", "a"}, {"method", "health"}},
-                                             {{"jsonrpc", "2.0"}, {"id", 7}, {"method", "abci_info"}}}));
+  HttpReply batch =
+      devnet.post(json::array({{{"jsonrpc", "2.0"}, {"id", "a"}, {"method", "health"}},
+                               {{"jsonrpc", "2.0"}, {"id", 7}, {"method", "abci_info"}}}));
   json replies = batch.parsed();
   REQUIRE(replies.is_array());
   REQUIRE(replies.size() == 2);
   CHECK(replies[0]["id"] == "a");
   CHECK(replies[1]["id"] == 7);
-  CHECK(devnet.post(json::array({{{"jsonrpc", "2.0"}, {"id", 3}, {"method", "health"}}})).parsed()["id"] == 3);
+  CHECK(devnet.post(json::array({{{"jsonrpc", "2.0"}, {"id", 3}, {"method", "health"}}}))
+            .parsed()["id"] == 3);
   HttpReply notification = devnet.post({{"jsonrpc", "2.0"}, {"method", "health"}});
   CHECK(notification.status == 200);
   CHECK(notification.body.empty());
   json tooMany = json::array();
-  for (int i = 0; i < 11; ++i) tooMany.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "health"}});
+  for (int i = 0; i < 11; ++i)
+    tooMany.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "health"}});
   HttpReply overBatch = devnet.post(tooMany);
   CHECK(overBatch.status == 400);
   CHECK(overBatch.parsed()["error"]["code"] == -32600);
@@ -179,22 +188,27 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   CHECK(account.publicKey.empty());
   CHECK(devnet.balance(faucet) == 1000000000000000);
 
-  std::string nobody = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("nobody"))).publicKey().address();
+  std::string nobody = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("nobody")))
+                           .publicKey()
+                           .address();
   json missing = devnet.query(protocol::accountQuery(nobody));
   CHECK(missing["code"] == 22);
   CHECK(missing["codespace"] == "sdk");
-  CHECK(missing["log"] == "rpc error: code = NotFound desc = account " + nobody + " not found: key not found");
+  CHECK(missing["log"] ==
+        "rpc error: code = NotFound desc = account " + nobody + " not found: key not found");
   CHECK(missing["value"].is_null());
   json ahead = devnet.query(protocol::accountQuery(faucet), 1000000);
   CHECK(ahead["code"] == 26);
-  CHECK(ahead["log"] == "cannot query with height in the future; please provide a valid height: invalid height");
+  CHECK(ahead["log"] ==
+        "cannot query with height in the future; please provide a valid height: invalid height");
 
   // GetSession: the session id is the one derived from the block hash at the session start.
   std::string app = devnet.key("application-1").publicKey().address();
   std::string operatorAddress = devnet.key("supplier-1-operator").publicKey().address();
   json response = devnet.query(protocol::getSessionQuery(app, "anvil", 2));
   REQUIRE_MESSAGE(response["code"] == 0, response.dump());
-  auto session = protocol::decodeGetSessionResponse(*util::fromBase64(response["value"].get<std::string>()));
+  auto session =
+      protocol::decodeGetSessionResponse(*util::fromBase64(response["value"].get<std::string>()));
   REQUIRE(session.ok());
   CHECK(session->header().session_start_block_height() == 1);
   CHECK(session->header().session_end_block_height() == 10);
@@ -210,27 +224,34 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   protocol::TxOptions options;
   options.chainId = "pocket";
   crypto::PublicKey faucetPublicKey = faucetKey.publicKey();
-  options.signerPublicKey.assign(faucetPublicKey.compressed().begin(), faucetPublicKey.compressed().end());
+  options.signerPublicKey.assign(faucetPublicKey.compressed().begin(),
+                                 faucetPublicKey.compressed().end());
   options.fee.gasLimit = 200000;
   std::vector<protocol::TxMessage> messages{msgSend(faucet, nobody, 5)};
   auto unsignedTx = protocol::buildUnsignedTx(messages, options);
   REQUIRE(unsignedTx.ok());
   json simulated = devnet.query(protocol::simulateQuery(protocol::simulationTxRaw(*unsignedTx)));
   REQUIRE_MESSAGE(simulated["code"] == 0, simulated.dump());
-  auto gas = protocol::decodeSimulateResponse(*util::fromBase64(simulated["value"].get<std::string>()));
+  auto gas =
+      protocol::decodeSimulateResponse(*util::fromBase64(simulated["value"].get<std::string>()));
   REQUIRE(gas.ok());
   CHECK(gas->gasUsed == devnet::kGasPerTx + devnet::kGasPerMessage);
-  json appSimulated = devnet.query(protocol::appSimulateQuery(protocol::simulationTxRaw(*unsignedTx)));
+  json appSimulated =
+      devnet.query(protocol::appSimulateQuery(protocol::simulationTxRaw(*unsignedTx)));
   REQUIRE(appSimulated["code"] == 0);
-  auto appGas = protocol::decodeAppSimulateResponse(*util::fromBase64(appSimulated["value"].get<std::string>()));
+  auto appGas = protocol::decodeAppSimulateResponse(
+      *util::fromBase64(appSimulated["value"].get<std::string>()));
   REQUIRE(appGas.ok());
   CHECK(appGas->gasUsed == gas->gasUsed);
   options.sequence = 4;
   auto wrongSequence = protocol::buildUnsignedTx(messages, options);
   json failed = devnet.query(protocol::appSimulateQuery(protocol::simulationTxRaw(*wrongSequence)));
   CHECK(failed["code"] == 32);
-  CHECK(failed["log"] == "failed to simulate tx: account sequence mismatch, expected 0, got 4: incorrect account sequence");
-  json failedGrpc = devnet.query(protocol::simulateQuery(protocol::simulationTxRaw(*wrongSequence)));
+  CHECK(failed["log"] ==
+        "failed to simulate tx: account sequence mismatch, expected 0, got 4: incorrect account "
+        "sequence");
+  json failedGrpc =
+      devnet.query(protocol::simulateQuery(protocol::simulationTxRaw(*wrongSequence)));
   CHECK(failedGrpc["code"] == 6);
 
   // The state document.
@@ -238,6 +259,10 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   CHECK(state["chain_id"] == "pocket");
   CHECK(state["height"].get<std::int64_t>() >= 3);
   CHECK(state["claims"].is_array());
+
+  HttpReply metrics = devnet.get("/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("devnet_blocks_total") != std::string::npos);
 }
 
 TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
@@ -251,7 +276,9 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   crypto::PrivateKey faucet = devnet.key("faucet");
   std::string from = faucet.publicKey().address();
   std::string to = devnet.key("gateway-1").publicKey().address();
-  auto send = [&](SignOptions sign) { return signMessages(devnet, faucet, {msgSend(from, to, 10)}, sign); };
+  auto send = [&](SignOptions sign) {
+    return signMessages(devnet, faucet, {msgSend(from, to, 10)}, sign);
+  };
   SignOptions base;
   base.fee = 2000;  // 200000 gas × 0.01
 
@@ -275,13 +302,15 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   json staleReply = devnet.broadcast(send(stale).txRaw);
   CHECK(staleReply["code"] == 32);
   CHECK(staleReply["codespace"] == "sdk");
-  CHECK(staleReply["log"] == "account sequence mismatch, expected 2, got 1: incorrect account sequence");
+  CHECK(staleReply["log"] ==
+        "account sequence mismatch, expected 2, got 1: incorrect account sequence");
 
   SignOptions future = base;
   future.sequence = 7;
   json futureReply = devnet.broadcast(send(future).txRaw);
   CHECK(futureReply["code"] == 32);
-  CHECK(futureReply["log"] == "account sequence mismatch, expected 2, got 7: incorrect account sequence");
+  CHECK(futureReply["log"] ==
+        "account sequence mismatch, expected 2, got 7: incorrect account sequence");
 
   const std::string badSignatureLog =
       "signature verification failed; please verify account number (0) and chain-id (pocket): "
@@ -306,7 +335,8 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   protocol::SignedTx tampered = send(good);
   tampered.signature[10] ^= 0x40;
   std::vector<util::Bytes> tamperedSignatures{tampered.signature};
-  util::Bytes tamperedRaw = protocol::encodeTxRaw(tampered.bodyBytes, tampered.authInfoBytes, tamperedSignatures);
+  util::Bytes tamperedRaw =
+      protocol::encodeTxRaw(tampered.bodyBytes, tampered.authInfoBytes, tamperedSignatures);
   json signatureReply = devnet.broadcast(tamperedRaw);
   CHECK(signatureReply["code"] == 4);
   CHECK(signatureReply["log"] == badSignatureLog);
@@ -316,14 +346,15 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   json feeReply = devnet.broadcast(send(cheap).txRaw);
   CHECK(feeReply["code"] == 13);
   CHECK(feeReply["codespace"] == "sdk");
-  CHECK(feeReply["log"] == "insufficient fees; got: 1999upokt required: 2000upokt: insufficient fee");
+  CHECK(feeReply["log"] ==
+        "insufficient fees; got: 1999upokt required: 2000upokt: insufficient fee");
 
   // The gateway holds 1,000,000,000 upokt.
   crypto::PrivateKey gateway = devnet.key("gateway-1");
   SignOptions rich;
   rich.fee = 2000000000;
-  json fundsReply = devnet.broadcast(
-      signMessages(devnet, gateway, {msgSend(to, from, 1)}, rich).txRaw);
+  json fundsReply =
+      devnet.broadcast(signMessages(devnet, gateway, {msgSend(to, from, 1)}, rich).txRaw);
   CHECK(fundsReply["code"] == 5);
   CHECK(fundsReply["codespace"] == "sdk");
   CHECK(fundsReply["log"] ==
@@ -337,27 +368,43 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   // Rejected txs consumed nothing: the next valid tx is still sequence 2.
   CHECK(devnet.broadcast(send(good).txRaw)["code"] == 0);
   CHECK(devnet.call("num_unconfirmed_txs")["n_txs"] == "3");
+  // Every rejection is counted by stage and code.
+  std::string metrics = devnet.get("/metrics").body;
+  CHECK(metrics.find("devnet_txs_rejected_total{stage=\"check\",code=\"sdk/32\"} 2") !=
+        std::string::npos);
+  CHECK(metrics.find("devnet_txs_rejected_total{stage=\"mempool\",code=\"duplicate\"} 1") !=
+        std::string::npos);
 }
 
-TEST_CASE("transactions land in blocks: tx, tx_search, block_results, WebSocket events, failed txs consume fee and sequence") {
+TEST_CASE(
+    "transactions land in blocks: tx, tx_search, block_results, WebSocket events, failed txs "
+    "consume fee and sequence") {
   DevnetProcess devnet(kBinary, {"--seed", "inclusion"}, {"--block-time", "100ms"});
   devnet.waitForHeight(2);
   crypto::PrivateKey faucet = devnet.key("faucet");
   std::string from = faucet.publicKey().address();
-  std::string to = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("recipient"))).publicKey().address();
+  std::string to = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("recipient")))
+                       .publicKey()
+                       .address();
 
   WsClient ws(devnet.port());
-  ws.send({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "subscribe"}, {"params", {{"query", "tm.event='NewBlockHeader'"}}}});
+  ws.send({{"jsonrpc", "2.0"},
+           {"id", 5},
+           {"method", "subscribe"},
+           {"params", {{"query", "tm.event='NewBlockHeader'"}}}});
   auto ack = ws.read();
   REQUIRE(ack.has_value());
   CHECK((*ack)["id"] == 5);
   CHECK((*ack)["result"] == json::object());
-  auto header = ws.readUntil([](const json& m) { return m.contains("result") && m["result"].contains("data"); });
+  auto header = ws.readUntil(
+      [](const json& m) { return m.contains("result") && m["result"].contains("data"); });
   REQUIRE(header.has_value());
   CHECK((*header)["id"] == 5);
   CHECK((*header)["result"]["data"]["type"] == "tendermint/event/NewBlockHeader");
   CHECK((*header)["result"]["query"] == "tm.event='NewBlockHeader'");
-  ws.send({{"jsonrpc", "2.0"}, {"id", 6}, {"method", "subscribe"},
+  ws.send({{"jsonrpc", "2.0"},
+           {"id", 6},
+           {"method", "subscribe"},
            {"params", {{"query", "tm.event='Tx' AND message.sender='" + from + "'"}}}});
   REQUIRE(ws.readUntil([](const json& m) { return m["id"] == 6; }).has_value());
 
@@ -386,8 +433,11 @@ TEST_CASE("transactions land in blocks: tx, tx_search, block_results, WebSocket 
   CHECK(txEvent["data"]["value"]["TxResult"]["height"] == landed["height"]);
   CHECK(txEvent["events"]["tx.hash"][0] == tx.hash);
 
-  json search = devnet.call("tx_search", {{"query", "message.sender='" + from + "'"}, {"prove", false},
-                                          {"page", "1"}, {"per_page", "30"}, {"order_by", "asc"}});
+  json search = devnet.call("tx_search", {{"query", "message.sender='" + from + "'"},
+                                          {"prove", false},
+                                          {"page", "1"},
+                                          {"per_page", "30"},
+                                          {"order_by", "asc"}});
   CHECK(search["total_count"] == "1");
   CHECK(search["txs"][0]["hash"] == tx.hash);
   json blockResults = devnet.call("block_results", {{"height", landed["height"]}});
@@ -399,39 +449,53 @@ TEST_CASE("transactions land in blocks: tx, tx_search, block_results, WebSocket 
   crypto::PrivateKey app = devnet.key("application-1");
   std::string appAddress = app.publicKey().address();
   std::uint64_t before = devnet.balance(appAddress);
-  protocol::SignedTx tooMuch = signMessages(devnet, app, {msgSend(appAddress, to, before * 2)}, sign);
+  protocol::SignedTx tooMuch =
+      signMessages(devnet, app, {msgSend(appAddress, to, before * 2)}, sign);
   REQUIRE(devnet.broadcast(tooMuch.txRaw)["code"] == 0);  // CheckTx does not run messages
   json failed = devnet.waitForTx(tooMuch.hash);
   CHECK(failed["tx_result"]["code"] == 5);
   CHECK(failed["tx_result"]["codespace"] == "sdk");
-  CHECK(failed["tx_result"]["log"].get<std::string>().find("insufficient funds") != std::string::npos);
+  CHECK(failed["tx_result"]["log"].get<std::string>().find("insufficient funds") !=
+        std::string::npos);
   CHECK(devnet.balance(appAddress) == before - 1000);
   CHECK(devnet.account(appAddress).sequence == 1);
 
   // Five subscriptions per client at most; unknown unsubscriptions are refused.
   for (int i = 0; i < 3; ++i) {
-    ws.send({{"jsonrpc", "2.0"}, {"id", 10 + i}, {"method", "subscribe"},
+    ws.send({{"jsonrpc", "2.0"},
+             {"id", 10 + i},
+             {"method", "subscribe"},
              {"params", {{"query", "tm.event='Tx' AND tx.height>" + std::to_string(i)}}}});
-    auto reply = ws.readUntil([&](const json& m) { return m["id"] == 10 + i && !m["result"].contains("data"); });
+    auto reply = ws.readUntil(
+        [&](const json& m) { return m["id"] == 10 + i && !m["result"].contains("data"); });
     REQUIRE(reply.has_value());
     CHECK_FALSE(reply->contains("error"));
   }
-  ws.send({{"jsonrpc", "2.0"}, {"id", 20}, {"method", "subscribe"}, {"params", {{"query", "tm.event='NewBlock'"}}}});
+  ws.send({{"jsonrpc", "2.0"},
+           {"id", 20},
+           {"method", "subscribe"},
+           {"params", {{"query", "tm.event='NewBlock'"}}}});
   auto refused = ws.readUntil([](const json& m) { return m["id"] == 20; });
   REQUIRE(refused.has_value());
   CHECK((*refused)["error"]["code"] == -32603);
   CHECK((*refused)["error"]["data"] == "max_subscriptions_per_client 5 reached");
-  ws.send({{"jsonrpc", "2.0"}, {"id", 21}, {"method", "unsubscribe"}, {"params", {{"query", "tm.event='NewBlock'"}}}});
+  ws.send({{"jsonrpc", "2.0"},
+           {"id", 21},
+           {"method", "unsubscribe"},
+           {"params", {{"query", "tm.event='NewBlock'"}}}});
   auto notSubscribed = ws.readUntil([](const json& m) { return m["id"] == 21; });
   REQUIRE(notSubscribed.has_value());
   CHECK((*notSubscribed)["error"]["data"] == "subscription not found");
 }
 
-TEST_CASE("a claim and a proof built with the project's own relay, SMST and tx code are accepted, validated and settled") {
+TEST_CASE(
+    "a claim and a proof built with the project's own relay, SMST and tx code are accepted, "
+    "validated and settled") {
   Actors actors;
   crypto::PublicKey appKey = actors.app.publicKey();
   // Wide windows (40 blocks of 100 ms) so that a loaded machine does not miss them.
-  std::string genesis = fmt::format(R"(chain_id: pocket
+  std::string genesis = fmt::format(
+      R"(chain_id: pocket
 block_time: 100ms
 min_gas_price: "0"
 params:
@@ -459,10 +523,12 @@ suppliers:
   // Session 1 (blocks 1-10) as the chain hydrates it.
   json response = devnet.query(protocol::getSessionQuery(actors.appAddress(), "anvil", 1));
   REQUIRE_MESSAGE(response["code"] == 0, response.dump());
-  auto session = protocol::decodeGetSessionResponse(*util::fromBase64(response["value"].get<std::string>()));
+  auto session =
+      protocol::decodeGetSessionResponse(*util::fromBase64(response["value"].get<std::string>()));
   REQUIRE(session.ok());
-  protocol::SessionHeader header{session->header().application_address(), session->header().service_id(),
-                                 session->header().session_id(), session->header().session_start_block_height(),
+  protocol::SessionHeader header{session->header().application_address(),
+                                 session->header().service_id(), session->header().session_id(),
+                                 session->header().session_start_block_height(),
                                  session->header().session_end_block_height()};
   SessionTree tree;
   constexpr int kRelays = 5;
@@ -473,7 +539,8 @@ suppliers:
   devnet.waitForHeight(12);  // claim window: 12 .. 52
   protocol::SessionHeader wrongId = header;
   wrongId.sessionId = std::string(64, '0');
-  protocol::SignedTx wrong = signMessages(devnet, actors.supplier, {claimMessage(actors.supplierAddress(), wrongId, root)}, {});
+  protocol::SignedTx wrong = signMessages(
+      devnet, actors.supplier, {claimMessage(actors.supplierAddress(), wrongId, root)}, {});
   REQUIRE(devnet.broadcast(wrong.txRaw)["code"] == 0);
   json wrongResult = devnet.waitForTx(wrong.hash)["tx_result"];
   CHECK(wrongResult["code"] == 1);
@@ -482,20 +549,23 @@ suppliers:
       "failed to execute message; message index: 0: rpc error: code = InvalidArgument desc = "));
   CHECK(wrongResult["log"].get<std::string>().find("invalid session ID") != std::string::npos);
 
-  protocol::SignedTx claim = signMessages(devnet, actors.supplier, {claimMessage(actors.supplierAddress(), header, root)}, {});
+  protocol::SignedTx claim = signMessages(
+      devnet, actors.supplier, {claimMessage(actors.supplierAddress(), header, root)}, {});
   REQUIRE(devnet.broadcast(claim.txRaw)["code"] == 0);
   json claimResult = devnet.waitForTx(claim.hash)["tx_result"];
   REQUIRE_MESSAGE(claimResult["code"] == 0, claimResult.dump());
   CHECK(hasEvent(claimResult["events"], "message", "action", "/pocket.proof.MsgCreateClaim"));
   bool created = false;
-  for (const auto& e : claimResult["events"]) created = created || e["type"] == "pocket.proof.EventClaimCreated";
+  for (const auto& e : claimResult["events"])
+    created = created || e["type"] == "pocket.proof.EventClaimCreated";
   CHECK(created);
 
   // The proof: path from the hash of block proof-window-open − 1 = 51.
   devnet.waitForHeight(52);
   util::Bytes seed = hexOf(devnet.call("block", {{"height", "51"}})["block_id"]["hash"]);
   util::Bytes proofBytes = tree.proofFor(seed, header.sessionId);
-  protocol::SignedTx proof = signMessages(devnet, actors.supplier, {proofMessage(actors.supplierAddress(), header, proofBytes)}, {});
+  protocol::SignedTx proof = signMessages(
+      devnet, actors.supplier, {proofMessage(actors.supplierAddress(), header, proofBytes)}, {});
   REQUIRE(devnet.broadcast(proof.txRaw)["code"] == 0);
   json proofResult = devnet.waitForTx(proof.hash)["tx_result"];
   REQUIRE_MESSAGE(proofResult["code"] == 0, proofResult.dump());
@@ -519,7 +589,8 @@ suppliers:
   // The settlement events are in the block results of the settlement height.
   json results = devnet.call("block_results", {{"height", "92"}});
   bool settled = false;
-  for (const auto& e : results["finalize_block_events"]) settled = settled || e["type"] == "pocket.tokenomics.EventClaimSettled";
+  for (const auto& e : results["finalize_block_events"])
+    settled = settled || e["type"] == "pocket.tokenomics.EventClaimSettled";
   CHECK(settled);
   (void)unusedFindEvent;
 }

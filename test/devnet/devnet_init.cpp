@@ -6,10 +6,9 @@
 #include <random>
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include "common/crypto/keys.h"
 #include "common/protocol/session_id.h"
@@ -41,8 +40,9 @@ crypto::PrivateKey makeKey(const InitOptions& options, const std::string& name) 
 util::Status writePrivateFile(const std::filesystem::path& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) {
-    return util::makeError(std::string(kErrorInit),
-                           fmt::format("{}: cannot create: {}", path.string(), std::strerror(errno)));
+    return util::makeError(
+        std::string(kErrorInit),
+        fmt::format("{}: cannot create: {}", path.string(), std::strerror(errno)));
   }
   ::fchmod(fd, 0600);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
@@ -71,7 +71,9 @@ std::string rfc3339Now() {
 }  // namespace
 
 util::Result<std::filesystem::path> initDevnet(const InitOptions& options) {
-  auto bad = [](std::string what) { return util::makeError(std::string(kErrorInit), std::move(what)); };
+  auto bad = [](std::string what) {
+    return util::makeError(std::string(kErrorInit), std::move(what));
+  };
   if (options.applications == 0) return bad("--applications: must be at least 1");
   if (options.suppliers == 0) return bad("--suppliers: must be at least 1");
   if (options.serviceIds.empty()) return bad("--services: must name at least one service");
@@ -103,8 +105,10 @@ util::Result<std::filesystem::path> initDevnet(const InitOptions& options) {
   };
   Actor faucet = actor("faucet");
   std::vector<Actor> applications, gateways, operators, owners;
-  for (std::size_t i = 1; i <= options.applications; ++i) applications.push_back(actor(fmt::format("application-{}", i)));
-  for (std::size_t i = 1; i <= options.gateways; ++i) gateways.push_back(actor(fmt::format("gateway-{}", i)));
+  for (std::size_t i = 1; i <= options.applications; ++i)
+    applications.push_back(actor(fmt::format("application-{}", i)));
+  for (std::size_t i = 1; i <= options.gateways; ++i)
+    gateways.push_back(actor(fmt::format("gateway-{}", i)));
   for (std::size_t i = 1; i <= options.suppliers; ++i) {
     operators.push_back(actor(fmt::format("supplier-{}-operator", i)));
     owners.push_back(actor(fmt::format("supplier-{}-owner", i)));
@@ -113,13 +117,17 @@ util::Result<std::filesystem::path> initDevnet(const InitOptions& options) {
   std::string services;
   for (const std::string& id : options.serviceIds) services += (services.empty() ? "" : ", ") + id;
   std::string y;
-  y += "# pocket-devnet genesis, written by `pocket-devnet init` (docs/devnet.md explains every key).\n";
+  y += "# pocket-devnet genesis, written by `pocket-devnet init` (docs/devnet.md explains every "
+       "key).\n";
   y += fmt::format("chain_id: {}\n", options.chainId);
   y += fmt::format("genesis_time: \"{}\"     # the time of block 1\n", rfc3339Now());
-  y += fmt::format("block_time: {}                          # `run --block-time` overrides it\n", options.blockTime);
-  y += "min_gas_price: \"0.000001\"               # upokt per unit of gas; fee >= gas_limit x this\n";
+  y += fmt::format("block_time: {}                          # `run --block-time` overrides it\n",
+                   options.blockTime);
+  y += "min_gas_price: \"0.000001\"               # upokt per unit of gas; fee >= gas_limit x "
+       "this\n";
   y += "params:\n";
-  y += "  shared:                                # poktroll x/shared; unset keys keep poktroll's genesis defaults\n";
+  y += "  shared:                                # poktroll x/shared; unset keys keep poktroll's "
+       "genesis defaults\n";
   y += fmt::format("    num_blocks_per_session: {}\n", options.numBlocksPerSession);
   y += "    grace_period_end_offset_blocks: 1\n";
   y += "    claim_window_open_offset_blocks: 1\n";
@@ -138,11 +146,13 @@ util::Result<std::filesystem::path> initDevnet(const InitOptions& options) {
   y += "services:\n";
   for (const std::string& id : options.serviceIds) {
     y += fmt::format("  - id: {}\n    name: {}\n    compute_units_per_relay: 1\n", id, id);
-    y += "    relay_mining_difficulty_target: ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n";
+    y += "    relay_mining_difficulty_target: "
+         "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n";
   }
   y += "accounts:                              # liquid balances in upokt\n";
   auto account = [&](const Actor& a, std::uint64_t balance) {
-    y += fmt::format("  - address: {}   # keys/{}.key\n    balance: {}\n", a.address, a.name, balance);
+    y += fmt::format("  - address: {}   # keys/{}.key\n    balance: {}\n", a.address, a.name,
+                     balance);
   };
   account(faucet, 1000000000000000);
   for (const Actor& a : applications) account(a, 1000000000);
@@ -169,11 +179,14 @@ util::Result<std::filesystem::path> initDevnet(const InitOptions& options) {
                      owners[i].address, owners[i].name);
     y += "    stake: 1000000000\n    services:\n";
     for (const std::string& id : options.serviceIds) {
-      y += fmt::format("      - service_id: {}\n        endpoints:\n          - url: {}\n            rpc_type: JSON_RPC\n",
-                       id, options.supplierUrl);
+      y += fmt::format(
+          "      - service_id: {}\n        endpoints:\n          - url: {}\n            rpc_type: "
+          "JSON_RPC\n",
+          id, options.supplierUrl);
     }
   }
-  y += "param_changes: []                      # e.g. [{height: 25, proof: {proof_request_probability: 1}}]\n";
+  y += "param_changes: []                      # e.g. [{height: 25, proof: "
+       "{proof_request_probability: 1}}]\n";
 
   // Check what we wrote loads, so init never leaves a genesis `run` would refuse.
   if (auto parsed = parseGenesisYaml(y); !parsed) {
@@ -182,7 +195,8 @@ util::Result<std::filesystem::path> initDevnet(const InitOptions& options) {
 
   std::string listing = "# name: address and key file (64 hex digits, mode 0600)\n";
   auto writeKey = [&](const Actor& a) -> util::Status {
-    listing += fmt::format("{}:\n  address: {}\n  key_file: keys/{}.key\n", a.name, a.address, a.name);
+    listing +=
+        fmt::format("{}:\n  address: {}\n  key_file: keys/{}.key\n", a.name, a.address, a.name);
     return writePrivateFile(keys / (a.name + ".key"), util::toHex(a.key.bytes()) + "\n");
   };
   for (const auto* group : {&applications, &gateways, &operators, &owners}) {

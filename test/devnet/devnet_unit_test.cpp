@@ -2,9 +2,9 @@
 // the ante handler on crafted transactions, the genesis file, and the shared Cosmos vectors run
 // through these code paths.
 
-#include <doctest.h>
-
 #include <nlohmann/json.hpp>
+
+#include <doctest.h>
 
 #include "common/crypto/keys.h"
 #include "common/protocol/block_header.h"
@@ -20,7 +20,9 @@
 namespace pocket::devnet {
 namespace {
 
-util::Bytes hexBytes(const std::string& hex) { return *util::fromHex(hex); }
+util::Bytes hexBytes(const std::string& hex) {
+  return *util::fromHex(hex);
+}
 
 RpcParams jsonParams(const char* text, std::vector<std::string_view> names) {
   auto params = RpcParams::fromJson(nlohmann::json::parse(text), names);
@@ -58,7 +60,8 @@ TEST_CASE("int64 params must be decimal strings in a POST body, bare digits in a
 }
 
 TEST_CASE("positional params follow the method's argument order and count") {
-  RpcParams params = jsonParams(R"(["/a/b", "0a0b", "7", false])", {"path", "data", "height", "prove"});
+  RpcParams params =
+      jsonParams(R"(["/a/b", "0a0b", "7", false])", {"path", "data", "height", "prove"});
   CHECK(*params.stringParam("path") == "/a/b");
   CHECK(*params.hexBytesParam("data") == util::Bytes{0x0a, 0x0b});
   CHECK(**params.int64Param("height") == 7);
@@ -69,17 +72,23 @@ TEST_CASE("positional params follow the method's argument order and count") {
         std::string::npos);
 }
 
-TEST_CASE("bytes params: base64 in POST, 0x-hex or a quoted string in a URI; hex bytes without 0x in POST") {
+TEST_CASE(
+    "bytes params: base64 in POST, 0x-hex or a quoted string in a URI; hex bytes without 0x in "
+    "POST") {
   CHECK(*jsonParams(R"({"tx":"AAEC"})", {"tx"}).bytesParam("tx") == util::Bytes{0, 1, 2});
-  CHECK(jsonParams(R"({"tx":"AAE"})", {"tx"}).bytesParam("tx").error().message.starts_with(
-      "error converting json params to arguments: illegal base64 data at input byte"));
+  CHECK(jsonParams(R"({"tx":"AAE"})", {"tx"})
+            .bytesParam("tx")
+            .error()
+            .message.starts_with(
+                "error converting json params to arguments: illegal base64 data at input byte"));
   CHECK(jsonParams(R"({"tx":5})", {"tx"}).bytesParam("tx").error().message ==
         "error converting json params to arguments: json: cannot unmarshal number into Go value "
         "of type []uint8");
   CHECK(*RpcParams::fromUri({{"tx", "0x000102"}}).bytesParam("tx") == util::Bytes{0, 1, 2});
   CHECK(*RpcParams::fromUri({{"tx", "\"ab\""}}).bytesParam("tx") == util::Bytes{'a', 'b'});
 
-  CHECK(*jsonParams(R"({"data":"0A2b"})", {"data"}).hexBytesParam("data") == util::Bytes{0x0a, 0x2b});
+  CHECK(*jsonParams(R"({"data":"0A2b"})", {"data"}).hexBytesParam("data") ==
+        util::Bytes{0x0a, 0x2b});
   CHECK(jsonParams(R"({"data":"0g"})", {"data"}).hexBytesParam("data").error().message ==
         "error converting json params to arguments: encoding/hex: invalid byte: U+0067 'g'");
   CHECK(jsonParams(R"({"data":"abc"})", {"data"}).hexBytesParam("data").error().message ==
@@ -102,7 +111,8 @@ TEST_CASE("event queries match CometBFT's composite keys with AND, strings and n
   auto query = EventQuery::parse("tm.event='Tx' AND message.sender='pokt1a' AND tx.height>=5");
   REQUIRE(query.ok());
   CHECK(query->eventType() == "Tx");
-  EventMap events{{"tm.event", {"Tx"}}, {"message.sender", {"pokt1b", "pokt1a"}}, {"tx.height", {"7"}}};
+  EventMap events{
+      {"tm.event", {"Tx"}}, {"message.sender", {"pokt1b", "pokt1a"}}, {"tx.height", {"7"}}};
   CHECK(query->matches(events));
   events["tx.height"] = {"4"};
   CHECK_FALSE(query->matches(events));
@@ -129,7 +139,8 @@ TEST_CASE("header-hash.json: the devnet's header JSON and hash reproduce every c
     const auto& j = c["header_json"];
     protocol::BlockHeader header;
     header.versionBlock = std::stoull(j["version"]["block"].get<std::string>());
-    header.versionApp = j["version"].contains("app") ? std::stoull(j["version"]["app"].get<std::string>()) : 0;
+    header.versionApp =
+        j["version"].contains("app") ? std::stoull(j["version"]["app"].get<std::string>()) : 0;
     header.chainId = j["chain_id"];
     header.height = std::stoll(j["height"].get<std::string>());
     header.time = *protocol::parseRfc3339(j["time"].get<std::string>());
@@ -165,7 +176,8 @@ TEST_CASE("header-hash.json: the devnet's header JSON and hash reproduce every c
 namespace {
 
 struct Signer {
-  crypto::PrivateKey key = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("ante-signer")));
+  crypto::PrivateKey key =
+      crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("ante-signer")));
   std::string address() const { return key.publicKey().address(); }
   util::Bytes publicKey() const {
     crypto::PublicKey publicKey = key.publicKey();
@@ -275,13 +287,15 @@ TEST_CASE("ante: signature, chain id and account number failures are sdk/4 with 
 
   Crafted otherChain;
   otherChain.chainId = "pocket-beta";
-  AbciFailure chain = rejected(checkAnte(craft(signer, otherChain), signer.address(), funded(signer), context()));
+  AbciFailure chain =
+      rejected(checkAnte(craft(signer, otherChain), signer.address(), funded(signer), context()));
   CHECK(chain.code == 4);
   CHECK(chain.log == kBadSignatureLog);
 
   Crafted otherAccount;
   otherAccount.accountNumber = 4;
-  AbciFailure number = rejected(checkAnte(craft(signer, otherAccount), signer.address(), funded(signer), context()));
+  AbciFailure number =
+      rejected(checkAnte(craft(signer, otherAccount), signer.address(), funded(signer), context()));
   CHECK(number.code == 4);
   CHECK(number.log == kBadSignatureLog);
 }
@@ -290,13 +304,15 @@ TEST_CASE("ante: stale and future sequences are sdk/32 naming the expected value
   Signer signer;
   Crafted stale;
   stale.sequence = 1;
-  AbciFailure old = rejected(checkAnte(craft(signer, stale), signer.address(), funded(signer, 2), context()));
+  AbciFailure old =
+      rejected(checkAnte(craft(signer, stale), signer.address(), funded(signer, 2), context()));
   CHECK(old.code == 32);
   CHECK(old.codespace == "sdk");
   CHECK(old.log == "account sequence mismatch, expected 2, got 1: incorrect account sequence");
   Crafted future;
   future.sequence = 5;
-  AbciFailure ahead = rejected(checkAnte(craft(signer, future), signer.address(), funded(signer, 2), context()));
+  AbciFailure ahead =
+      rejected(checkAnte(craft(signer, future), signer.address(), funded(signer, 2), context()));
   CHECK(ahead.log == "account sequence mismatch, expected 2, got 5: incorrect account sequence");
 }
 
@@ -304,7 +320,8 @@ TEST_CASE("ante: fee below gas x min gas price is sdk/13 in CheckTx only") {
   Signer signer;
   Crafted cheap;
   cheap.fee = 199;
-  AbciFailure low = rejected(checkAnte(craft(signer, cheap), signer.address(), funded(signer), context()));
+  AbciFailure low =
+      rejected(checkAnte(craft(signer, cheap), signer.address(), funded(signer), context()));
   CHECK(low.code == 13);
   CHECK(low.codespace == "sdk");
   CHECK(low.log == "insufficient fees; got: 199upokt required: 200upokt: insufficient fee");
@@ -321,24 +338,29 @@ TEST_CASE("ante: a fee above the spendable balance is sdk/5; an unknown payer sd
   CHECK(funds.code == 5);
   CHECK(funds.codespace == "sdk");
   CHECK(funds.log ==
-        "spendable balance 150upokt is smaller than 200upokt: insufficient funds: insufficient funds");
-  AbciFailure unknown = rejected(checkAnte(craft(signer, {}), signer.address(), AnteAccount{}, context()));
+        "spendable balance 150upokt is smaller than 200upokt: insufficient funds: insufficient "
+        "funds");
+  AbciFailure unknown =
+      rejected(checkAnte(craft(signer, {}), signer.address(), AnteAccount{}, context()));
   CHECK(unknown.code == 9);
-  CHECK(unknown.log == "fee payer address: " + signer.address() + " does not exist: unknown address");
+  CHECK(unknown.log ==
+        "fee payer address: " + signer.address() + " does not exist: unknown address");
 }
 
 TEST_CASE("ante: timeout height, gas limit and a missing public key") {
   Signer signer;
   Crafted late;
   late.timeoutHeight = 9;
-  AbciFailure timeout = rejected(checkAnte(craft(signer, late), signer.address(), funded(signer), context()));
+  AbciFailure timeout =
+      rejected(checkAnte(craft(signer, late), signer.address(), funded(signer), context()));
   CHECK(timeout.code == 30);
   CHECK(timeout.log == "block height: 10, timeout height: 9: tx timeout height");
 
   Crafted starved;
   starved.gasLimit = 1000;
   starved.fee = 1;
-  AbciFailure gas = rejected(checkAnte(craft(signer, starved), signer.address(), funded(signer), context()));
+  AbciFailure gas =
+      rejected(checkAnte(craft(signer, starved), signer.address(), funded(signer), context()));
   CHECK(gas.code == 11);
 
   protocol::DecodedTx keyless = craft(signer, {});
@@ -351,11 +373,14 @@ TEST_CASE("ante: timeout height, gas limit and a missing public key") {
 
   Signer other;
   other.key = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("someone-else")));
-  AbciFailure mismatch = rejected(checkAnte(craft(other, {}), signer.address(), funded(signer), context()));
+  AbciFailure mismatch =
+      rejected(checkAnte(craft(other, {}), signer.address(), funded(signer), context()));
   CHECK(mismatch.code == 8);
 }
 
-TEST_CASE("ante: unordered transactions (v0.53): no sequence, a timeout timestamp within 10 minutes, once") {
+TEST_CASE(
+    "ante: unordered transactions (v0.53): no sequence, a timeout timestamp within 10 minutes, "
+    "once") {
   Signer signer;
   Crafted unordered;
   unordered.unordered = true;
@@ -365,27 +390,32 @@ TEST_CASE("ante: unordered transactions (v0.53): no sequence, a timeout timestam
   auto verdict = checkAnte(craft(signer, unordered), signer.address(), account, context());
   REQUIRE(std::holds_alternative<AnteOutcome>(verdict));
   CHECK(std::get<AnteOutcome>(verdict).unordered);
-  CHECK(std::get<AnteOutcome>(verdict).unorderedNonceNanos == (1767225600LL + 540) * 1000000000 + 5);
+  CHECK(std::get<AnteOutcome>(verdict).unorderedNonceNanos ==
+        (1767225600LL + 540) * 1000000000 + 5);
   CHECK(std::get<AnteOutcome>(verdict).gasUsed == kGasPerTx + kGasPerMessage + kUnorderedTxGas);
 
   AnteAccount used = account;
   used.unorderedNonceUsed = true;
-  AbciFailure replay = rejected(checkAnte(craft(signer, unordered), signer.address(), used, context()));
+  AbciFailure replay =
+      rejected(checkAnte(craft(signer, unordered), signer.address(), used, context()));
   CHECK(replay.code == 18);
   CHECK(replay.log.starts_with("failed to add unordered nonce: "));
 
   Crafted tooFar = unordered;
   tooFar.timeoutTimestamp = protocol::TxTimestamp{1767225600 + 601, 0};
-  AbciFailure ttl = rejected(checkAnte(craft(signer, tooFar), signer.address(), account, context()));
+  AbciFailure ttl =
+      rejected(checkAnte(craft(signer, tooFar), signer.address(), account, context()));
   CHECK(ttl.code == 18);
   CHECK(ttl.log == "unordered tx ttl exceeds 10m0s: invalid request");
 
   Crafted passed = unordered;
   passed.timeoutTimestamp = protocol::TxTimestamp{1767225600 - 1, 0};
-  AbciFailure expired = rejected(checkAnte(craft(signer, passed), signer.address(), account, context()));
+  AbciFailure expired =
+      rejected(checkAnte(craft(signer, passed), signer.address(), account, context()));
   CHECK(expired.code == 42);
-  CHECK(expired.log == "block time: 2026-01-01 00:00:00 +0000 UTC, timeout timestamp: 2025-12-31 "
-                       "23:59:59 +0000 UTC: tx timeout");
+  CHECK(expired.log ==
+        "block time: 2026-01-01 00:00:00 +0000 UTC, timeout timestamp: 2025-12-31 "
+        "23:59:59 +0000 UTC: tx timeout");
 
   protocol::DecodedTx noTimestamp = craft(signer, unordered);
   noTimestamp.timeoutTimestamp.reset();
@@ -473,24 +503,30 @@ param_changes:
   CHECK(g.paramChanges[0].proof->proofSubmissionFeeUpokt == 1000);
   CHECK_FALSE(g.paramChanges[0].shared.has_value());
 
-  auto unknownKey = parseGenesisYaml("chain_id: pocket\nparams: {shared: {num_block_per_session: 4}}\n");
+  auto unknownKey =
+      parseGenesisYaml("chain_id: pocket\nparams: {shared: {num_block_per_session: 4}}\n");
   REQUIRE_FALSE(unknownKey.ok());
   CHECK(unknownKey.error().message.starts_with("params.shared.num_block_per_session: unknown key"));
 
-  auto badType = parseGenesisYaml(std::string(yaml).replace(std::string(yaml).find("rpc_type: JSON_RPC"), 18, "rpc_type: JSONRPC"));
+  auto badType = parseGenesisYaml(std::string(yaml).replace(
+      std::string(yaml).find("rpc_type: JSON_RPC"), 18, "rpc_type: JSONRPC"));
   REQUIRE_FALSE(badType.ok());
-  CHECK(badType.error().message.starts_with("suppliers[0].services[0].endpoints[0].rpc_type: 'JSONRPC' is not one of"));
+  CHECK(badType.error().message.starts_with(
+      "suppliers[0].services[0].endpoints[0].rpc_type: 'JSONRPC' is not one of"));
 
-  auto negative = parseGenesisYaml("accounts:\n  - {address: pokt13x4cdvjayy0a6lmn7dd5e9ha03u0kdhmf5dyvc, balance: -5}\n");
+  auto negative = parseGenesisYaml(
+      "accounts:\n  - {address: pokt13x4cdvjayy0a6lmn7dd5e9ha03u0kdhmf5dyvc, balance: -5}\n");
   REQUIRE_FALSE(negative.ok());
-  CHECK(negative.error().message.starts_with("accounts[0].balance: must be a non-negative integer"));
+  CHECK(
+      negative.error().message.starts_with("accounts[0].balance: must be a non-negative integer"));
 
   auto badDuration = parseGenesisYaml("block_time: fast\n");
   REQUIRE_FALSE(badDuration.ok());
   CHECK(badDuration.error().message.starts_with("block_time: "));
 
   // validateGenesis() runs too: an unknown service is named by its key path.
-  auto unknownService = parseGenesisYaml(std::string(yaml).replace(std::string(yaml).find("services: [anvil]"), 17, "services: [other]"));
+  auto unknownService = parseGenesisYaml(std::string(yaml).replace(
+      std::string(yaml).find("services: [anvil]"), 17, "services: [other]"));
   REQUIRE_FALSE(unknownService.ok());
   CHECK(unknownService.error().message.starts_with("applications[0].services[0]"));
 }

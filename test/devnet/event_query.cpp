@@ -10,9 +10,9 @@ namespace pocket::devnet {
 namespace {
 
 util::Error bad(std::string_view text, std::size_t at, std::string_view why) {
-  return util::makeError(std::string(kErrorBadQuery),
-                         fmt::format("failed to parse query \"{}\": at position {}: {}", text,
-                                     at + 1, why));
+  return util::makeError(
+      std::string(kErrorBadQuery),
+      fmt::format("failed to parse query \"{}\": at position {}: {}", text, at + 1, why));
 }
 
 bool keyChar(char c) {
@@ -108,21 +108,33 @@ bool EventQuery::holds(const Condition& condition, const std::string& value) {
     double number = 0;
     if (!parseNumber(value, number)) return false;
     switch (condition.op) {
-      case Op::eq: return number == condition.number;
-      case Op::lt: return number < condition.number;
-      case Op::le: return number <= condition.number;
-      case Op::gt: return number > condition.number;
-      case Op::ge: return number >= condition.number;
-      default: return false;
+      case Op::eq:
+        return number == condition.number;
+      case Op::lt:
+        return number < condition.number;
+      case Op::le:
+        return number <= condition.number;
+      case Op::gt:
+        return number > condition.number;
+      case Op::ge:
+        return number >= condition.number;
+      default:
+        return false;
     }
   }
   switch (condition.op) {
-    case Op::eq: return value == condition.text;
-    case Op::lt: return value < condition.text;
-    case Op::le: return value <= condition.text;
-    case Op::gt: return value > condition.text;
-    case Op::ge: return value >= condition.text;
-    default: return false;
+    case Op::eq:
+      return value == condition.text;
+    case Op::lt:
+      return value < condition.text;
+    case Op::le:
+      return value <= condition.text;
+    case Op::gt:
+      return value > condition.text;
+    case Op::ge:
+      return value >= condition.text;
+    default:
+      return false;
   }
 }
 

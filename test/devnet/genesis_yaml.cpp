@@ -49,7 +49,9 @@ std::string scalarText(const YAML::Node& node, const std::string& path) {
   return node.Scalar();
 }
 
-std::string str(const YAML::Node& node, const std::string& path) { return scalarText(node, path); }
+std::string str(const YAML::Node& node, const std::string& path) {
+  return scalarText(node, path);
+}
 
 std::uint64_t parseUnsigned(std::string text, const std::string& path, std::string_view suffix) {
   if (!suffix.empty() && text.size() > suffix.size() && text.ends_with(suffix)) {
@@ -58,9 +60,10 @@ std::uint64_t parseUnsigned(std::string text, const std::string& path, std::stri
   std::uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    fail(path, fmt::format("must be a non-negative integer{}, got '{}'",
-                           suffix.empty() ? "" : " (optionally ending in " + std::string(suffix) + ")",
-                           text));
+    fail(path,
+         fmt::format("must be a non-negative integer{}, got '{}'",
+                     suffix.empty() ? "" : " (optionally ending in " + std::string(suffix) + ")",
+                     text));
   }
   return value;
 }
@@ -175,10 +178,10 @@ void readDistribution(const YAML::Node& node, const std::string& path, ClaimDist
 }
 
 void readTokenomics(const YAML::Node& node, const std::string& path, TokenomicsParams& p) {
-  allowOnly(node, path,
-            {"dao_reward_address", "mint_allocation_percentages", "global_inflation_per_claim",
-             "mint_equals_burn_claim_distribution", "mint_ratio",
-             "overservicing_bonus_multiplier"});
+  allowOnly(
+      node, path,
+      {"dao_reward_address", "mint_allocation_percentages", "global_inflation_per_claim",
+       "mint_equals_burn_claim_distribution", "mint_ratio", "overservicing_bonus_multiplier"});
   if (node["dao_reward_address"]) {
     p.daoRewardAddress = str(node["dao_reward_address"], join(path, "dao_reward_address"));
   }
@@ -238,8 +241,9 @@ void parseGasPrice(const YAML::Node& node, const std::string& path, DevnetConfig
   if (fraction.size() > 18 || whole.size() > 18 || (whole.empty() && fraction.empty()) ||
       (!whole.empty() && whole.find_first_not_of("0123456789") != std::string::npos) ||
       fraction.find_first_not_of("0123456789") != std::string::npos) {
-    fail(path, fmt::format("must be a decimal number of upokt per gas such as \"0.000001\", got '{}'",
-                           text));
+    fail(path,
+         fmt::format("must be a decimal number of upokt per gas such as \"0.000001\", got '{}'",
+                     text));
   }
   std::uint64_t denominator = 1;
   for (std::size_t i = 0; i < fraction.size(); ++i) denominator *= 10;
@@ -312,26 +316,27 @@ DevnetConfig parseRoot(const YAML::Node& root) {
     }
     g.accounts.push_back(std::move(account));
   });
-  forEach(root["applications"], "applications", [&](const YAML::Node& node, const std::string& path) {
-    allowOnly(node, path,
-              {"address", "stake", "services", "delegatee_gateway_addresses",
-               "per_session_spend_limit"});
-    Application app;
-    if (!node["address"]) fail(path + ".address", "is required");
-    app.address = str(node["address"], path + ".address");
-    if (!node["stake"]) fail(path + ".stake", "is required");
-    app.stakeUpokt = upokt(node["stake"], path + ".stake");
-    if (node["services"]) app.serviceIds = stringList(node["services"], path + ".services");
-    if (node["delegatee_gateway_addresses"]) {
-      app.delegateeGatewayAddresses =
-          stringList(node["delegatee_gateway_addresses"], path + ".delegatee_gateway_addresses");
-    }
-    if (node["per_session_spend_limit"]) {
-      app.perSessionSpendLimitUpokt =
-          upokt(node["per_session_spend_limit"], path + ".per_session_spend_limit");
-    }
-    g.applications.push_back(std::move(app));
-  });
+  forEach(root["applications"], "applications",
+          [&](const YAML::Node& node, const std::string& path) {
+            allowOnly(node, path,
+                      {"address", "stake", "services", "delegatee_gateway_addresses",
+                       "per_session_spend_limit"});
+            Application app;
+            if (!node["address"]) fail(path + ".address", "is required");
+            app.address = str(node["address"], path + ".address");
+            if (!node["stake"]) fail(path + ".stake", "is required");
+            app.stakeUpokt = upokt(node["stake"], path + ".stake");
+            if (node["services"]) app.serviceIds = stringList(node["services"], path + ".services");
+            if (node["delegatee_gateway_addresses"]) {
+              app.delegateeGatewayAddresses = stringList(node["delegatee_gateway_addresses"],
+                                                         path + ".delegatee_gateway_addresses");
+            }
+            if (node["per_session_spend_limit"]) {
+              app.perSessionSpendLimitUpokt =
+                  upokt(node["per_session_spend_limit"], path + ".per_session_spend_limit");
+            }
+            g.applications.push_back(std::move(app));
+          });
   forEach(root["gateways"], "gateways", [&](const YAML::Node& node, const std::string& path) {
     allowOnly(node, path, {"address", "stake"});
     Gateway gateway;
@@ -380,53 +385,57 @@ DevnetConfig parseRoot(const YAML::Node& root) {
   ProofParams proof = g.proof;
   TokenomicsParams tokenomics = g.tokenomics;
   ServiceParams service = g.service;
-  forEach(root["param_changes"], "param_changes", [&](const YAML::Node& node, const std::string& path) {
-    allowOnly(node, path, {"height", "shared", "session", "proof", "tokenomics", "service", "services"});
-    ParamChange change;
-    if (!node["height"]) fail(path + ".height", "is required");
-    std::uint64_t height = uint(node["height"], path + ".height");
-    if (height > static_cast<std::uint64_t>(protocol::kMaxHeight)) fail(path + ".height", "is too large");
-    change.height = static_cast<std::int64_t>(height);
-    if (node["shared"]) {
-      readShared(node["shared"], path + ".shared", shared);
-      change.shared = shared;
-    }
-    if (node["session"]) {
-      readSession(node["session"], path + ".session", session);
-      change.session = session;
-    }
-    if (node["proof"]) {
-      readProof(node["proof"], path + ".proof", proof);
-      change.proof = proof;
-    }
-    if (node["tokenomics"]) {
-      readTokenomics(node["tokenomics"], path + ".tokenomics", tokenomics);
-      change.tokenomics = tokenomics;
-    }
-    if (node["service"]) {
-      readServiceParams(node["service"], path + ".service", service);
-      change.service = service;
-    }
-    forEach(node["services"], path + ".services",
-            [&](const YAML::Node& serviceNode, const std::string& servicePath) {
-              allowOnly(serviceNode, servicePath,
-                        {"service_id", "compute_units_per_relay", "relay_mining_difficulty_target"});
-              ServiceChange sc;
-              if (!serviceNode["service_id"]) fail(servicePath + ".service_id", "is required");
-              sc.serviceId = str(serviceNode["service_id"], servicePath + ".service_id");
-              if (serviceNode["compute_units_per_relay"]) {
-                sc.computeUnitsPerRelay = uint(serviceNode["compute_units_per_relay"],
-                                               servicePath + ".compute_units_per_relay");
-              }
-              if (serviceNode["relay_mining_difficulty_target"]) {
-                sc.relayMiningDifficultyTarget =
-                    hash32(serviceNode["relay_mining_difficulty_target"],
-                           servicePath + ".relay_mining_difficulty_target");
-              }
-              change.services.push_back(std::move(sc));
-            });
-    g.paramChanges.push_back(std::move(change));
-  });
+  forEach(
+      root["param_changes"], "param_changes", [&](const YAML::Node& node, const std::string& path) {
+        allowOnly(node, path,
+                  {"height", "shared", "session", "proof", "tokenomics", "service", "services"});
+        ParamChange change;
+        if (!node["height"]) fail(path + ".height", "is required");
+        std::uint64_t height = uint(node["height"], path + ".height");
+        if (height > static_cast<std::uint64_t>(protocol::kMaxHeight))
+          fail(path + ".height", "is too large");
+        change.height = static_cast<std::int64_t>(height);
+        if (node["shared"]) {
+          readShared(node["shared"], path + ".shared", shared);
+          change.shared = shared;
+        }
+        if (node["session"]) {
+          readSession(node["session"], path + ".session", session);
+          change.session = session;
+        }
+        if (node["proof"]) {
+          readProof(node["proof"], path + ".proof", proof);
+          change.proof = proof;
+        }
+        if (node["tokenomics"]) {
+          readTokenomics(node["tokenomics"], path + ".tokenomics", tokenomics);
+          change.tokenomics = tokenomics;
+        }
+        if (node["service"]) {
+          readServiceParams(node["service"], path + ".service", service);
+          change.service = service;
+        }
+        forEach(node["services"], path + ".services",
+                [&](const YAML::Node& serviceNode, const std::string& servicePath) {
+                  allowOnly(
+                      serviceNode, servicePath,
+                      {"service_id", "compute_units_per_relay", "relay_mining_difficulty_target"});
+                  ServiceChange sc;
+                  if (!serviceNode["service_id"]) fail(servicePath + ".service_id", "is required");
+                  sc.serviceId = str(serviceNode["service_id"], servicePath + ".service_id");
+                  if (serviceNode["compute_units_per_relay"]) {
+                    sc.computeUnitsPerRelay = uint(serviceNode["compute_units_per_relay"],
+                                                   servicePath + ".compute_units_per_relay");
+                  }
+                  if (serviceNode["relay_mining_difficulty_target"]) {
+                    sc.relayMiningDifficultyTarget =
+                        hash32(serviceNode["relay_mining_difficulty_target"],
+                               servicePath + ".relay_mining_difficulty_target");
+                  }
+                  change.services.push_back(std::move(sc));
+                });
+        g.paramChanges.push_back(std::move(change));
+      });
   return config;
 }
 
@@ -437,8 +446,8 @@ util::Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
     std::string_view suffix;
     double nanos;
   };
-  static constexpr Unit kUnits[] = {{"ns", 1},       {"us", 1e3},     {"µs", 1e3}, {"ms", 1e6},
-                                    {"s", 1e9},      {"m", 60e9},     {"h", 3600e9}};
+  static constexpr Unit kUnits[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
+                                    {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
   std::string_view rest = text;
   double total = 0;
   if (rest.empty()) {
@@ -465,7 +474,8 @@ util::Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
       // Prefer the longest suffix ("ms" before "m").
-      if (rest.starts_with(u.suffix) && (unit == nullptr || u.suffix.size() > unit->suffix.size())) {
+      if (rest.starts_with(u.suffix) &&
+          (unit == nullptr || u.suffix.size() > unit->suffix.size())) {
         unit = &u;
       }
     }

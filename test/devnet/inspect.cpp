@@ -45,7 +45,8 @@ std::string table(const std::string& title, const nlohmann::json& rows,
   for (const auto& row : rows) {
     std::vector<std::string> line;
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      std::string text = row.is_object() && row.contains(columns[i]) ? cellText(row[columns[i]]) : "";
+      std::string text =
+          row.is_object() && row.contains(columns[i]) ? cellText(row[columns[i]]) : "";
       widths[i] = std::max(widths[i], text.size());
       line.push_back(std::move(text));
     }
@@ -67,8 +68,10 @@ std::string table(const std::string& title, const nlohmann::json& rows,
 
 util::Result<std::string> fetchDevnetState(const std::string& url) {
   std::string rest = url;
-  if (rest.starts_with("http://")) rest = rest.substr(7);
-  else if (rest.starts_with("tcp://")) rest = rest.substr(6);
+  if (rest.starts_with("http://"))
+    rest = rest.substr(7);
+  else if (rest.starts_with("tcp://"))
+    rest = rest.substr(6);
   std::string hostPort = rest.substr(0, rest.find('/'));
   std::size_t colon = hostPort.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == hostPort.size()) {
@@ -103,7 +106,8 @@ util::Result<std::string> fetchDevnetState(const std::string& url) {
 
 std::string renderStateTables(const std::string& stateJson) {
   nlohmann::json state = nlohmann::json::parse(stateJson, nullptr, false);
-  if (state.is_discarded() || !state.is_object()) return "the state document is not a JSON object\n";
+  if (state.is_discarded() || !state.is_object())
+    return "the state document is not a JSON object\n";
   std::string out;
   for (auto it = state.begin(); it != state.end(); ++it) {
     if (!it->is_structured()) out += fmt::format("{}: {}\n", it.key(), cellText(*it));

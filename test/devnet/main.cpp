@@ -14,9 +14,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -133,7 +133,8 @@ int runInit(int argc, char** argv) {
     std::size_t start = 0;
     while (start <= list.size()) {
       std::size_t comma = list.find(',', start);
-      std::string id = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      std::string id =
+          list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       if (!id.empty()) options.serviceIds.push_back(id);
       if (comma == std::string::npos) break;
       start = comma + 1;
@@ -175,13 +176,15 @@ void writeAtomically(const std::filesystem::path& path, const std::string& text)
   {
     std::ofstream out(temporary, std::ios::trunc);
     out << text;
-    if (!out) throw std::runtime_error(fmt::format("--port-file: cannot write {}", temporary.string()));
+    if (!out)
+      throw std::runtime_error(fmt::format("--port-file: cannot write {}", temporary.string()));
   }
   std::filesystem::rename(temporary, path);
 }
 
 int runNode(int argc, char** argv) {
-  Flags flags = parseFlags(argc, argv, 2, {"genesis", "rpc", "block-time", "port-file", "log-level"}, {});
+  Flags flags =
+      parseFlags(argc, argv, 2, {"genesis", "rpc", "block-time", "port-file", "log-level"}, {});
   if (!flags.positional.empty()) throw UsageError("run takes no positional argument");
   auto genesisPath = flags.get("genesis");
   if (!genesisPath) throw UsageError("run needs --genesis FILE");
@@ -191,7 +194,8 @@ int runNode(int argc, char** argv) {
   }
   std::string rpc = flags.get("rpc").value_or("127.0.0.1:26657");
   std::size_t colon = rpc.rfind(':');
-  if (colon == std::string::npos) throw UsageError(fmt::format("--rpc: '{}' is not HOST:PORT", rpc));
+  if (colon == std::string::npos)
+    throw UsageError(fmt::format("--rpc: '{}' is not HOST:PORT", rpc));
   std::string host = rpc.substr(0, colon);
   if (host.starts_with("tcp://")) host = host.substr(6);
   unsigned long port = 0;

@@ -61,7 +61,9 @@ protocol::Timestamp nowTimestamp() {
   return fromNanos(nanos);
 }
 
-protocol::Timestamp toTimestamp(Time time) { return fromNanos(time.time_since_epoch().count()); }
+protocol::Timestamp toTimestamp(Time time) {
+  return fromNanos(time.time_since_epoch().count());
+}
 
 Time toTime(const protocol::Timestamp& timestamp) {
   return Time(std::chrono::nanoseconds(nanosOf(timestamp)));
@@ -75,12 +77,14 @@ Node::Node(ChainState& state, NodeOptions options, util::LogSink& log,
       rejected_(metrics.counter("devnet_txs_rejected_total",
                                 "transactions rejected, by stage (check, deliver) and ABCI code",
                                 {"stage", "code"})),
-      admitted_(metrics.counter("devnet_txs_admitted_total",
-                                "transactions admitted to the mempool by CheckTx")
+      admitted_(metrics
+                    .counter("devnet_txs_admitted_total",
+                             "transactions admitted to the mempool by CheckTx")
                     .with()),
-      delivered_(metrics.counter("devnet_txs_delivered_total",
-                                 "transactions executed in a block with code 0")
-                     .with()),
+      delivered_(
+          metrics
+              .counter("devnet_txs_delivered_total", "transactions executed in a block with code 0")
+              .with()),
       blocksMade_(metrics.counter("devnet_blocks_total", "blocks produced").with()) {
   crypto::Hash32 proposer = crypto::sha256(util::asBytes(std::string_view("devnet-proposer")));
   proposerAddress_.assign(proposer.begin(), proposer.begin() + 20);
@@ -138,7 +142,8 @@ AnteAccount Node::anteAccount(const std::string& address, Mode mode,
   view.spendableUpokt = account->balanceUpokt;
   if (unorderedNonce) {
     auto used = unorderedNonces_.find(address);
-    view.unorderedNonceUsed = used != unorderedNonces_.end() && used->second.contains(*unorderedNonce);
+    view.unorderedNonceUsed =
+        used != unorderedNonces_.end() && used->second.contains(*unorderedNonce);
   }
   if (mode != Mode::deliver) {
     auto delta = checkState_.find(address);
@@ -158,8 +163,8 @@ Node::Admission Node::admit(util::ByteSpan bytes, Mode mode) const {
   Admission admission;
   auto decoded = protocol::decodeTx(bytes);
   if (!decoded) {
-    admission.result = failure(kCodeTxDecode, kCodespaceSdk,
-                               decoded.error().message + ": tx parse error");
+    admission.result =
+        failure(kCodeTxDecode, kCodespaceSdk, decoded.error().message + ": tx parse error");
     return admission;
   }
   admission.tx = std::move(*decoded);
@@ -189,10 +194,10 @@ Node::Admission Node::admit(util::ByteSpan bytes, Mode mode) const {
     }
   }
   if (signers.size() != 1) {
-    admission.result = failure(
-        kCodeUnauthorized, kCodespaceSdk,
-        fmt::format("wrong number of signers; expected {}, got {}: unauthorized", signers.size(),
-                    tx.signatures.size()));
+    admission.result =
+        failure(kCodeUnauthorized, kCodespaceSdk,
+                fmt::format("wrong number of signers; expected {}, got {}: unauthorized",
+                            signers.size(), tx.signatures.size()));
     return admission;
   }
   std::optional<std::int64_t> nonce;
@@ -253,10 +258,12 @@ std::variant<CheckTxAnswer, BroadcastRefusal> Node::checkTx(util::ByteSpan tx, b
     rejected_.with({"mempool", "full"}).inc();
     std::size_t bytes = 0;
     for (const PendingTx& pending : mempool_) bytes += pending.bytes.size();
-    util::LogLine(log_, util::LogLevel::warn, "tx_refused").kv("tx", hash).kv("reason", "mempool full");
-    return BroadcastRefusal{fmt::format(
-        "mempool is full: number of txs {} (max: {}), total txs bytes {} (max: {})",
-        mempool_.size(), kMempoolMaxTxs, bytes, std::size_t{1073741824})};
+    util::LogLine(log_, util::LogLevel::warn, "tx_refused")
+        .kv("tx", hash)
+        .kv("reason", "mempool full");
+    return BroadcastRefusal{
+        fmt::format("mempool is full: number of txs {} (max: {}), total txs bytes {} (max: {})",
+                    mempool_.size(), kMempoolMaxTxs, bytes, std::size_t{1073741824})};
   }
   Admission admission = admit(tx, Mode::check);
   CheckTxAnswer answer{admission.result, hash};
@@ -475,7 +482,8 @@ const Block& Node::produceBlock(protocol::Timestamp now) {
   executingTime_ = header.time;
   for (const util::Bytes& tx : block.txs) block.txResults.push_back(deliver(tx, header.height));
   auto ended = state_.endBlock();
-  if (!ended) throw std::logic_error("state machine refused to end the block: " + ended.error().message);
+  if (!ended)
+    throw std::logic_error("state machine refused to end the block: " + ended.error().message);
   block.finalizeBlockEvents = std::move(*ended);
   executingHeight_ = 0;
 
@@ -526,8 +534,9 @@ QueryOutcome Node::simulate(util::ByteSpan txBytes, bool protobufResponse) const
     if (protobufResponse) {
       outcome.code = kCodeUnknownRequest;
       outcome.codespace = std::string(kCodespaceSdk);
-      outcome.log = fmt::format("rpc error: code = Unknown desc = {} with gas used: '{}': unknown request",
-                                admission.result.log, gasUsed);
+      outcome.log =
+          fmt::format("rpc error: code = Unknown desc = {} with gas used: '{}': unknown request",
+                      admission.result.log, gasUsed);
     } else {
       outcome.code = admission.result.code;
       outcome.codespace = admission.result.codespace;
@@ -553,7 +562,8 @@ QueryOutcome Node::simulate(util::ByteSpan txBytes, bool protobufResponse) const
   return outcome;
 }
 
-QueryOutcome Node::query(std::string_view path, util::ByteSpan data, std::int64_t queryHeight) const {
+QueryOutcome Node::query(std::string_view path, util::ByteSpan data,
+                         std::int64_t queryHeight) const {
   if (path == "/cosmos.tx.v1beta1.Service/BroadcastTx") {
     QueryOutcome outcome;
     outcome.code = kCodeInvalidRequest;
@@ -567,7 +577,8 @@ QueryOutcome Node::query(std::string_view path, util::ByteSpan data, std::int64_
       QueryOutcome outcome;
       outcome.code = kCodeInvalidHeight;
       outcome.codespace = std::string(kCodespaceSdk);
-      outcome.log = "cannot query with height in the future; please provide a valid height: invalid height";
+      outcome.log =
+          "cannot query with height in the future; please provide a valid height: invalid height";
       return outcome;
     }
     if (path == protocol::kAppSimulateQueryPath) return simulate(data, false);
@@ -589,8 +600,10 @@ QueryOutcome Node::query(std::string_view path, util::ByteSpan data, std::int64_
       QueryOutcome outcome;
       outcome.code = kCodeInvalidRequest;
       outcome.codespace = std::string(kCodespaceSdk);
-      outcome.log = read ? "rpc error: code = InvalidArgument desc = empty txBytes is not allowed: invalid request"
-                         : "rpc error: code = InvalidArgument desc = " + read.error().message + ": invalid request";
+      outcome.log = read ? "rpc error: code = InvalidArgument desc = empty txBytes is not allowed: "
+                           "invalid request"
+                         : "rpc error: code = InvalidArgument desc = " + read.error().message +
+                               ": invalid request";
       outcome.height = height();
       return outcome;
     }

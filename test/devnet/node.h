@@ -2,9 +2,9 @@
 // The devnet node: what CometBFT and BaseApp do around the state machine. It keeps the chain of
 // blocks (headers hashed per chain.md §7 and chained by last_block_id), the mempool with its
 // duplicate cache and the check state (sequences and fees of txs waiting in the mempool), admits
-// transactions (decode, ValidateBasic, the ante handler of ante.h), executes each block (ante again,
-// then the state machine's deliverTx, then its endBlock), indexes txs by hash, and answers the two
-// gas-simulation queries itself (every other abci_query path goes to the state machine).
+// transactions (decode, ValidateBasic, the ante handler of ante.h), executes each block (ante
+// again, then the state machine's deliverTx, then its endBlock), indexes txs by hash, and answers
+// the two gas-simulation queries itself (every other abci_query path goes to the state machine).
 // cosmos.bank.v1beta1.MsgSend is executed here, through the state machine's foreign-message hook.
 //
 // Ownership: main() builds the ChainState, the log and the metrics and hands them in; they
@@ -138,11 +138,11 @@ class Node {
   util::Counter& delivered_;
   util::Counter& blocksMade_;
 
-  std::vector<Block> blocks_;  // blocks_[h - 1] is height h
-  std::map<std::string, TxLocation> txIndex_;        // uppercase hex hash → location
-  std::map<std::string, std::int64_t> blockIndex_;   // uppercase hex block hash → height
+  std::vector<Block> blocks_;                       // blocks_[h - 1] is height h
+  std::map<std::string, TxLocation> txIndex_;       // uppercase hex hash → location
+  std::map<std::string, std::int64_t> blockIndex_;  // uppercase hex block hash → height
   std::deque<PendingTx> mempool_;
-  std::list<std::string> cacheOrder_;                // oldest first
+  std::list<std::string> cacheOrder_;  // oldest first
   std::unordered_map<std::string, std::list<std::string>::iterator> cache_;
   std::map<std::string, CheckStateDelta> checkState_;
   // Committed unordered nonces: signer → timeout timestamps (ns) not yet expired.

@@ -38,8 +38,12 @@ const std::map<std::string_view, Names>& methodTable() {
   return kTable;
 }
 
-RpcError invalidParams(const util::Error& error) { return RpcError{kRpcInvalidParams, error.message}; }
-RpcError internal(std::string text) { return RpcError{kRpcInternalError, std::move(text)}; }
+RpcError invalidParams(const util::Error& error) {
+  return RpcError{kRpcInvalidParams, error.message};
+}
+RpcError internal(std::string text) {
+  return RpcError{kRpcInternalError, std::move(text)};
+}
 
 std::string labelHex(std::string_view label, std::size_t bytes, bool upper) {
   crypto::Hash32 h = crypto::sha256(util::asBytes(label));
@@ -65,7 +69,8 @@ void addEvents(EventMap& map, const std::vector<Event>& events) {
 }  // namespace
 
 RpcMethods::RpcMethods(Node& node, std::string rpcAddress)
-    : node_(node), rpcAddress_(std::move(rpcAddress)) {}
+    : node_(node), rpcAddress_(std::move(rpcAddress)) {
+}
 
 std::optional<std::vector<std::string_view>> RpcMethods::argumentNames(
     std::string_view method) const {
@@ -190,7 +195,8 @@ RpcOutcome RpcMethods::abciQuery(const RpcParams& params) const {
   if (queryHeight < 0) {
     outcome.code = kCodeInvalidRequest;
     outcome.codespace = std::string(kCodespaceSdk);
-    outcome.log = fmt::format("cannot query with height < 0; please provide a valid height: invalid request");
+    outcome.log =
+        fmt::format("cannot query with height < 0; please provide a valid height: invalid request");
   } else if (*prove && (queryHeight == 0 ? node_.height() : queryHeight) <= 1) {
     outcome.code = kCodeInvalidRequest;
     outcome.codespace = std::string(kCodespaceSdk);
@@ -267,11 +273,12 @@ RpcOutcome RpcMethods::blockchain(const RpcParams& params) const {
   minHeight = std::max<std::int64_t>(1, minHeight);
   minHeight = std::max(minHeight, maxHeight - kLimit + 1);
   if (minHeight > maxHeight) {
-    return internal(fmt::format("min height {} can't be greater than max height {}", minHeight,
-                                maxHeight));
+    return internal(
+        fmt::format("min height {} can't be greater than max height {}", minHeight, maxHeight));
   }
   Json metas = Json::array();
-  for (std::int64_t h = maxHeight; h >= minHeight; --h) metas.push_back(blockMetaJson(*node_.block(h)));
+  for (std::int64_t h = maxHeight; h >= minHeight; --h)
+    metas.push_back(blockMetaJson(*node_.block(h)));
   Json out = Json::object();
   out["last_height"] = std::to_string(latest);
   out["block_metas"] = std::move(metas);

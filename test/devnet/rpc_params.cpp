@@ -78,7 +78,9 @@ bool isIntString(const std::string& s) {
   return std::regex_match(s, kInt);
 }
 
-bool isQuoted(const std::string& s) { return s.size() >= 2 && s.front() == '"' && s.back() == '"'; }
+bool isQuoted(const std::string& s) {
+  return s.size() >= 2 && s.front() == '"' && s.back() == '"';
+}
 
 bool isHexPrefixed(const std::string& s) {
   return s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
@@ -121,9 +123,9 @@ RpcParams RpcParams::fromUri(std::map<std::string, std::string> arguments) {
 }
 
 util::Error RpcParams::fail(const std::string& why) const {
-  return util::makeError(std::string(kErrorBadParams),
-                         fmt::format("error converting {} params to arguments: {}",
-                                     fromUri_ ? "http" : "json", why));
+  return util::makeError(
+      std::string(kErrorBadParams),
+      fmt::format("error converting {} params to arguments: {}", fromUri_ ? "http" : "json", why));
 }
 
 const nlohmann::json* RpcParams::jsonValue(std::string_view name) const {
@@ -177,20 +179,20 @@ util::Result<std::string> RpcParams::stringParam(std::string_view name) const {
     }
     auto parsed = nlohmann::json::parse(*raw, nullptr, false);
     if (parsed.is_discarded()) {
-      return fail(fmt::format("invalid character '{}' looking for beginning of value",
-                              raw->front()));
+      return fail(
+          fmt::format("invalid character '{}' looking for beginning of value", raw->front()));
     }
     if (!parsed.is_string()) {
-      return fail(fmt::format("json: cannot unmarshal {} into Go value of type string",
-                              jsonKind(parsed)));
+      return fail(
+          fmt::format("json: cannot unmarshal {} into Go value of type string", jsonKind(parsed)));
     }
     return parsed.get<std::string>();
   }
   const nlohmann::json* value = jsonValue(name);
   if (value == nullptr) return std::string();
   if (!value->is_string()) {
-    return fail(fmt::format("json: cannot unmarshal {} into Go value of type string",
-                            jsonKind(*value)));
+    return fail(
+        fmt::format("json: cannot unmarshal {} into Go value of type string", jsonKind(*value)));
   }
   return value->get<std::string>();
 }
@@ -227,8 +229,8 @@ util::Result<util::Bytes> RpcParams::bytesParam(std::string_view name) const {
   const nlohmann::json* value = jsonValue(name);
   if (value == nullptr) return util::Bytes{};
   if (!value->is_string()) {
-    return fail(fmt::format("json: cannot unmarshal {} into Go value of type []uint8",
-                            jsonKind(*value)));
+    return fail(
+        fmt::format("json: cannot unmarshal {} into Go value of type []uint8", jsonKind(*value)));
   }
   auto bytes = goBase64Decode(value->get<std::string>());
   if (!bytes) return fail(bytes.error().message);
@@ -243,8 +245,8 @@ util::Result<bool> RpcParams::boolParam(std::string_view name) const {
     if (*raw == "false") return false;
     auto parsed = nlohmann::json::parse(*raw, nullptr, false);
     if (parsed.is_discarded()) {
-      return fail(fmt::format("invalid character '{}' looking for beginning of value",
-                              raw->front()));
+      return fail(
+          fmt::format("invalid character '{}' looking for beginning of value", raw->front()));
     }
     return fail(
         fmt::format("json: cannot unmarshal {} into Go value of type bool", jsonKind(parsed)));

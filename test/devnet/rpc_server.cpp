@@ -21,12 +21,18 @@ namespace {
 
 std::string_view errorMessage(int code) {
   switch (code) {
-    case kRpcParseError: return "Parse error. Invalid JSON";
-    case kRpcInvalidRequest: return "Invalid Request";
-    case kRpcMethodNotFound: return "Method not found";
-    case kRpcInvalidParams: return "Invalid params";
-    case kRpcInternalError: return "Internal error";
-    default: return "Server error";
+    case kRpcParseError:
+      return "Parse error. Invalid JSON";
+    case kRpcInvalidRequest:
+      return "Invalid Request";
+    case kRpcMethodNotFound:
+      return "Method not found";
+    case kRpcInvalidParams:
+      return "Invalid params";
+    case kRpcInternalError:
+      return "Internal error";
+    default:
+      return "Server error";
   }
 }
 
@@ -95,14 +101,17 @@ std::map<std::string, std::string> parseQueryString(std::string_view query) {
     if (pair.empty()) continue;
     std::size_t eq = pair.find('=');
     std::string key = percentDecode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? std::string() : percentDecode(pair.substr(eq + 1));
+    std::string value =
+        eq == std::string_view::npos ? std::string() : percentDecode(pair.substr(eq + 1));
     out.emplace(std::move(key), std::move(value));  // the first value wins, as r.FormValue does
   }
   return out;
 }
 
 // An id as CometBFT accepts it: a string, or a number truncated to an integer.
-bool validId(const Json& id) { return id.is_string() || id.is_number(); }
+bool validId(const Json& id) {
+  return id.is_string() || id.is_number();
+}
 
 Json normalizeId(const Json& id) {
   if (id.is_number_float()) return static_cast<std::int64_t>(id.get<double>());
@@ -120,13 +129,15 @@ struct RpcServer::Impl : std::enable_shared_from_this<RpcServer::Impl> {
         acceptor(ioContext),
         dispatcher(rpcDispatcher),
         log(logSink),
+        metrics(registry),
         requests(registry.counter("devnet_rpc_requests_total",
                                   "JSON-RPC calls received, by transport", {"transport"})),
         rejections(registry.counter("devnet_rpc_rejections_total",
                                     "JSON-RPC calls answered with an error, by reason",
                                     {"reason"})),
-        eventsSent(registry.counter("devnet_rpc_events_sent_total",
-                                    "subscription events written to WebSocket clients")
+        eventsSent(registry
+                       .counter("devnet_rpc_events_sent_total",
+                                "subscription events written to WebSocket clients")
                        .with()) {}
 
   void accept();
@@ -144,6 +155,7 @@ struct RpcServer::Impl : std::enable_shared_from_this<RpcServer::Impl> {
   tcp::acceptor acceptor;
   RpcDispatcher& dispatcher;
   util::LogSink& log;
+  util::MetricsRegistry& metrics;
   util::Family<util::Counter>& requests;
   util::Family<util::Counter>& rejections;
   util::Counter& eventsSent;
@@ -178,7 +190,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // subscribe / unsubscribe / unsubscribe_all; the error text when refused.
   std::optional<std::string> subscribe(const Json& id, const std::string& text) {
     std::size_t clients = 0;
-    for (const auto& session : server_->sessions) clients += session->subscriptions_.empty() ? 0 : 1;
+    for (const auto& session : server_->sessions)
+      clients += session->subscriptions_.empty() ? 0 : 1;
     if (subscriptions_.empty() && clients >= kMaxSubscriptionClients) {
       return fmt::format("max_subscription_clients {} reached", kMaxSubscriptionClients);
     }
@@ -290,9 +303,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(kMaxHeaderBytes);
     auto self = shared_from_this();
-    http::async_read(stream_, buffer_, *parser_, [self](beast::error_code ec, std::size_t) {
-      self->onRead(ec);
-    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self](beast::error_code ec, std::size_t) { self->onRead(ec); });
   }
 
  private:
@@ -320,15 +332,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return;
     }
     bool keepAlive = request.keep_alive();
+    if (path == "/metrics") {
+      return write(http::status::ok, server_->metrics.render(), "text/plain; version=0.0.4",
+                   keepAlive);
+    }
     if (path == "/devnet/state") {
       return write(http::status::ok, server_->dispatcher.devnetState().dump(), "application/json",
                    keepAlive);
     }
     if (path == "/" || path == "/v1" || path == "/v1/") {
       if (request.body().empty()) {
-        return write(http::status::ok,
-                     "<html><body><br>Available endpoints: see the CometBFT RPC reference</body></html>",
-                     "text/html", keepAlive);
+        return write(
+            http::status::ok,
+            "<html><body><br>Available endpoints: see the CometBFT RPC reference</body></html>",
+            "text/html", keepAlive);
       }
       server_->requests.with({"http_post"}).inc();
       http::status status = http::status::ok;
@@ -365,23 +382,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           "application/json", keepAlive);
   }
 
-  void write(http::status status, std::string body, std::string_view contentType,
-             bool keepAlive) {
+  void write(http::status status, std::string body, std::string_view contentType, bool keepAlive) {
     auto response = std::make_shared<http::response<http::string_body>>(status, 11);
     response->set(http::field::content_type, std::string(contentType));
     response->keep_alive(keepAlive);
     response->body() = std::move(body);
     response->prepare_payload();
     auto self = shared_from_this();
-    http::async_write(stream_, *response,
-                      [self, response](beast::error_code ec, std::size_t) {
-                        if (ec || !response->keep_alive()) {
-                          beast::error_code ignored;
-                          self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-                          return;
-                        }
-                        self->read();
-                      });
+    http::async_write(stream_, *response, [self, response](beast::error_code ec, std::size_t) {
+      if (ec || !response->keep_alive()) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return;
+      }
+      self->read();
+    });
   }
 
   std::shared_ptr<RpcServer::Impl> server_;
@@ -502,8 +517,7 @@ Json RpcServer::Impl::handleHttpBody(const std::string& body, http::status& stat
 }
 
 RpcServer::RpcServer(asio::io_context& io, const std::string& host, std::uint16_t port,
-                     RpcDispatcher& dispatcher, util::LogSink& log,
-                     util::MetricsRegistry& metrics)
+                     RpcDispatcher& dispatcher, util::LogSink& log, util::MetricsRegistry& metrics)
     : impl_(std::make_shared<Impl>(io, dispatcher, log, metrics)) {
   beast::error_code ec;
   auto address = asio::ip::make_address(host, ec);
@@ -520,9 +534,13 @@ RpcServer::RpcServer(asio::io_context& io, const std::string& host, std::uint16_
   impl_->accept();
 }
 
-RpcServer::~RpcServer() { close(); }
+RpcServer::~RpcServer() {
+  close();
+}
 
-std::uint16_t RpcServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t RpcServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void RpcServer::publish(const std::vector<PublishedEvent>& events) {
   // Copy: a failing write may remove a session while iterating.

@@ -2,7 +2,8 @@
 // The devnet's CometBFT RPC transport (chain.md §1): JSON-RPC over HTTP `POST /` (single and
 // batch, notifications without a reply), URI `GET /<method>?arg=…` (reply id -1), WebSocket
 // `/websocket` (JSON-RPC text frames; subscribe / unsubscribe / unsubscribe_all for event queries),
-// and `GET /devnet/state`. The methods themselves are an RpcDispatcher's.
+// `GET /devnet/state` and `GET /metrics` (Prometheus text: the devnet's counters). The methods
+// themselves are an RpcDispatcher's.
 //
 // Ownership: main() builds the server with references to the io_context, the dispatcher, the log
 // and the metrics; they outlive it. Connections own themselves (shared_ptr held by their pending

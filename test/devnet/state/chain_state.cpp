@@ -1397,7 +1397,8 @@ std::vector<Event> ChainState::Impl::settlePendingClaims() {
     const std::uint64_t supplierPart = part(share.supplier);
     const std::uint64_t sourcePart = part(share.sourceOwner);
     const std::uint64_t appPart = part(share.application);
-    const std::uint64_t daoPart = minted - supplierPart - sourcePart - appPart;  // dao + proposer
+    const std::uint64_t others = supplierPart + sourcePart + appPart;
+    const std::uint64_t daoPart = minted > others ? minted - others : 0;  // dao + proposer
     rewards[ownerAddress] += supplierPart;
     rewards[sourceOwner] += sourcePart;
     rewards[claim.header.applicationAddress] += appPart;
@@ -1842,7 +1843,12 @@ nlohmann::json ChainState::stateJson() const {
     c["proof_window_close_height"] = r.proofWindowCloseHeight;
     if (r.proofRequirement) {
       c["proof_requirement"] = protocol::reasonName(r.proofRequirement->reason);
-      c["proof_requirement_sample"] = r.proofRequirement->sample;
+      // The sample is not drawn when the threshold already decided.
+      if (r.proofRequirement->sample >= 0) {
+        c["proof_requirement_sample"] = r.proofRequirement->sample;
+      } else {
+        c["proof_requirement_sample"] = nullptr;
+      }
     } else {
       c["proof_requirement"] = nullptr;
       c["proof_requirement_sample"] = nullptr;

@@ -203,3 +203,92 @@ TEST_CASE("a tx whose second message fails leaves no trace of its first") {
         22);
   CHECK(s.chain.state().stats().messagesRejected.at("undefined/1") == 1);
 }
+
+TEST_CASE("ValidateBasic of MsgSubmitProof: the SDK's address code, the proof module's others") {
+  ClaimSetup s;
+  s.chain.advanceTo(11);
+  s.chain.begin();
+  ChainState& state = s.chain.state();
+  const util::Bytes someProof = util::toBytes("gob");
+  TxOutcome out = state.validateBasic(std::vector{proofMessage("", s.header, someProof)});
+  CHECK(out.code == 7);
+  CHECK(out.codespace == "sdk");
+  CHECK(out.log == "supplier operator address \"\", error: empty address string is not allowed: "
+                   "invalid address");
+  out = state.validateBasic(
+      std::vector{proofMessage(s.actors.supplierAddress(), s.header, util::Bytes{})});
+  CHECK(out.code == 1108);
+  CHECK(out.codespace == "proof");
+  CHECK(out.log == "proof cannot be empty: invalid proof");
+  protocol::SessionHeader backwards = s.header;
+  backwards.sessionEndBlockHeight = backwards.sessionStartBlockHeight;
+  out = state.validateBasic(
+      std::vector{proofMessage(s.actors.supplierAddress(), backwards, someProof)});
+  CHECK(out.code == 1115);
+  CHECK(out.log == "session end block height cannot be less than or equal to session start block "
+                   "height: invalid block height for session: invalid session header");
+  s.chain.end();
+}
+
+TEST_CASE("a foreign message (MsgSend through the node's handler) is reverted with its tx") {
+  ClaimSetup s;
+  ChainState& state = s.chain.state();
+  const std::string supplier = s.actors.supplierAddress();
+  const std::string receiver = s.actors.ownerAddress();
+  const std::uint64_t before = state.balance(supplier);
+  ForeignMessageHandler send = [&](const protocol::TxMessage&, std::string_view signer) {
+    MessageOutcome out;
+    if (auto debited = state.debit(signer, 1000); !debited) {
+      out.code = kSdkErrInsufficientFunds.code;
+      out.codespace = std::string(kSdkErrInsufficientFunds.codespace);
+      out.log = debited.error().message + ": insufficient funds";
+      return out;
+    }
+    state.credit(receiver, 1000);
+    out.response = protocol::TxMessage{"/cosmos.bank.v1beta1.MsgSendResponse", {}};
+    return out;
+  };
+  const protocol::TxMessage sendMessage{"/cosmos.bank.v1beta1.MsgSend", {}};
+  protocol::SessionHeader wrong = s.header;
+  wrong.sessionId = std::string(64, 'c');
+
+  s.chain.advanceTo(11);
+  s.chain.begin();
+  TxOutcome out = state.deliverTx(
+      std::vector{sendMessage, claimMessage(supplier, wrong, rootWith(3, 3))}, supplier, send);
+  CHECK(out.code == 1);
+  CHECK(out.log.starts_with("failed to execute message; message index: 1: "));
+  CHECK(state.balance(supplier) == before);
+  CHECK(state.balance(receiver) == 0);
+
+  out = state.deliverTx(std::vector{sendMessage}, supplier, send);
+  REQUIRE(out.ok());
+  CHECK(state.balance(supplier) == before - 1000);
+  CHECK(state.balance(receiver) == 1000);
+  const Event* message = findEvent(out.events, "message");
+  REQUIRE(message != nullptr);
+  CHECK(*message->find("module") == "bank");
+  s.chain.end();
+}
+
+TEST_CASE("genesis errors name the key path") {
+  Actors actors;
+  Genesis g = testGenesis(actors);
+  g.suppliers[0].services[0].serviceId = "missing";
+  auto valid = validateGenesis(g);
+  REQUIRE_FALSE(valid.ok());
+  CHECK(valid.error().message == "suppliers[0].services[0].service_id: unknown service \"missing\"");
+
+  g = testGenesis(actors);
+  g.proof.proofRequestProbability = 1.5;
+  CHECK(validateGenesis(g).error().message ==
+        "params.proof.proof_request_probability: 1.5 is outside [0, 1]");
+
+  g = testGenesis(actors);
+  g.accounts[1].publicKey = actors.app.publicKey();
+  CHECK(validateGenesis(g).error().message.starts_with("accounts[1].public_key: the key's address"));
+
+  util::LogSink sink(stderr, util::LogLevel::error);
+  g.chainId.clear();
+  CHECK_THROWS_AS(ChainState(g, sink), std::invalid_argument);
+}
