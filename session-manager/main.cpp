@@ -46,11 +46,17 @@ namespace {
 
 using namespace pocket;
 
+constexpr const char* kUsage =
+    "usage: session-manager run --config FILE [--crash-at POINT:N]\n"
+    "       session-manager check-config FILE\n"
+    "       session-manager status [--admin HOST:PORT | --config FILE] [--json]\n"
+    "       session-manager keygen KEY_PAIR_FILE PUBLIC_KEY_FILE\n"
+    "       session-manager --help\n"
+    "Configuration keys: docs/configuration.md; running one for a fleet: docs/operator-guide.md.\n";
+
+// Wrong arguments: the usage on stderr, exit status 2.
 int usage() {
-  std::cerr << "usage: session-manager run --config FILE [--crash-at POINT:N]\n"
-               "       session-manager check-config FILE\n"
-               "       session-manager status [--admin HOST:PORT | --config FILE] [--json]\n"
-               "       session-manager keygen KEY_PAIR_FILE PUBLIC_KEY_FILE\n";
+  std::cerr << kUsage;
   return 2;
 }
 
@@ -290,6 +296,10 @@ int main(int argc, char** argv) {
   if (args.empty()) return usage();
   try {
     const std::string& command = args[0];
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
     if (command == "keygen" && args.size() == 3) {
       auto keys = net::generateCurveKeyPair();
       net::writeCurveKeyPairFile(args[1], keys);

@@ -28,7 +28,7 @@
 #include "common/protocol/tx.h"
 #include "common/util/base64.h"
 #include "common/util/hex.h"
-#include "test/process_support.h"
+#include "test/support/process.h"
 
 namespace pocket::devnet::test {
 
@@ -72,43 +72,31 @@ class DevnetProcess {
   DevnetProcess(const std::string& binary, std::vector<std::string> initArgs,
                 std::vector<std::string> runArgs,
                 const std::function<std::string(std::string)>& genesisEdit = {}) {
-    char pattern[] = "/tmp/pocket-devnet-test-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    dir_ = pattern;
     std::vector<std::string> init{binary, "init", dir_};
     init.insert(init.end(), initArgs.begin(), initArgs.end());
-    pid_t initPid = pocket::test::spawnProcess(init, dir_ + "/init.log");
-    int status = 0;
-    ::waitpid(initPid, &status, 0);
-    bool initOk = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    REQUIRE_MESSAGE(initOk, pocket::test::readFile(dir_ + "/init.log"));
+    auto initRun = pocket::testing::runToEnd(init, dir_ / "init.log");
+    REQUIRE_MESSAGE(initRun.status == 0, initRun.output);
     if (genesisEdit) {
-      std::string text = pocket::test::readFile(dir_ + "/genesis.yaml");
-      std::ofstream(dir_ + "/genesis.yaml", std::ios::trunc) << genesisEdit(text);
+      std::string text = pocket::testing::readFile(dir_ / "genesis.yaml");
+      pocket::testing::writeFile(dir_ / "genesis.yaml", genesisEdit(text));
     }
-    std::vector<std::string> run{binary,  "run",         "--genesis",   dir_ + "/genesis.yaml",
-                                 "--rpc", "127.0.0.1:0", "--port-file", dir_ + "/port"};
+    std::vector<std::string> run{binary,  "run",         "--genesis",   dir_ / "genesis.yaml",
+                                 "--rpc", "127.0.0.1:0", "--port-file", dir_ / "port"};
     run.insert(run.end(), runArgs.begin(), runArgs.end());
-    process_.emplace(run, dir_ + "/devnet.log");
-    bool ready = pocket::test::waitFor(
-        [&] { return !pocket::test::readFile(dir_ + "/port").empty(); }, kDeadline);
-    REQUIRE_MESSAGE(ready, pocket::test::readFile(dir_ + "/devnet.log"));
-    port_ = static_cast<std::uint16_t>(std::stoi(pocket::test::readFile(dir_ + "/port")));
-  }
-  ~DevnetProcess() {
-    process_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    process_.emplace("pocket-devnet", run, dir_ / "devnet.log");
+    auto ready = pocket::testing::waitFor(
+        [&] { return !pocket::testing::readLine(dir_ / "port").empty(); }, kDeadline,
+        "pocket-devnet's port file");
+    REQUIRE_MESSAGE(ready, process_->describe());
+    port_ = static_cast<std::uint16_t>(std::stoi(pocket::testing::readLine(dir_ / "port")));
   }
 
   std::uint16_t port() const { return port_; }
-  const std::string& dir() const { return dir_; }
-  std::string log() const { return pocket::test::readFile(dir_ + "/devnet.log"); }
-  void stop(int signal) { process_->stop(signal); }
-  pid_t pid() const { return process_->pid; }
+  const std::string& dir() const { return dir_.path(); }
+  std::string log() const { return pocket::testing::readFile(dir_ / "devnet.log"); }
 
   crypto::PrivateKey key(const std::string& name) const {
-    auto key = crypto::loadPrivateKeyFile(dir_ + "/keys/" + name + ".key");
+    auto key = crypto::loadPrivateKeyFile(dir_ / ("keys/" + name + ".key"));
     REQUIRE(key.ok());
     return *key;
   }
@@ -139,7 +127,7 @@ class DevnetProcess {
     return std::stoll(call("status")["sync_info"]["latest_block_height"].get<std::string>());
   }
   void waitForHeight(std::int64_t h) const {
-    REQUIRE_MESSAGE(pocket::test::waitFor([&] { return height() >= h; }, kDeadline), "height ", h,
+    REQUIRE_MESSAGE(pocket::testing::waitFor([&] { return height() >= h; }, kDeadline, "height " + std::to_string(h)), "height ", h,
                     " not reached; at ", height());
   }
 
@@ -180,7 +168,7 @@ class DevnetProcess {
   // Waits until the tx with this uppercase hex hash is in a block; returns its `tx` result.
   json waitForTx(const std::string& hashHex) const {
     json found;
-    bool ok = pocket::test::waitFor(
+    auto ok = pocket::testing::waitFor(
         [&] {
           auto bytes = util::fromHex(hashHex);
           json reply = post({{"jsonrpc", "2.0"},
@@ -192,15 +180,15 @@ class DevnetProcess {
           found = reply["result"];
           return true;
         },
-        kDeadline);
-    REQUIRE_MESSAGE(ok, "tx ", hashHex, " never landed");
+        kDeadline, "tx " + hashHex + " in a block");
+    REQUIRE(ok);
     return found;
   }
   json state() const { return get("/devnet/state").parsed(); }
 
  private:
-  std::string dir_;
-  std::optional<pocket::test::ChildProcess> process_;
+  pocket::testing::TempDir dir_{"pocket-devnet-test"};
+  std::optional<pocket::testing::ChildProcess> process_;
   std::uint16_t port_ = 0;
 };
 

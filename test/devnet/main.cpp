@@ -43,7 +43,7 @@ using namespace pocket;
 using namespace pocket::devnet;
 
 constexpr const char* kUsage =
-    "usage:\n"
+    "usage: pocket-devnet COMMAND [FLAGS]\n"
     "  pocket-devnet init DIR [--chain-id ID] [--applications N] [--gateways N] [--suppliers N]\n"
     "                         [--services a,b] [--supplier-url URL] [--block-time D]\n"
     "                         [--session-blocks N] [--seed TEXT] [--force]\n"

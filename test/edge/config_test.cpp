@@ -143,7 +143,7 @@ TEST_CASE("a plain-text link is refused off loopback by the same rule the link a
 
 TEST_CASE("CURVE key files are parsed at load and every error names the key path") {
   TempKey key(0600);
-  std::filesystem::path dir = key.dir;
+  std::filesystem::path dir = key.dir.path();
   auto client = pocket::net::generateCurveKeyPair();
   auto server = pocket::net::generateCurveKeyPair();
   pocket::net::writeCurveKeyPairFile(dir / "edge.key", client);

@@ -498,7 +498,8 @@ TEST_CASE("/metrics passes promtool check metrics after traffic, counters typed 
   REQUIRE(served.status == 200);
   CHECK(stack.post(util::toBytes("not a relay")).status == 400);
   CHECK(stack.post(util::toBytes("x"), {{"X-Big", std::string(100000, 'h')}}).status == 431);
-  REQUIRE(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"svc\"}") == 1; }));
+  REQUIRE(waitFor([&] { return stack.metric("edge_relays_mined_total{service=\"svc\"}") == 1; },
+                  "the relay counted as mined"));
 
   std::string text = stack.admin("/metrics").body;
   std::string file = stack.running->path("metrics.txt");

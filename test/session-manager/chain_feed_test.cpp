@@ -5,6 +5,7 @@
 
 #include "session-manager/chain_feed.h"
 #include "test/link/test_support.h"
+#include "test/support/process.h"
 #include "test/session-manager/sm_test_support.h"
 
 using namespace pocket;

@@ -10,6 +10,7 @@
 #include "session-manager/session_cache.h"
 #include "session-manager/session_store.h"
 #include "test/link/test_support.h"
+#include "test/support/process.h"
 #include "test/session-manager/sm_test_support.h"
 
 using namespace pocket;
@@ -69,7 +70,7 @@ struct Harness {
     return std::stoull(text.substr(at + line.size() + 2));
   }
 
-  test::TempDir dir;
+  pocket::testing::TempDir dir;
   test::CapturedLog log;
   FakeChain chain;
   std::int64_t height = 15;

@@ -11,6 +11,7 @@
 #include "common/net/link_socket.h"
 #include "session-manager/link_server.h"
 #include "test/link/test_support.h"
+#include "test/support/process.h"
 #include "test/session-manager/sm_test_support.h"
 
 using namespace pocket;
@@ -201,7 +202,7 @@ TEST_SUITE("session-manager link") {
   }
 
   TEST_CASE("CURVE: an allow-listed edge is answered, another key is refused") {
-    test::TempDir dir;
+    pocket::testing::TempDir dir;
     test::CapturedLog log;
     util::MetricsRegistry metrics;
     Recorded rec;

@@ -39,6 +39,7 @@
 #include "common/smst/trie.h"
 #include "common/util/hex.h"
 #include "test/link/test_support.h"
+#include "test/support/process.h"
 
 extern char** environ;
 
@@ -300,7 +301,7 @@ struct Stack {
     return ok;
   }
 
-  pocket::test::TempDir dir;
+  pocket::testing::TempDir dir;
   crypto::PrivateKey supplier = crypto::PrivateKey::fromSecret(util::asBytes("sm-it-supplier"));
   crypto::PrivateKey app = crypto::PrivateKey::fromSecret(util::asBytes("sm-it-app"));
   crypto::PrivateKey gateway = crypto::PrivateKey::fromSecret(util::asBytes("sm-it-gateway"));
