@@ -97,10 +97,10 @@ LinkServer::LinkServer(const LinkServerOptions& options, LinkHandlers handlers,
     zap_ = std::make_unique<net::ZapAuthenticator>(
         context_, net::loadCurveAllowListFile(options.allowListFile), log_);
     net::configureCurveServer(router_, keys);
-    metrics.gaugeFunction("sm_link_peers_refused_total", "Connections refused by the allow-list.",
-                          [this] { return static_cast<double>(zap_->refused()); });
-    metrics.gaugeFunction("sm_link_peers_accepted_total", "Connections accepted by the allow-list.",
-                          [this] { return static_cast<double>(zap_->accepted()); });
+    metrics.counterFunction("sm_link_peers_refused_total", "Connections refused by the allow-list.",
+                            [this] { return static_cast<std::uint64_t>(zap_->refused()); });
+    metrics.counterFunction("sm_link_peers_accepted_total", "Connections accepted by the allow-list.",
+                            [this] { return static_cast<std::uint64_t>(zap_->accepted()); });
   }
   router_.set(zmq::sockopt::linger, 0);
   router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(net::kMaxFrameBytes));
