@@ -11,6 +11,7 @@
 #include "common/protocol/session_id.h"
 #include "test/devnet/ante.h"
 #include "test/devnet/devnet_client.h"
+#include "test/support/promtool.h"
 #include "test/devnet/rpc_json.h"
 #include "test/devnet/state/chain_fixture.h"
 
@@ -263,6 +264,10 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   HttpReply metrics = devnet.get("/metrics");
   CHECK(metrics.status == 200);
   CHECK(metrics.body.find("devnet_blocks_total") != std::string::npos);
+  auto verdict =
+      pocket::testing::promtoolCheckMetrics(metrics.body, devnet.dir() + "/metrics.txt");
+  INFO("promtool says:\n" << verdict.complaints);
+  CHECK(verdict.clean());
 }
 
 TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {

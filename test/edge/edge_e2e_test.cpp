@@ -29,6 +29,7 @@
 #include "common/util/hex.h"
 #include "edge/backend_client.h"
 #include "test/edge/blocking_client.h"
+#include "test/support/promtool.h"
 #include "test/support/stack.h"
 
 using namespace std::chrono_literals;
@@ -490,8 +491,6 @@ TEST_CASE("oversized request heads are refused by the server") {
 }
 
 TEST_CASE("/metrics passes promtool check metrics after traffic, counters typed as counters") {
-  const char* promtool = std::getenv("PROMTOOL");
-  REQUIRE_MESSAGE(promtool != nullptr, "PROMTOOL must name promtool (package prometheus)");
   Stack stack;
   REQUIRE(ready(stack));
   auto served = stack.post(protocol::marshal(stack.relay()));
@@ -502,19 +501,9 @@ TEST_CASE("/metrics passes promtool check metrics after traffic, counters typed 
                   "the relay counted as mined"));
 
   std::string text = stack.admin("/metrics").body;
-  std::string file = stack.running->path("metrics.txt");
-  std::ofstream(file) << text;
-  std::string command = std::string(promtool) + " check metrics < " + file + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string complaints;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) complaints.append(buffer, n);
-  int status = ::pclose(pipe);
-  INFO("promtool says:\n" << complaints);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(complaints.empty());
+  auto verdict = testing::promtoolCheckMetrics(text, stack.running->path("metrics.txt"));
+  INFO("promtool says:\n" << verdict.complaints);
+  CHECK(verdict.clean());
 
   // Every *_total family is a counter; the latency figures are histograms.
   std::istringstream lines(text);

@@ -40,6 +40,7 @@
 #include "common/util/hex.h"
 #include "test/link/test_support.h"
 #include "test/support/process.h"
+#include "test/support/promtool.h"
 
 extern char** environ;
 
@@ -344,6 +345,15 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
     CHECK(text.find("SESSIONS (1)") != std::string::npos);
     CHECK(text.find(s.sessionId) != std::string::npos);
     CHECK(text.find("edge-1") != std::string::npos);
+  }
+
+  // /metrics after that traffic, as Prometheus' linter reads it.
+  {
+    auto [code, exposition] = http(s.curl, "http://127.0.0.1:" + s.adminPort + "/metrics", nullptr);
+    REQUIRE(code == 200);
+    auto verdict = pocket::testing::promtoolCheckMetrics(exposition, s.dir / "metrics.txt");
+    INFO("promtool says:\n" << verdict.complaints);
+    CHECK(verdict.clean());
   }
 
   int rc = s.manager->stop(SIGTERM);
