@@ -54,62 +54,9 @@ namespace {
 
 std::string gManager, gEdge, gBackend, gDriver;
 
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const std::string& logPath) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-  }
-  ~Process() { stop(SIGKILL); }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  // Sends `signal` and reaps the process; returns its wait status.
-  int stop(int signal) {
-    if (pid_ <= 0) return status_;
-    ::kill(pid_, signal);
-    ::waitpid(pid_, &status_, 0);
-    pid_ = -1;
-    return status_;
-  }
-  // True once the process has exited by itself (reaped).
-  bool exited() {
-    if (pid_ <= 0) return true;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
-      pid_ = -1;
-      return true;
-    }
-    return false;
-  }
-  int status() const { return status_; }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = 0;
-};
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-template <class F>
-bool waitFor(F predicate, std::chrono::milliseconds limit = 60s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return predicate();
-}
+using pocket::testing::ChildProcess;
+using pocket::testing::readFile;
+using pocket::testing::waitFor;
 
 std::size_t collect(char* data, std::size_t size, std::size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
@@ -160,11 +107,11 @@ struct Stack {
     net::writeCurveKeyPairFile(dir / "edge.key", edgeKeys);
     net::writeCurveAllowListFile(dir / "edges.allow", {edgeKeys.publicKey});
     writeManagerConfig("*");
-    backend = std::make_unique<Process>(
-        std::vector<std::string>{gBackend, "--listen", "127.0.0.1:0", "--port-file",
+    backend = std::make_unique<ChildProcess>(
+        "relay-test-backend", std::vector<std::string>{gBackend, "--listen", "127.0.0.1:0", "--port-file",
                                  dir / "backend.port"},
         dir / "backend.log");
-    REQUIRE(waitFor([&] { return std::filesystem::exists(dir / "backend.port"); }));
+    REQUIRE(waitFor([&] { return std::filesystem::exists(dir / "backend.port"); }, "the backend's port file"));
     curl = curl_easy_init();
   }
   ~Stack() {
@@ -195,14 +142,14 @@ struct Stack {
     std::string log = dir / ("sm-" + std::to_string(generation++) + ".log");
     std::vector<std::string> argv{gManager, "run", "--config", dir / "sm.yaml"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    manager = std::make_unique<Process>(argv, log);
+    manager = std::make_unique<ChildProcess>("session-manager", argv, log);
     std::smatch m;
     std::regex started("event=sm_started link=tcp://127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)");
     std::string text;
     REQUIRE(waitFor([&] {
       text = readFile(log);
       return std::regex_search(text, m, started);
-    }));
+    }, "the session manager's sm_started line"));
     if (linkPort.empty()) {
       linkPort = m[1];
       writeManagerConfig(linkPort);  // restarts keep the port the edge knows
@@ -226,21 +173,21 @@ struct Stack {
         << "spool:\n  directory: " << dir / "spool" << "\n"
         << "services:\n  svc:\n    backend:\n      url: http://127.0.0.1:" << backendPort << "\n";
     std::string log = dir / "edge.log";
-    edge = std::make_unique<Process>(std::vector<std::string>{gEdge, "--config", dir / "edge.yaml"},
-                                     log);
+    edge = std::make_unique<ChildProcess>(
+        "relay-edge", std::vector<std::string>{gEdge, "--config", dir / "edge.yaml"}, log);
     std::smatch m;
     std::regex listening("listener=127.0.0.1:(\\d+) admin=127.0.0.1:(\\d+)");
     std::string text;
     REQUIRE(waitFor([&] {
       text = readFile(log);
       return std::regex_search(text, m, listening);
-    }));
+    }, "the edge's listener line"));
     edgePort = m[1];
     std::string edgeAdmin = m[2];
     // Ready: the link delivered a chain state and is connected.
     REQUIRE(waitFor([&] {
       return http(curl, "http://127.0.0.1:" + edgeAdmin + "/readyz", nullptr).first == 200;
-    }));
+    }, "the edge to be ready"));
   }
 
   util::Bytes signedRelay(int n) const {
@@ -292,12 +239,12 @@ struct Stack {
   bool treeMatchesServed() {
     std::string expected = referenceRoot();
     std::string last;
-    bool ok = waitFor([&] {
+    bool ok = static_cast<bool>(waitFor([&] {
       auto doc = status();
       if (!doc.is_object() || doc["sessions"].size() != 1) return false;
       last = doc["sessions"][0]["committedRoot"].get<std::string>();
       return last == expected;
-    });
+    }, "the manager's committed root to equal the served relays' root"));
     if (!ok) MESSAGE("manager root " << last << " expected " << expected);
     return ok;
   }
@@ -309,7 +256,7 @@ struct Stack {
   std::vector<crypto::PublicKey> ring;
   std::string sessionId = std::string(64, 'd');
   net::CurveKeyPair managerKeys, edgeKeys;
-  std::unique_ptr<Process> backend, manager, edge;
+  std::unique_ptr<ChildProcess> backend, manager, edge;
   std::string linkPort, adminPort, edgePort, managerLog;
   int generation = 0;
   CURL* curl = nullptr;
@@ -339,9 +286,10 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
 
   // `session-manager status` prints the same as tables.
   {
-    Process status({gManager, "status", "--admin", "127.0.0.1:" + s.adminPort}, s.dir / "status.txt");
-    REQUIRE(waitFor([&] { return status.exited(); }));
-    std::string text = readFile(s.dir / "status.txt");
+    auto status = pocket::testing::runToEnd({gManager, "status", "--admin", "127.0.0.1:" + s.adminPort},
+                                            s.dir / "status.txt");
+    CHECK(status.status == 0);
+    std::string text = status.output;
     CHECK(text.find("SESSIONS (1)") != std::string::npos);
     CHECK(text.find(s.sessionId) != std::string::npos);
     CHECK(text.find("edge-1") != std::string::npos);
@@ -356,9 +304,7 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
     CHECK(verdict.clean());
   }
 
-  int rc = s.manager->stop(SIGTERM);
-  CHECK(WIFEXITED(rc));
-  CHECK(WEXITSTATUS(rc) == 0);
+  CHECK(s.manager->terminate() == 0);  // a clean stop: exit status 0
   s.startManager();
   CHECK(s.treeMatchesServed());
   for (int end = n + 100; n < end; ++n) CHECK(s.serve(client, n));  // the edge reconnected
@@ -380,11 +326,12 @@ TEST_CASE("kill -9 of the session manager before its write, after it, and before
   });
   for (std::string point : {"before_write", "after_write", "before_ack"}) {
     CAPTURE(point);
-    s.manager->stop(SIGTERM);
+    s.manager->terminate();
     s.startManager({"--crash-at", point + ":3"});
     // The third group commit after this start kills it at that point.
-    REQUIRE(waitFor([&] { return s.manager->exited(); }));
-    CHECK(WIFSIGNALED(s.manager->status()));
+    auto crashed = s.manager->exitCode(pocket::testing::kGenerous);
+    REQUIRE(crashed.has_value());
+    CHECK(*crashed < 0);  // ended by a signal
     CHECK(readFile(s.managerLog).find("event=crash_injected") != std::string::npos);
     s.startManager();
     std::size_t before;
@@ -396,7 +343,7 @@ TEST_CASE("kill -9 of the session manager before its write, after it, and before
     REQUIRE(waitFor([&] {
       std::lock_guard lock(s.mutex);
       return s.served.size() >= before + 50;
-    }));
+    }, "relays to flow after the restart"));
   }
   stop = true;
   load.join();
@@ -413,15 +360,17 @@ TEST_CASE("an edge whose key is not on the allow-list is refused") {
   s.startManager();
   auto stranger = net::generateCurveKeyPair();
   net::writeCurveKeyPairFile(s.dir / "stranger.key", stranger);
-  Process driver({gDriver, "--spool", s.dir / "driver-spool", "--endpoint",
-                  "tcp://127.0.0.1:" + s.linkPort, "--count", "3", "--key", s.dir / "stranger.key",
-                  "--server-key", s.dir / "sm.pub", "--wait-ms", "3000"},
-                 s.dir / "driver.log");
+  ChildProcess driver("link-driver",
+                      {gDriver, "--spool", s.dir / "driver-spool", "--endpoint",
+                       "tcp://127.0.0.1:" + s.linkPort, "--count", "3", "--key",
+                       s.dir / "stranger.key", "--server-key", s.dir / "sm.pub", "--wait-ms", "3000"},
+                      s.dir / "driver.log");
   CHECK(waitFor([&] {
     return readFile(s.managerLog).find("event=link_peer_refused") != std::string::npos;
-  }));
-  REQUIRE(waitFor([&] { return driver.exited(); }));
-  CHECK(WEXITSTATUS(driver.status()) == 1);  // nothing was acked
+  }, "the manager to log link_peer_refused"));
+  auto driverExit = driver.exitCode(pocket::testing::kGenerous);
+  REQUIRE(driverExit.has_value());
+  CHECK(*driverExit == 1);  // nothing was acked
   auto doc = s.status();
   REQUIRE(doc.is_object());
   CHECK(doc["edges"].empty());
