@@ -1,5 +1,5 @@
 #pragma once
-// Chain facts for the edges (DESIGN §5–§6): follows the chain's head and answers session queries.
+// Chain facts for the edges (docs/architecture.md, docs/link.md): follows the chain's head and answers session queries.
 //
 // Block loop (one thread): polls ChainSource::latestHead() every `pollInterval`. On a new height
 // it publishes the head (a chainState to every connected edge), re-reads the facts of every cached

@@ -1,5 +1,5 @@
 #pragma once
-// Ingest: turns the edges' minedRelays batches into durable tree leaves (DESIGN §6).
+// Ingest: turns the edges' minedRelays batches into durable tree leaves (docs/architecture.md §4–§5).
 //
 // Per batch, in order: sequence numbers at or below the edge's high-water mark are replays
 // (acked, nothing changes); a batch that starts past the next expected sequence number is

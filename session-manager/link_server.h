@@ -1,5 +1,5 @@
 #pragma once
-// The session manager's end of the link (DESIGN §5, docs/link.md): a ZeroMQ ROUTER that edges'
+// The session manager's end of the link (docs/link.md): a ZeroMQ ROUTER that edges'
 // DEALERs connect to, CURVE-encrypted with a ZAP allow-list of edge public keys (plain text only
 // when configured, and only on loopback).
 //

@@ -1,4 +1,4 @@
-// session-manager: owns every session tree of a supplier fleet (DESIGN §6). Edges deliver their
+// session-manager: owns every session tree of a supplier fleet (docs/architecture.md). Edges deliver their
 // mined relays over the link; the session manager makes them durable, keeps one sparse Merkle sum
 // trie per (supplier, session), and feeds the edges the chain facts they need.
 //

@@ -1,7 +1,7 @@
 #pragma once
 // The chain facts of every session the edges or the ingest asked about, fetched once per session:
 // concurrent lookups of the same session wait for one chain query and share its answer
-// (DESIGN §6: one query serves every edge).
+// (docs/architecture.md: one query serves every edge).
 //
 // Ownership: main() owns it; it borrows the ChainSource. Threading: every method is thread-safe;
 // get() blocks the calling thread while it (or another thread, for the same session) queries the

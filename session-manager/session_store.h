@@ -1,5 +1,5 @@
 #pragma once
-// The session manager's durable state (DESIGN §6): every accepted mined relay, the high-water mark
+// The session manager's durable state (docs/architecture.md §4): every accepted mined relay, the high-water mark
 // of every (edge id, spool id), and one sparse Merkle sum trie per (supplier, session).
 //
 // On disk, under the store directory:

@@ -1,5 +1,5 @@
 // Ingest and store: every check's rejection, duplicates, group commit, gaps and deferrals, and
-// restarts that give the same roots (DESIGN §6, §8).
+// restarts that give the same roots (docs/architecture.md §4–§5).
 
 #include <doctest.h>
 

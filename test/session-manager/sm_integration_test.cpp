@@ -1,4 +1,4 @@
-// The real relay-edge delivering to the real session-manager over CURVE (DESIGN §5, §6, §8):
+// The real relay-edge delivering to the real session-manager over CURVE (docs/link.md, docs/architecture.md §5):
 // signed relays served by the edge end up in the session manager's tree exactly once — the tree's
 // root equals the root of a tree built in this process from the relays the edge answered —
 // across a clean restart and across kill -9 of the session manager at each point of its ingest

@@ -70,7 +70,7 @@ void checkSessionIdVectors(const nlohmann::json& vectors, std::uint64_t blocksPe
   }
 }
 
-// The devnet context of the vectors: app1 and supplier 1 of spec/chain.md §2, block 91's real
+// The devnet context of the vectors: app1 and supplier 1 of test/vectors/cosmos/session-id.json, block 91's real
 // header hash, the chain at height 100.
 struct VectorChain {
   std::unique_ptr<Chain> chain;
