@@ -22,6 +22,7 @@
 #include "common/protocol/http_payload.h"
 #include "common/protocol/relay.h"
 #include "common/util/hex.h"
+#include "test/gateway/relay_builder.h"
 #include "test/support/stack.h"
 
 using namespace std::chrono_literals;
@@ -89,20 +90,18 @@ struct Stack {
   }
 
   util::Bytes signedRelay(int n) const {
-    protocol::PoktHttpRequest http;
-    http.method = "POST";
-    http.url = "https://gateway.example/v1";
-    http.body = util::toBytes(R"({"jsonrpc":"2.0","id":)" + std::to_string(n) +
-                              R"(,"method":"eth_blockNumber"})");
-    protocol::RelayRequest request;
-    request.meta.sessionHeader =
-        protocol::SessionHeader{app.publicKey().address(), "svc", sessionId, 11, 20};
-    request.meta.supplierOperatorAddress = supplier.publicKey().address();
-    request.payload = protocol::marshal(http);
-    auto signature = crypto::signRing(gateway, ring, protocol::requestSignableHash(request));
-    REQUIRE(signature.ok());
-    request.meta.signature = crypto::encodeRingSignature(*signature);
-    return protocol::marshal(request);
+    auto signer = pocket::gateway::RelaySigner::create(gateway, app.publicKey(), {gateway.publicKey()});
+    REQUIRE(signer.ok());
+    pocket::gateway::RelayTemplate relay;
+    relay.session = protocol::SessionHeader{app.publicKey().address(), "svc", sessionId, 11, 20};
+    relay.supplierOperatorAddress = supplier.publicKey().address();
+    relay.http.method = "POST";
+    relay.http.url = "https://gateway.example/v1";
+    relay.http.body = util::toBytes(R"({"jsonrpc":"2.0","id":)" + std::to_string(n) +
+                                    R"(,"method":"eth_blockNumber"})");
+    auto request = signer->sign(relay);
+    REQUIRE(request.ok());
+    return protocol::marshal(*request);
   }
 
   crypto::PrivateKey supplier = crypto::PrivateKey::fromSecret(util::asBytes("kill9-supplier"));

@@ -39,6 +39,7 @@
 #include "common/smst/trie.h"
 #include "common/util/hex.h"
 #include "test/link/test_support.h"
+#include "test/gateway/relay_builder.h"
 #include "test/support/process.h"
 #include "test/support/promtool.h"
 
@@ -191,20 +192,18 @@ struct Stack {
   }
 
   util::Bytes signedRelay(int n) const {
-    protocol::PoktHttpRequest request;
-    request.method = "POST";
-    request.url = "https://gateway.example/v1";
-    request.body = util::toBytes(R"({"jsonrpc":"2.0","id":)" + std::to_string(n) +
-                                 R"(,"method":"eth_blockNumber"})");
-    protocol::RelayRequest relay;
-    relay.meta.sessionHeader =
-        protocol::SessionHeader{app.publicKey().address(), "svc", sessionId, 11, 20};
-    relay.meta.supplierOperatorAddress = supplier.publicKey().address();
-    relay.payload = protocol::marshal(request);
-    auto signature = crypto::signRing(gateway, ring, protocol::requestSignableHash(relay));
-    REQUIRE(signature.ok());
-    relay.meta.signature = crypto::encodeRingSignature(*signature);
-    return protocol::marshal(relay);
+    auto signer = pocket::gateway::RelaySigner::create(gateway, app.publicKey(), {gateway.publicKey()});
+    REQUIRE(signer.ok());
+    pocket::gateway::RelayTemplate relay;
+    relay.session = protocol::SessionHeader{app.publicKey().address(), "svc", sessionId, 11, 20};
+    relay.supplierOperatorAddress = supplier.publicKey().address();
+    relay.http.method = "POST";
+    relay.http.url = "https://gateway.example/v1";
+    relay.http.body = util::toBytes(R"({"jsonrpc":"2.0","id":)" + std::to_string(n) +
+                                    R"(,"method":"eth_blockNumber"})");
+    auto request = signer->sign(relay);
+    REQUIRE(request.ok());
+    return protocol::marshal(*request);
   }
 
   // Sends relay n to the edge; on a signed answer remembers the mined relay's bytes.
