@@ -80,7 +80,7 @@ try:
     if not os.path.exists(endpoints_file):
         raise RuntimeError("the demo ended before it started its processes:\n" + open(demo_log.name).read())
     with open(endpoints_file, encoding="utf-8") as f:
-        endpoints = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        endpoints = {k: v.strip('"') for k, v in (line.rstrip("\n").split("=", 1) for line in f if "=" in line)}
     rpc = urllib.parse.urlparse(endpoints["rpc"]).netloc
     targets = {"devnet": [rpc], "session-manager": [endpoints["sm_admin"]],
                "relay-edge": endpoints["edge_admins"].split()}
