@@ -251,6 +251,8 @@ def observe(args):
                 edge["base"][name] = edge["base"].get(name, 0) + last
             if m:
                 edge["last"][name] = value
+        if m:
+            edge["unacked"] = metric_sum(m, "edge_spool_unacked_relays")
         served += edge["base"].get("served", 0) + edge["last"].get("served", 0)
         mined += edge["base"].get("mined", 0) + edge["last"].get("mined", 0)
     # Acked: what the session manager made durable, by the edges' spool sequence numbers.
@@ -324,8 +326,9 @@ def gateway_served(workdir):
             ok = int(report.get("requests", 0)) - int(report.get("non2xx", 0))
         except ValueError:
             ok = 0
-        key = session_key(meta["supplier"], meta["session"])
-        served[key] = served.get(key, 0) + max(ok, 0)
+        if ok > 0:
+            key = session_key(meta["supplier"], meta["session"])
+            served[key] = served.get(key, 0) + ok
     return served
 
 
@@ -411,18 +414,29 @@ def summary(args):
         for name in ("served", "mined", "claimed_relays", "compute_units", "claimed_upokt", "settled_upokt"):
             totals[name] += row[name]
 
-    # Every relay an edge mined is in the session manager: the edges' durable spool sequence
-    # numbers (one per mined relay, kept across restarts) against what the manager received.
-    edge_mined = sum(e["lastSeq"] for e in state["edges"].values())
-    edge_acked = sum(e["ackedSeq"] for e in state["edges"].values())
+    # Every relay an edge mined is in the session manager. Each mined relay takes the next
+    # sequence number of its edge's spool (kept across restarts); the manager's high-water mark per
+    # spool, once every spool reports nothing unacked, is the number of relays the edges mined.
+    edge_mined = sum(e["ackedSeq"] for e in state["edges"].values())
     rejected = int(state["sm"].get("rejected", 0))
-    if edge_acked != edge_mined:
-        failures.append(f"the edges mined {edge_mined} relays and the session manager acked {edge_acked}")
+    edge_metrics = state.get("edge_metrics", {})
+    unacked = {i: e.get("unacked") for i, e in edge_metrics.items()}
+    counted = sum(e["base"].get("mined", 0) + e["last"].get("mined", 0) for e in edge_metrics.values())
+    for i, n in sorted(unacked.items()):
+        if n is None or n > 0:
+            failures.append(f"edge {int(i) + 1} still holds {n if n is not None else 'an unknown number of'} "
+                            "unacked relays in its spool")
     if rejected:
         failures.append(f"the session manager rejected {rejected} relays (sm_relays_rejected_total)")
     if edge_mined != totals["mined"] + rejected:
         failures.append(f"the edges' spools hold {edge_mined} mined relays, the session manager's "
                         f"sessions {totals['mined']}")
+    # The edges' own counters (edge_relays_mined_total, summed over restarts) agree; a kill -9 can
+    # only hide the increments after the last scrape before it.
+    killed_edges = chaos_log and os.path.exists(chaos_log) and "target=edge" in open(chaos_log).read()
+    if int(counted) > edge_mined or (not killed_edges and int(counted) != edge_mined):
+        failures.append(f"the edges counted {int(counted)} mined relays (edge_relays_mined_total), their "
+                        f"spools {edge_mined}")
     if totals["mined"] == 0:
         failures.append("no relay was mined")
 
@@ -462,8 +476,8 @@ def summary(args):
     print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     for t in table:
         print("  ".join(c.rjust(w) for c, w in zip(t, widths)))
-    print(f"edges: {edge_mined} relays mined (spool sequence numbers), {edge_acked} acked by the "
-          f"session manager, {rejected} rejected")
+    print(f"edges: {edge_mined} relays mined and acked (spool sequence numbers; the edges' counters: "
+          f"{int(counted)}), {rejected} rejected by the session manager")
     if chaos:
         kinds = {}
         for event in chaos:
@@ -484,7 +498,7 @@ def summary(args):
             print(f"  - … and {len(failures) - 20} more")
     if json_out:
         with open(json_out, "w", encoding="utf-8") as f:
-            json.dump({"sessions": rows, "totals": totals, "edges_mined": edge_mined, "edges_acked": edge_acked,
+            json.dump({"sessions": rows, "totals": totals, "edges_mined": edge_mined, "edges_counted_mined": int(counted),
                        "rejected": rejected, "claims": len(by_key), "chaos": chaos,
                        "verdict": "holds" if holds else "failed", "failures": failures}, f, indent=2)
             f.write("\n")

@@ -62,7 +62,9 @@ def exact_run():
     observed = {"sessions": {f"{SUPPLIER}/a": session("a", 1, 10), f"{SUPPLIER}/b": session("b", 6, 7)},
                 "edges": {"edge-1/1": {"edge": "edge-1", "lastSeq": 9, "ackedSeq": 9},
                           "edge-2/2": {"edge": "edge-2", "lastSeq": 8, "ackedSeq": 8}},
-                "sm": {"rejected": 0}}
+                "sm": {"rejected": 0},
+                "edge_metrics": {"0": {"base": {"mined": 4}, "last": {"mined": 5}, "unacked": 0},
+                                 "1": {"base": {}, "last": {"mined": 8}, "unacked": 0}}}
     chain = {"height": 40, "claims": [claim("a", 1, 10, "PROBABILISTIC", "VALIDATED"), claim("b", 6, 7)]}
     served = {"a": 10, "b": 7}
     return observed, chain, served
@@ -136,17 +138,25 @@ def settled_less(o, c, s):
 
 def rejected(o, c, s):
     o["sm"]["rejected"] = 1
-    o["edges"]["edge-1/1"]["lastSeq"] += 1
     o["edges"]["edge-1/1"]["ackedSeq"] += 1
+    o["edge_metrics"]["0"]["last"]["mined"] += 1
 
 
 def spool_not_delivered(o, c, s):
-    o["edges"]["edge-2/2"]["lastSeq"] += 3
+    o["edge_metrics"]["1"]["unacked"] = 3
 
 
 def edge_mined_more(o, c, s):
-    o["edges"]["edge-2/2"]["lastSeq"] += 1
     o["edges"]["edge-2/2"]["ackedSeq"] += 1
+    o["edge_metrics"]["1"]["last"]["mined"] += 1
+
+
+def counters_above_spools(o, c, s):
+    o["edge_metrics"]["1"]["last"]["mined"] += 1
+
+
+def counters_below_spools(o, c, s):
+    o["edge_metrics"]["1"]["last"]["mined"] -= 1
 
 
 def served_more_than_claimed(o, c, s):
@@ -167,7 +177,10 @@ case("a required proof never submitted fails", proof_missing, False, "proof requ
 case("an invalid proof fails", proof_invalid, False, "INVALID")
 case("settled less than claimed fails", settled_less, False, "settled")
 case("a relay the session manager rejected fails", rejected, False, "rejected 1 relays")
-case("relays left in an edge's spool fail", spool_not_delivered, False, "acked")
+case("relays left in an edge's spool fail", spool_not_delivered, False, "unacked")
+case("edges counting more mined relays than their spools hold fail", counters_above_spools, False, "counted")
+case("edges counting fewer mined relays than their spools hold fail without kill -9",
+     counters_below_spools, False, "counted")
 case("more relays mined by the edges than in the trees fail", edge_mined_more, False, "spools hold")
 case("more signed answers than relays in the claim fail", served_more_than_claimed, False, "signed answers")
 
