@@ -73,7 +73,7 @@ try:
 
     demo_dir = os.path.join(work, "demo")
     demo_log = open(os.path.join(work, "demo.log"), "w", encoding="utf-8")
-    demo = subprocess.Popen([os.path.join(source, "scripts", "demo"), "--build", build, "--minutes", "0.6",
+    demo = subprocess.Popen([os.path.join(source, "scripts", "demo"), "--build", build, "--minutes", "0.4",
                              "--keep", "--workdir", demo_dir], stdout=demo_log, stderr=subprocess.STDOUT)
     endpoints_file = os.path.join(demo_dir, "endpoints.env")
     wait_for(lambda: os.path.exists(endpoints_file) or demo.poll() is not None, "the demo's endpoints.env")
