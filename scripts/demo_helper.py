@@ -10,7 +10,8 @@ Everything here reads what the running processes publish, never their files:
 Subcommands (scripts/demo calls them; each prints plain text and exits 0 unless it says otherwise):
   pubkey KEY_FILE                              compressed secp256k1 public key of a key file, hex
   add-pubkeys GENESIS DEVNET_DIR               public keys for the accounts `pocket-devnet init` wrote
-  plan GENESIS OUT_JSON                        the senders (application, service, supplier) and params
+  with-public-keys GENESIS OUT                 a copy of GENESIS with its applications' and gateways' keys
+  plan GENESIS OUT_JSON [KEY_DIR]              the senders (application, service, supplier) and params
   round PLAN RPC N_EDGES ROUND                 the relay-gateway loads of the current session
   height RPC                                   the chain's latest height
   session RPC APP SERVICE                      "<session id> <start> <end>" of the current session
@@ -565,7 +566,9 @@ def plan(args):
     import yaml  # python3-yaml (scripts/setup)
 
     genesis_path, out = args[0], args[1]
-    directory = os.path.dirname(os.path.abspath(genesis_path))
+    # the keys live next to the genesis `pocket-devnet init` wrote (a third argument when the
+    # genesis in use is a copy elsewhere)
+    directory = args[2] if len(args) > 2 else os.path.dirname(os.path.abspath(genesis_path))
     genesis = yaml.safe_load(open(genesis_path, encoding="utf-8"))
     accounts_path = os.path.join(directory, "accounts.yaml")
     if not os.path.exists(accounts_path):
@@ -662,6 +665,44 @@ def round_commands(args):
         print(edge, sender["supplier"], session_id, start, end, " ".join(relay))
 
 
+def with_public_keys(args):
+    """with-public-keys GENESIS OUT: a copy of GENESIS in which every application and gateway whose
+    key file is listed in the accounts.yaml next to it has its account's public key (rings need
+    them; accounts that never signed a transaction have none)."""
+    import yaml  # python3-yaml (scripts/setup)
+
+    source, out = args[0], args[1]
+    directory = os.path.dirname(os.path.abspath(source))
+    genesis = yaml.safe_load(open(source, encoding="utf-8"))
+    accounts_path = os.path.join(directory, "accounts.yaml")
+    key_of = {}
+    if os.path.exists(accounts_path):
+        for entry in (yaml.safe_load(open(accounts_path, encoding="utf-8")) or {}).values():
+            key_file = os.path.join(directory, entry["key_file"])
+            if os.path.exists(key_file):
+                key_of[entry["address"]] = key_file
+    wanted = [a["address"] for a in genesis.get("applications", []) or []]
+    wanted += [g["address"] for g in genesis.get("gateways", []) or []]
+    accounts = genesis.setdefault("accounts", []) or []
+    genesis["accounts"] = accounts
+    by_address = {a.get("address"): a for a in accounts}
+    added = 0
+    for address in wanted:
+        if address not in key_of:
+            continue
+        account = by_address.get(address)
+        if account is None:
+            account = {"address": address, "balance": 0}
+            accounts.append(account)
+            by_address[address] = account
+        if not account.get("public_key"):
+            account["public_key"] = public_key_hex(key_of[address])
+            added += 1
+    with open(out, "w", encoding="utf-8") as f:
+        yaml.safe_dump(genesis, f, sort_keys=False)
+    print(f"genesis: public keys added to {added} accounts")
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -671,6 +712,8 @@ def main(argv):
         print(public_key_hex(args[0]))
     elif command == "add-pubkeys":
         add_public_keys(args[0], args[1])
+    elif command == "with-public-keys":
+        with_public_keys(args)
     elif command == "plan":
         plan(args)
     elif command == "round":
