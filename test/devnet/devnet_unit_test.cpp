@@ -6,6 +6,8 @@
 
 #include <doctest.h>
 
+#include "common/chain/json_reader.h"
+
 #include "common/crypto/keys.h"
 #include "common/protocol/block_header.h"
 #include "common/protocol/tx.h"
@@ -137,25 +139,10 @@ TEST_CASE("header-hash.json: the devnet's header JSON and hash reproduce every c
   for (const auto& c : vectors["cases"]) {
     CAPTURE(c["name"].get<std::string>());
     const auto& j = c["header_json"];
-    protocol::BlockHeader header;
-    header.versionBlock = std::stoull(j["version"]["block"].get<std::string>());
-    header.versionApp =
-        j["version"].contains("app") ? std::stoull(j["version"]["app"].get<std::string>()) : 0;
-    header.chainId = j["chain_id"];
-    header.height = std::stoll(j["height"].get<std::string>());
-    header.time = *protocol::parseRfc3339(j["time"].get<std::string>());
-    header.lastBlockId.hash = hexBytes(j["last_block_id"]["hash"]);
-    header.lastBlockId.partSetTotal = j["last_block_id"]["parts"]["total"];
-    header.lastBlockId.partSetHash = hexBytes(j["last_block_id"]["parts"]["hash"]);
-    header.lastCommitHash = hexBytes(j["last_commit_hash"]);
-    header.dataHash = hexBytes(j["data_hash"]);
-    header.validatorsHash = hexBytes(j["validators_hash"]);
-    header.nextValidatorsHash = hexBytes(j["next_validators_hash"]);
-    header.consensusHash = hexBytes(j["consensus_hash"]);
-    header.appHash = hexBytes(j["app_hash"]);
-    header.lastResultsHash = hexBytes(j["last_results_hash"]);
-    header.evidenceHash = hexBytes(j["evidence_hash"]);
-    header.proposerAddress = hexBytes(j["proposer_address"]);
+    // The session manager's strict CometBFT header decoder reads the vector's JSON.
+    auto decoded = chain::json::header(chain::json::At{j, "header_json"});
+    REQUIRE_MESSAGE(decoded.ok(), decoded.error().message);
+    const protocol::BlockHeader& header = *decoded;
     auto hash = protocol::headerHash(header);
     REQUIRE(hash.ok());
     CHECK(upperHex(*hash) == c["hash"].get<std::string>());
