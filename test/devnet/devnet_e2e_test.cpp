@@ -14,9 +14,9 @@
 #include "test/devnet/ante.h"
 #include "test/devnet/devnet_client.h"
 #include "test/devnet/node.h"
-#include "test/support/promtool.h"
 #include "test/devnet/rpc_json.h"
 #include "test/devnet/state/chain_fixture.h"
+#include "test/support/promtool.h"
 
 namespace pocket::devnet::test {
 namespace {
@@ -251,8 +251,7 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   HttpReply metrics = devnet.get("/metrics");
   CHECK(metrics.status == 200);
   CHECK(metrics.body.find("devnet_blocks_total") != std::string::npos);
-  auto verdict =
-      pocket::testing::promtoolCheckMetrics(metrics.body, devnet.dir() + "/metrics.txt");
+  auto verdict = pocket::testing::promtoolCheckMetrics(metrics.body, devnet.dir() + "/metrics.txt");
   INFO("promtool says:\n" << verdict.complaints);
   CHECK(verdict.clean());
 }
@@ -638,8 +637,8 @@ TEST_CASE("broadcast_tx_commit: waits for the block; CheckTx and cache refusals 
   const std::string height = committed["height"];
   CHECK(std::stoll(height) >= 2);
   // The answer came after the commit: the tx and the balance are there already.
-  json found = devnet.call(
-      "tx", {{"hash", util::toBase64(*util::fromHex(send.hash))}, {"prove", false}});
+  json found =
+      devnet.call("tx", {{"hash", util::toBase64(*util::fromHex(send.hash))}, {"prove", false}});
   CHECK(found["height"] == height);
   CHECK(found["tx_result"] == committed["tx_result"]);
   CHECK(devnet.balance(to) == before + 77);
@@ -701,8 +700,9 @@ TEST_CASE("broadcast_tx_commit: a tx that no block includes times out with Comet
   CHECK(timedOut["data"] == "timed out waiting for tx to be included in a block");
   // The tx stays in the mempool, as on a real node.
   CHECK(devnet.call("num_unconfirmed_txs")["n_txs"] == "1");
-  CHECK(devnet.get("/metrics").body.find(
-            "devnet_rpc_rejections_total{reason=\"commit_timeout\"} 1") != std::string::npos);
+  CHECK(devnet.get("/metrics")
+            .body.find("devnet_rpc_rejections_total{reason=\"commit_timeout\"} 1") !=
+        std::string::npos);
 }
 
 TEST_CASE("test knob: flushing the mempool drops waiting txs until the client rebroadcasts") {
@@ -721,8 +721,7 @@ TEST_CASE("test knob: flushing the mempool drops waiting txs until the client re
   REQUIRE(accepted["code"] == 0);
   const std::int64_t broadcastAt = devnet.height();
   devnet.waitForHeight(broadcastAt + 3);
-  json missing =
-      devnet.callError("tx", {{"hash", util::toBase64(*util::fromHex(send.hash))}});
+  json missing = devnet.callError("tx", {{"hash", util::toBase64(*util::fromHex(send.hash))}});
   CHECK(missing["data"] == "tx (" + send.hash + ") not found");
   CHECK(devnet.balance(to) == before);
   CHECK(devnet.account(from).sequence == 0);
@@ -752,7 +751,9 @@ TEST_CASE("test knob: an RPC outage for N blocks while the chain keeps producing
   DevnetProcess devnet(kBinary, {"--seed", "outage"}, {"--block-time", "100ms"});
   devnet.waitForHeight(2);
   WsClient ws(devnet.port());
-  ws.send({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "subscribe"},
+  ws.send({{"jsonrpc", "2.0"},
+           {"id", 5},
+           {"method", "subscribe"},
            {"params", {{"query", "tm.event='NewBlockHeader'"}}}});
   REQUIRE(ws.readUntil([](const json& m) { return m.contains("result"); }));
 
@@ -797,8 +798,8 @@ TEST_CASE("abci_query: node config, all balances, claim not found, store paths a
   std::map<std::uint32_t, std::string> fields;
   auto read = protocol::wire::readFields(
       value, "ConfigResponse",
-      [&](protocol::wire::Reader&, const protocol::wire::Field& field)
-          -> std::optional<util::Error> {
+      [&](protocol::wire::Reader&,
+          const protocol::wire::Field& field) -> std::optional<util::Error> {
         fields[field.number] = std::string(util::asChars(field.bytes));
         return std::nullopt;
       });
@@ -829,16 +830,16 @@ TEST_CASE("abci_query: node config, all balances, claim not found, store paths a
   CHECK(claim["log"].get<std::string>().ends_with(": claim not found: key not found"));
 
   // prove=true on a gRPC path answers as the SDK does (no proofOps); store paths are refused.
-  json proved = devnet.call("abci_query", {{"path", std::string(protocol::kBalanceQueryPath)},
-                                           {"data", util::toHex(protocol::balanceQuery(faucet).data)},
-                                           {"height", "2"},
-                                           {"prove", true}})["response"];
+  json proved =
+      devnet.call("abci_query", {{"path", std::string(protocol::kBalanceQueryPath)},
+                                 {"data", util::toHex(protocol::balanceQuery(faucet).data)},
+                                 {"height", "2"},
+                                 {"prove", true}})["response"];
   CHECK(proved["code"] == 0);
   CHECK(proved["proofOps"].is_null());
-  json store = devnet.call("abci_query", {{"path", "/store/bank/key"},
-                                          {"data", "00"},
-                                          {"height", "0"},
-                                          {"prove", true}})["response"];
+  json store = devnet.call(
+      "abci_query",
+      {{"path", "/store/bank/key"}, {"data", "00"}, {"height", "0"}, {"prove", true}})["response"];
   CHECK(store["code"] == 6);
   CHECK(store["codespace"] == "sdk");
   CHECK(store["log"] ==

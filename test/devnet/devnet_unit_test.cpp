@@ -7,7 +7,6 @@
 #include <doctest.h>
 
 #include "common/chain/json_reader.h"
-
 #include "common/crypto/keys.h"
 #include "common/protocol/block_header.h"
 #include "common/protocol/tx.h"
@@ -15,6 +14,7 @@
 #include "test/devnet/ante.h"
 #include "test/devnet/event_query.h"
 #include "test/devnet/genesis_yaml.h"
+#include "test/devnet/node.h"
 #include "test/devnet/rpc_json.h"
 #include "test/devnet/rpc_params.h"
 #include "test/vectors_path.h"
@@ -525,6 +525,19 @@ TEST_CASE("durations read as Go writes them") {
   CHECK(*parseDuration("1m30s") == std::chrono::seconds(90));
   CHECK_FALSE(parseDuration("5").ok());
   CHECK_FALSE(parseDuration("").ok());
+}
+
+TEST_CASE("the node's Config query prints the minimum gas price as the SDK prints DecCoins") {
+  NodeOptions options;
+  CHECK(minimumGasPriceText(options) == "0.000001000000000000upokt");
+  options.minGasPriceNumerator = 25;
+  options.minGasPriceDenominator = 10;
+  CHECK(minimumGasPriceText(options) == "2.500000000000000000upokt");
+  options.minGasPriceNumerator = 1;
+  options.minGasPriceDenominator = 3;  // 18 decimals, truncated like sdk.Dec
+  CHECK(minimumGasPriceText(options) == "0.333333333333333333upokt");
+  options.minGasPriceNumerator = 0;
+  CHECK(minimumGasPriceText(options) == "");
 }
 
 }  // namespace pocket::devnet

@@ -183,11 +183,10 @@ void writeAtomically(const std::filesystem::path& path, const std::string& text)
 }
 
 int runNode(int argc, char** argv) {
-  Flags flags =
-      parseFlags(argc, argv, 2,
-                 {"genesis", "rpc", "block-time", "port-file", "timeout-broadcast-tx-commit",
-                  "log-level"},
-                 {});
+  Flags flags = parseFlags(
+      argc, argv, 2,
+      {"genesis", "rpc", "block-time", "port-file", "timeout-broadcast-tx-commit", "log-level"},
+      {});
   if (!flags.positional.empty()) throw UsageError("run takes no positional argument");
   auto genesisPath = flags.get("genesis");
   if (!genesisPath) throw UsageError("run needs --genesis FILE");

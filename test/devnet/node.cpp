@@ -13,8 +13,8 @@
 #include "common/protocol/abci_query.h"
 #include "common/protocol/proto_bytes.h"
 #include "common/protocol/proto_wire.h"
-#include "cosmos/tx/v1beta1/tx.pb.h"
 #include "common/util/base64.h"
+#include "cosmos/tx/v1beta1/tx.pb.h"
 #include "test/devnet/rpc_json.h"
 
 namespace pocket::devnet {
@@ -251,7 +251,8 @@ std::size_t Node::flushMempool() {
     dropped_.inc();
     util::LogLine(log_, util::LogLevel::info, "tx_dropped")
         .kv("tx", pending.hash)
-        .kv("reason", "the mempool was flushed on request (test knob); the client must rebroadcast");
+        .kv("reason",
+            "the mempool was flushed on request (test knob); the client must rebroadcast");
   }
   mempool_.clear();
   cache_.clear();

@@ -447,9 +447,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       server_->reject("control_refused", error->data);
       Json body = Json::object();
       body["error"] = error->data;
-      return write(error->code == kRpcMethodNotFound ? http::status::not_found
-                                                     : http::status::bad_request,
-                   body.dump(), "application/json", keepAlive);
+      return write(
+          error->code == kRpcMethodNotFound ? http::status::not_found : http::status::bad_request,
+          body.dump(), "application/json", keepAlive);
     }
     Json& answer = std::get<Json>(outcome);
     util::LogLine(server_->log, util::LogLevel::info, "devnet_control")
@@ -609,8 +609,8 @@ void RpcServer::Impl::answerCommits(const PublishedEvent& event) {
 void RpcServer::Impl::closeWebSockets() {
   std::vector<std::shared_ptr<WsSession>> open(sessions.begin(), sessions.end());
   if (!open.empty()) {
-    reject("rpc_outage", fmt::format("{} WebSocket connections closed for an RPC outage",
-                                     open.size()));
+    reject("rpc_outage",
+           fmt::format("{} WebSocket connections closed for an RPC outage", open.size()));
   }
   for (const auto& session : open) session->close();
 }
@@ -648,7 +648,8 @@ Json RpcServer::Impl::handleHttpBody(const std::string& body, http::status& stat
   std::vector<Json> responses;
   const bool single = !parsed.is_array();
   for (const Json& request : requests) {
-    std::optional<Json> response = handleRequest(request, false, nullptr, single ? &later : nullptr);
+    std::optional<Json> response =
+        handleRequest(request, false, nullptr, single ? &later : nullptr);
     if (response) responses.push_back(std::move(*response));
   }
   // A single request whose reply went to `later` (an id'd request only answers nullopt then).
