@@ -1,8 +1,10 @@
 #pragma once
 // Strict readers for CometBFT's JSON encodings (spec: int64/uint64 as decimal strings, int32 and
 // uint32 as numbers, HexBytes as hex, []byte as standard base64 or null, times as RFC 3339).
-// Internal to pocket_chain. Every failure is a kErrMalformed error whose message starts with the
+// Every failure is a kErrMalformed error whose message starts with the
 // JSON path of the offending value ("result.sync_info.latest_block_height: ...").
+// Used inside pocket_chain; header() is also the project's one decoder of a CometBFT header object
+// for other code that holds one (the devnet's tests decode the headers it serves with it).
 // Pure functions, thread-safe.
 
 #include <cstdint>

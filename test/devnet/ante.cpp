@@ -135,7 +135,7 @@ std::variant<AnteOutcome, AbciFailure> checkAnte(const protocol::DecodedTx& tx,
   // Constant gas, metered against the tx's limit.
   std::uint64_t gas = txGas(tx);
   outcome.gasUsed = gas;
-  if (tx.fee.gasLimit < gas) {
+  if (!context.infiniteGas && tx.fee.gasLimit < gas) {
     return sdkFailure(kCodeOutOfGas,
                       fmt::format("out of gas in location: txSize; gasWanted: {}, gasUsed: {}: "
                                   "out of gas",

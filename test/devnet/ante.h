@@ -77,6 +77,7 @@ struct AnteContext {
   protocol::Timestamp blockTime;  // its block time
   bool checkTx = false;           // CheckTx checks the minimum gas price; DeliverTx does not
   bool verifySignature = true;    // false in simulation (the signature is empty there)
+  bool infiniteGas = false;       // simulation: the gas meter has no limit (gas_limit unchecked)
   // Minimum gas price in upokt per unit of gas, as a fraction (numerator / denominator).
   std::uint64_t minGasPriceNumerator = 0;
   std::uint64_t minGasPriceDenominator = 1;

@@ -4,16 +4,19 @@
 // proof built with the project's own relay, SMST and transaction code, validated and settled.
 
 #include <fstream>
+#include <map>
 
 #include <doctest.h>
 
+#include "common/chain/json_reader.h"
 #include "common/protocol/block_header.h"
 #include "common/protocol/session_id.h"
 #include "test/devnet/ante.h"
 #include "test/devnet/devnet_client.h"
-#include "test/support/promtool.h"
+#include "test/devnet/node.h"
 #include "test/devnet/rpc_json.h"
 #include "test/devnet/state/chain_fixture.h"
+#include "test/support/promtool.h"
 
 namespace pocket::devnet::test {
 namespace {
@@ -24,27 +27,11 @@ util::Bytes hexOf(const json& value) {
   return *util::fromHex(value.get<std::string>());
 }
 
+// The header as the session manager's chain client decodes it.
 protocol::BlockHeader headerFromJson(const json& j) {
-  protocol::BlockHeader header;
-  header.versionBlock = std::stoull(j["version"]["block"].get<std::string>());
-  header.versionApp =
-      j["version"].contains("app") ? std::stoull(j["version"]["app"].get<std::string>()) : 0;
-  header.chainId = j["chain_id"];
-  header.height = std::stoll(j["height"].get<std::string>());
-  header.time = *protocol::parseRfc3339(j["time"].get<std::string>());
-  header.lastBlockId.hash = hexOf(j["last_block_id"]["hash"]);
-  header.lastBlockId.partSetTotal = j["last_block_id"]["parts"]["total"];
-  header.lastBlockId.partSetHash = hexOf(j["last_block_id"]["parts"]["hash"]);
-  header.lastCommitHash = hexOf(j["last_commit_hash"]);
-  header.dataHash = hexOf(j["data_hash"]);
-  header.validatorsHash = hexOf(j["validators_hash"]);
-  header.nextValidatorsHash = hexOf(j["next_validators_hash"]);
-  header.consensusHash = hexOf(j["consensus_hash"]);
-  header.appHash = hexOf(j["app_hash"]);
-  header.lastResultsHash = hexOf(j["last_results_hash"]);
-  header.evidenceHash = hexOf(j["evidence_hash"]);
-  header.proposerAddress = hexOf(j["proposer_address"]);
-  return header;
+  auto header = chain::json::header(chain::json::At{j, "block.header"});
+  REQUIRE_MESSAGE(header.ok(), header.error().message);
+  return *header;
 }
 
 const Event* unusedFindEvent = nullptr;  // chain_fixture's helpers are header-only
@@ -264,8 +251,7 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   HttpReply metrics = devnet.get("/metrics");
   CHECK(metrics.status == 200);
   CHECK(metrics.body.find("devnet_blocks_total") != std::string::npos);
-  auto verdict =
-      pocket::testing::promtoolCheckMetrics(metrics.body, devnet.dir() + "/metrics.txt");
+  auto verdict = pocket::testing::promtoolCheckMetrics(metrics.body, devnet.dir() + "/metrics.txt");
   INFO("promtool says:\n" << verdict.complaints);
   CHECK(verdict.clean());
 }
@@ -598,6 +584,267 @@ suppliers:
     settled = settled || e["type"] == "pocket.tokenomics.EventClaimSettled";
   CHECK(settled);
   (void)unusedFindEvent;
+}
+
+}  // namespace pocket::devnet::test
+
+namespace pocket::devnet::test {
+namespace {
+
+// POST /devnet/<action>: the test knob's answer (HTTP 200 required).
+json control(const DevnetProcess& devnet, const std::string& target) {
+  HttpReply reply = httpCall(devnet.port(), http::verb::post, target);
+  REQUIRE_MESSAGE(reply.status == 200, target, ": ", reply.body);
+  return reply.parsed();
+}
+
+std::int64_t stateHeight(const DevnetProcess& devnet) {
+  return devnet.state()["height"].get<std::int64_t>();
+}
+
+// A JSON-RPC POST answered with nothing: the connection was closed unanswered.
+bool unanswered(const DevnetProcess& devnet, const std::string& method) {
+  try {
+    devnet.post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", json::object()}});
+    return false;
+  } catch (const std::exception&) {
+    return true;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("broadcast_tx_commit: waits for the block; CheckTx and cache refusals answer at once") {
+  // The commit timeout is generous here: only the inclusion of a valid tx is awaited.
+  DevnetProcess devnet(kBinary, {"--seed", "commit"},
+                       {"--block-time", "100ms", "--timeout-broadcast-tx-commit", "60s"});
+  devnet.waitForHeight(2);
+  crypto::PrivateKey faucet = devnet.key("faucet");
+  std::string from = faucet.publicKey().address();
+  std::string to = devnet.key("gateway-1").publicKey().address();
+  const std::uint64_t before = devnet.balance(to);
+
+  protocol::SignedTx send = signMessages(devnet, faucet, {msgSend(from, to, 77)});
+  json committed = devnet.call("broadcast_tx_commit", {{"tx", util::toBase64(send.txRaw)}});
+  CHECK(committed["hash"] == send.hash);
+  CHECK(committed["check_tx"]["code"] == 0);
+  CHECK(committed["check_tx"]["codespace"] == "");
+  CHECK(committed["check_tx"]["gas_wanted"] == "200000");
+  CHECK(committed["tx_result"]["code"] == 0);
+  CHECK(hasEvent(committed["tx_result"]["events"], "message", "action",
+                 "/cosmos.bank.v1beta1.MsgSend"));
+  REQUIRE(committed["height"].is_string());
+  const std::string height = committed["height"];
+  CHECK(std::stoll(height) >= 2);
+  // The answer came after the commit: the tx and the balance are there already.
+  json found =
+      devnet.call("tx", {{"hash", util::toBase64(*util::fromHex(send.hash))}, {"prove", false}});
+  CHECK(found["height"] == height);
+  CHECK(found["tx_result"] == committed["tx_result"]);
+  CHECK(devnet.balance(to) == before + 77);
+
+  // The same bytes again: CometBFT's cache refuses before CheckTx, wrapped by the commit route.
+  json duplicate = devnet.callError("broadcast_tx_commit", {{"tx", util::toBase64(send.txRaw)}});
+  CHECK(duplicate["code"] == -32603);
+  CHECK(duplicate["data"] == "error on broadcastTxCommit: tx already exists in cache");
+
+  // Refused by CheckTx: answered at once with an empty tx_result and height 0.
+  SignOptions stale;
+  stale.sequence = 0;
+  stale.memo = "stale";
+  protocol::SignedTx staleTx = signMessages(devnet, faucet, {msgSend(from, to, 1)}, stale);
+  json refused = devnet.call("broadcast_tx_commit", {{"tx", util::toBase64(staleTx.txRaw)}});
+  CHECK(refused["check_tx"]["code"] == 32);
+  CHECK(refused["check_tx"]["codespace"] == "sdk");
+  CHECK(refused["check_tx"]["log"] ==
+        "account sequence mismatch, expected 1, got 0: incorrect account sequence");
+  CHECK(refused["tx_result"]["code"] == 0);
+  CHECK(refused["tx_result"]["events"] == json::array());
+  CHECK(refused["height"] == "0");
+  CHECK(refused["hash"] == staleTx.hash);
+
+  // The URI form waits the same way (reply id -1).
+  protocol::SignedTx viaUri = signMessages(devnet, faucet, {msgSend(from, to, 3)});
+  HttpReply uri = devnet.get("/broadcast_tx_commit?tx=0x" + util::toHex(viaUri.txRaw));
+  REQUIRE_MESSAGE(uri.status == 200, uri.body);
+  CHECK(uri.parsed()["id"] == -1);
+  CHECK(uri.parsed()["result"]["tx_result"]["code"] == 0);
+  CHECK(devnet.balance(to) == before + 80);
+
+  // Inside a batch the wait is not served: the tx is admitted, the reply says so.
+  protocol::SignedTx batched = signMessages(devnet, faucet, {msgSend(from, to, 5)});
+  json batch = devnet
+                   .post(json::array({{{"jsonrpc", "2.0"},
+                                       {"id", 7},
+                                       {"method", "broadcast_tx_commit"},
+                                       {"params", {{"tx", util::toBase64(batched.txRaw)}}}},
+                                      {{"jsonrpc", "2.0"}, {"id", 8}, {"method", "health"}}}))
+                   .parsed();
+  REQUIRE(batch.is_array());
+  CHECK(batch[0]["error"]["code"] == -32603);
+  CHECK(batch[0]["error"]["data"].get<std::string>().find("not served inside a batch") !=
+        std::string::npos);
+  CHECK(batch[1]["result"] == json::object());
+  CHECK(devnet.waitForTx(batched.hash)["tx_result"]["code"] == 0);
+}
+
+TEST_CASE("broadcast_tx_commit: a tx that no block includes times out with CometBFT's error") {
+  // One-hour blocks: nothing after block 1, so the wait can only end by the (short) timeout.
+  DevnetProcess devnet(kBinary, {"--seed", "commit-timeout"},
+                       {"--block-time", "1h", "--timeout-broadcast-tx-commit", "300ms"});
+  crypto::PrivateKey faucet = devnet.key("faucet");
+  std::string from = faucet.publicKey().address();
+  protocol::SignedTx send = signMessages(devnet, faucet, {msgSend(from, from, 1)});
+  json timedOut = devnet.callError("broadcast_tx_commit", {{"tx", util::toBase64(send.txRaw)}});
+  CHECK(timedOut["code"] == -32603);
+  CHECK(timedOut["data"] == "timed out waiting for tx to be included in a block");
+  // The tx stays in the mempool, as on a real node.
+  CHECK(devnet.call("num_unconfirmed_txs")["n_txs"] == "1");
+  CHECK(devnet.get("/metrics")
+            .body.find("devnet_rpc_rejections_total{reason=\"commit_timeout\"} 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("test knob: flushing the mempool drops waiting txs until the client rebroadcasts") {
+  DevnetProcess devnet(kBinary, {"--seed", "flush"}, {"--block-time", "100ms"});
+  devnet.waitForHeight(2);
+  crypto::PrivateKey faucet = devnet.key("faucet");
+  std::string from = faucet.publicKey().address();
+  std::string to = devnet.key("gateway-1").publicKey().address();
+  const std::uint64_t before = devnet.balance(to);
+
+  // Every block of the next 100000 starts with an empty mempool: accepted txs never land.
+  json flushing = control(devnet, "/devnet/flush-mempool?blocks=100000");
+  CHECK(flushing["flush_before_blocks"] == 100000);
+  protocol::SignedTx send = signMessages(devnet, faucet, {msgSend(from, to, 11)});
+  json accepted = devnet.broadcast(send.txRaw);
+  REQUIRE(accepted["code"] == 0);
+  const std::int64_t broadcastAt = devnet.height();
+  devnet.waitForHeight(broadcastAt + 3);
+  json missing = devnet.callError("tx", {{"hash", util::toBase64(*util::fromHex(send.hash))}});
+  CHECK(missing["data"] == "tx (" + send.hash + ") not found");
+  CHECK(devnet.balance(to) == before);
+  CHECK(devnet.account(from).sequence == 0);
+  CHECK(devnet.log().find("event=tx_dropped tx=" + send.hash) != std::string::npos);
+
+  // Stop flushing; the same bytes are accepted again (the cache was emptied) and land.
+  json stopped = control(devnet, "/devnet/flush-mempool?blocks=0");
+  CHECK(stopped["flush_before_blocks"] == 0);
+  json again = devnet.broadcast(send.txRaw);
+  REQUIRE_MESSAGE(again["code"] == 0, again.dump());
+  CHECK(devnet.waitForTx(send.hash)["tx_result"]["code"] == 0);
+  CHECK(devnet.balance(to) == before + 11);
+  CHECK(devnet.get("/metrics").body.find("devnet_txs_dropped_total{reason=\"mempool_flushed\"}") !=
+        std::string::npos);
+
+  // The JSON-RPC route of a real node (unsafe_flush_mempool) and bad knob arguments.
+  CHECK(devnet.call("unsafe_flush_mempool") == json::object());
+  HttpReply bad = httpCall(devnet.port(), http::verb::post, "/devnet/flush-mempool?blocks=x");
+  CHECK(bad.status == 400);
+  CHECK(bad.parsed()["error"] ==
+        "/devnet/flush-mempool: blocks must be a count of blocks from 0 to 100000 (?blocks=N)");
+  CHECK(httpCall(devnet.port(), http::verb::get, "/devnet/flush-mempool").status == 405);
+  CHECK(httpCall(devnet.port(), http::verb::post, "/devnet/no-such-knob").status == 404);
+}
+
+TEST_CASE("test knob: an RPC outage for N blocks while the chain keeps producing blocks") {
+  DevnetProcess devnet(kBinary, {"--seed", "outage"}, {"--block-time", "100ms"});
+  devnet.waitForHeight(2);
+  WsClient ws(devnet.port());
+  ws.send({{"jsonrpc", "2.0"},
+           {"id", 5},
+           {"method", "subscribe"},
+           {"params", {{"query", "tm.event='NewBlockHeader'"}}}});
+  REQUIRE(ws.readUntil([](const json& m) { return m.contains("result"); }));
+
+  // A long outage: the RPC and WebSocket go silent, /devnet/state still answers and the chain
+  // goes on.
+  json outage = control(devnet, "/devnet/rpc-outage?blocks=100000");
+  const std::int64_t from = outage["from_height"];
+  CHECK(outage["until_height"] == from + 100000);
+  CHECK(unanswered(devnet, "status"));
+  CHECK_THROWS(devnet.get("/status"));
+  CHECK(devnet.get("/metrics").status == 200);
+  // The subscriber is disconnected: reading ends without a message that is not a block event.
+  CHECK_FALSE(ws.readUntil([](const json&) { return false; }));
+  REQUIRE(pocket::testing::waitFor([&] { return stateHeight(devnet) >= from + 3; },
+                                   "blocks during the outage"));
+  CHECK(unanswered(devnet, "health"));
+  CHECK(devnet.get("/metrics").body.find("devnet_rpc_rejections_total{reason=\"rpc_outage\"}") !=
+        std::string::npos);
+
+  // Ended early with blocks=0: the RPC answers at once, at the height the chain reached.
+  control(devnet, "/devnet/rpc-outage?blocks=0");
+  CHECK(devnet.height() >= from + 3);
+
+  // A short outage ends by itself once its blocks are committed.
+  json shortOutage = control(devnet, "/devnet/rpc-outage?blocks=3");
+  const std::int64_t until = shortOutage["until_height"];
+  REQUIRE(pocket::testing::waitFor([&] { return stateHeight(devnet) >= until; },
+                                   "the end of a 3-block outage"));
+  CHECK(devnet.height() >= until);
+  CHECK(httpCall(devnet.port(), http::verb::post, "/devnet/rpc-outage").status == 400);
+}
+
+TEST_CASE("abci_query: node config, all balances, claim not found, store paths and prove") {
+  DevnetProcess devnet(kBinary, {"--seed", "more-queries"}, {"--block-time", "100ms"});
+  devnet.waitForHeight(3);
+  std::string faucet = devnet.key("faucet").publicKey().address();
+
+  // cosmos.base.node.v1beta1.Service/Config: the genesis min gas price as DecCoins.
+  json config = devnet.query(protocol::AbciQuery{std::string(kNodeConfigQueryPath), {}});
+  REQUIRE_MESSAGE(config["code"] == 0, config.dump());
+  util::Bytes value = *util::fromBase64(config["value"].get<std::string>());
+  std::map<std::uint32_t, std::string> fields;
+  auto read = protocol::wire::readFields(
+      value, "ConfigResponse",
+      [&](protocol::wire::Reader&,
+          const protocol::wire::Field& field) -> std::optional<util::Error> {
+        fields[field.number] = std::string(util::asChars(field.bytes));
+        return std::nullopt;
+      });
+  REQUIRE(read.ok());
+  CHECK(fields[1] == "0.000001000000000000upokt");
+
+  // x/bank AllBalances: the upokt balance; nothing for an empty account.
+  util::Bytes request;
+  protocol::wire::Writer writer(request);
+  writer.stringField(1, faucet);
+  json all = devnet.query(protocol::AbciQuery{std::string(kAllBalancesQueryPath), request});
+  REQUIRE_MESSAGE(all["code"] == 0, all.dump());
+  util::Bytes coin;
+  protocol::wire::Writer coinWriter(coin);
+  coinWriter.stringField(1, "upokt");
+  coinWriter.stringField(2, "1000000000000000");
+  util::Bytes expected;
+  protocol::wire::Writer expectedWriter(expected);
+  expectedWriter.messageHeader(1, coin.size());
+  expectedWriter.raw(coin);
+  expectedWriter.messageHeader(2, 0);
+  CHECK(util::toHex(*util::fromBase64(all["value"].get<std::string>())) == util::toHex(expected));
+
+  // A claim that does not exist: NotFound → code 22.
+  json claim = devnet.query(protocol::claimQuery(std::string(64, 'a'), faucet));
+  CHECK(claim["code"] == 22);
+  CHECK(claim["codespace"] == "sdk");
+  CHECK(claim["log"].get<std::string>().ends_with(": claim not found: key not found"));
+
+  // prove=true on a gRPC path answers as the SDK does (no proofOps); store paths are refused.
+  json proved =
+      devnet.call("abci_query", {{"path", std::string(protocol::kBalanceQueryPath)},
+                                 {"data", util::toHex(protocol::balanceQuery(faucet).data)},
+                                 {"height", "2"},
+                                 {"prove", true}})["response"];
+  CHECK(proved["code"] == 0);
+  CHECK(proved["proofOps"].is_null());
+  json store = devnet.call(
+      "abci_query",
+      {{"path", "/store/bank/key"}, {"data", "00"}, {"height", "0"}, {"prove", true}})["response"];
+  CHECK(store["code"] == 6);
+  CHECK(store["codespace"] == "sdk");
+  CHECK(store["log"] ==
+        "pocket-devnet serves no store queries (/store/bank/key): it keeps no IAVL store, so it "
+        "has neither raw keys nor merkle proofs; use the gRPC query paths: unknown request");
 }
 
 }  // namespace pocket::devnet::test

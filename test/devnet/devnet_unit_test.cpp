@@ -6,6 +6,7 @@
 
 #include <doctest.h>
 
+#include "common/chain/json_reader.h"
 #include "common/crypto/keys.h"
 #include "common/protocol/block_header.h"
 #include "common/protocol/tx.h"
@@ -13,6 +14,7 @@
 #include "test/devnet/ante.h"
 #include "test/devnet/event_query.h"
 #include "test/devnet/genesis_yaml.h"
+#include "test/devnet/node.h"
 #include "test/devnet/rpc_json.h"
 #include "test/devnet/rpc_params.h"
 #include "test/vectors_path.h"
@@ -137,25 +139,10 @@ TEST_CASE("header-hash.json: the devnet's header JSON and hash reproduce every c
   for (const auto& c : vectors["cases"]) {
     CAPTURE(c["name"].get<std::string>());
     const auto& j = c["header_json"];
-    protocol::BlockHeader header;
-    header.versionBlock = std::stoull(j["version"]["block"].get<std::string>());
-    header.versionApp =
-        j["version"].contains("app") ? std::stoull(j["version"]["app"].get<std::string>()) : 0;
-    header.chainId = j["chain_id"];
-    header.height = std::stoll(j["height"].get<std::string>());
-    header.time = *protocol::parseRfc3339(j["time"].get<std::string>());
-    header.lastBlockId.hash = hexBytes(j["last_block_id"]["hash"]);
-    header.lastBlockId.partSetTotal = j["last_block_id"]["parts"]["total"];
-    header.lastBlockId.partSetHash = hexBytes(j["last_block_id"]["parts"]["hash"]);
-    header.lastCommitHash = hexBytes(j["last_commit_hash"]);
-    header.dataHash = hexBytes(j["data_hash"]);
-    header.validatorsHash = hexBytes(j["validators_hash"]);
-    header.nextValidatorsHash = hexBytes(j["next_validators_hash"]);
-    header.consensusHash = hexBytes(j["consensus_hash"]);
-    header.appHash = hexBytes(j["app_hash"]);
-    header.lastResultsHash = hexBytes(j["last_results_hash"]);
-    header.evidenceHash = hexBytes(j["evidence_hash"]);
-    header.proposerAddress = hexBytes(j["proposer_address"]);
+    // The session manager's strict CometBFT header decoder reads the vector's JSON.
+    auto decoded = chain::json::header(chain::json::At{j, "header_json"});
+    REQUIRE_MESSAGE(decoded.ok(), decoded.error().message);
+    const protocol::BlockHeader& header = *decoded;
     auto hash = protocol::headerHash(header);
     REQUIRE(hash.ok());
     CHECK(upperHex(*hash) == c["hash"].get<std::string>());
@@ -538,6 +525,19 @@ TEST_CASE("durations read as Go writes them") {
   CHECK(*parseDuration("1m30s") == std::chrono::seconds(90));
   CHECK_FALSE(parseDuration("5").ok());
   CHECK_FALSE(parseDuration("").ok());
+}
+
+TEST_CASE("the node's Config query prints the minimum gas price as the SDK prints DecCoins") {
+  NodeOptions options;
+  CHECK(minimumGasPriceText(options) == "0.000001000000000000upokt");
+  options.minGasPriceNumerator = 25;
+  options.minGasPriceDenominator = 10;
+  CHECK(minimumGasPriceText(options) == "2.500000000000000000upokt");
+  options.minGasPriceNumerator = 1;
+  options.minGasPriceDenominator = 3;  // 18 decimals, truncated like sdk.Dec
+  CHECK(minimumGasPriceText(options) == "0.333333333333333333upokt");
+  options.minGasPriceNumerator = 0;
+  CHECK(minimumGasPriceText(options) == "");
 }
 
 }  // namespace pocket::devnet

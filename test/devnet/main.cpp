@@ -4,7 +4,7 @@
 //                          [--services a,b] [--supplier-url URL] [--block-time D]
 //                          [--session-blocks N] [--seed TEXT] [--force]
 //   pocket-devnet run --genesis FILE [--rpc HOST:PORT] [--block-time D] [--port-file FILE]
-//                     [--log-level L]
+//                     [--timeout-broadcast-tx-commit D] [--log-level L]
 //   pocket-devnet inspect --rpc URL [--json]
 //
 // main() builds every component of `run` and wires them: the log and the metrics, the chain state
@@ -48,7 +48,7 @@ constexpr const char* kUsage =
     "                         [--services a,b] [--supplier-url URL] [--block-time D]\n"
     "                         [--session-blocks N] [--seed TEXT] [--force]\n"
     "  pocket-devnet run --genesis FILE [--rpc HOST:PORT] [--block-time D] [--port-file FILE]\n"
-    "                    [--log-level debug|info|warn|error]\n"
+    "                    [--timeout-broadcast-tx-commit D] [--log-level debug|info|warn|error]\n"
     "  pocket-devnet inspect --rpc URL [--json]\n";
 
 struct UsageError : std::runtime_error {
@@ -183,8 +183,10 @@ void writeAtomically(const std::filesystem::path& path, const std::string& text)
 }
 
 int runNode(int argc, char** argv) {
-  Flags flags =
-      parseFlags(argc, argv, 2, {"genesis", "rpc", "block-time", "port-file", "log-level"}, {});
+  Flags flags = parseFlags(
+      argc, argv, 2,
+      {"genesis", "rpc", "block-time", "port-file", "timeout-broadcast-tx-commit", "log-level"},
+      {});
   if (!flags.positional.empty()) throw UsageError("run takes no positional argument");
   auto genesisPath = flags.get("genesis");
   if (!genesisPath) throw UsageError("run needs --genesis FILE");
@@ -223,6 +225,15 @@ int runNode(int argc, char** argv) {
     config->genesis.genesisTime = toTime(nowTimestamp());
   }
   const std::chrono::milliseconds blockTime = config->genesis.blockTime;
+  std::chrono::milliseconds commitTimeout = kDefaultBroadcastCommitTimeout;
+  if (auto text = flags.get("timeout-broadcast-tx-commit")) {
+    auto duration = parseDuration(*text);
+    if (!duration) throw UsageError("--timeout-broadcast-tx-commit: " + duration.error().message);
+    commitTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+    if (commitTimeout.count() <= 0) {
+      throw UsageError("--timeout-broadcast-tx-commit: must be at least 1ms");
+    }
+  }
 
   util::LogSink log(stderr, level);
   util::MetricsRegistry metrics;
@@ -233,7 +244,8 @@ int runNode(int argc, char** argv) {
   Node node(state, nodeOptions, log, metrics);
   RpcMethods methods(node, "");
   boost::asio::io_context io;
-  RpcServer server(io, host, static_cast<std::uint16_t>(port), methods, log, metrics);
+  RpcServer server(io, host, static_cast<std::uint16_t>(port), methods, log, metrics,
+                   commitTimeout);
   methods.setRpcAddress(fmt::format("tcp://{}:{}", host, server.port()));
 
   // Block 1 exists before the first request is served.

@@ -11,8 +11,10 @@
 #include "common/crypto/hash.h"
 #include "common/crypto/keys.h"
 #include "common/protocol/abci_query.h"
+#include "common/protocol/proto_bytes.h"
 #include "common/protocol/proto_wire.h"
 #include "common/util/base64.h"
+#include "cosmos/tx/v1beta1/tx.pb.h"
 #include "test/devnet/rpc_json.h"
 
 namespace pocket::devnet {
@@ -85,7 +87,12 @@ Node::Node(ChainState& state, NodeOptions options, util::LogSink& log,
           metrics
               .counter("devnet_txs_delivered_total", "transactions executed in a block with code 0")
               .with()),
-      blocksMade_(metrics.counter("devnet_blocks_total", "blocks produced").with()) {
+      blocksMade_(metrics.counter("devnet_blocks_total", "blocks produced").with()),
+      dropped_(metrics
+                   .counter("devnet_txs_dropped_total",
+                            "transactions dropped from the mempool without a block, by reason",
+                            {"reason"})
+                   .with({"mempool_flushed"})) {
   crypto::Hash32 proposer = crypto::sha256(util::asBytes(std::string_view("devnet-proposer")));
   proposerAddress_.assign(proposer.begin(), proposer.begin() + 20);
   genesisAppHash_ = labelHash("devnet-genesis-" + state_.genesis().chainId);
@@ -122,6 +129,7 @@ AnteContext Node::anteContext(Mode mode) const {
   }
   context.checkTx = mode == Mode::check;
   context.verifySignature = mode != Mode::simulate;
+  context.infiniteGas = mode == Mode::simulate;
   context.minGasPriceNumerator = options_.minGasPriceNumerator;
   context.minGasPriceDenominator = options_.minGasPriceDenominator;
   return context;
@@ -235,6 +243,21 @@ void Node::countRejection(std::string_view stage, const ExecTxResult& result,
       .kv("codespace", result.codespace)
       .kv("code", result.code)
       .kv("reason", result.log);
+}
+
+std::size_t Node::flushMempool() {
+  const std::size_t count = mempool_.size();
+  for (const PendingTx& pending : mempool_) {
+    dropped_.inc();
+    util::LogLine(log_, util::LogLevel::info, "tx_dropped")
+        .kv("tx", pending.hash)
+        .kv("reason",
+            "the mempool was flushed on request (test knob); the client must rebroadcast");
+  }
+  mempool_.clear();
+  cache_.clear();
+  cacheOrder_.clear();
+  return count;
 }
 
 std::variant<CheckTxAnswer, BroadcastRefusal> Node::checkTx(util::ByteSpan tx, bool addToMempool) {
@@ -438,6 +461,10 @@ ExecTxResult Node::deliver(const util::Bytes& bytes, std::int64_t blockHeight) {
 }
 
 const Block& Node::produceBlock(protocol::Timestamp now) {
+  if (flushBlocksLeft_ > 0) {
+    --flushBlocksLeft_;
+    flushMempool();
+  }
   const Block* previous = latestBlock();
   Block block;
   protocol::BlockHeader& header = block.header;
@@ -525,10 +552,33 @@ const Block& Node::produceBlock(protocol::Timestamp now) {
   return made;
 }
 
+namespace {
+
+// Simulation does not verify the signature, so the sign mode plays no part: clients leave it
+// UNSPECIFIED there (CosmJS does). The tx is re-encoded with SIGN_MODE_DIRECT so the strict
+// decoder accepts it; bytes that do not parse are passed on unchanged for the decoder to refuse.
+util::Bytes withDirectSignMode(util::ByteSpan txRaw) {
+  cosmos::tx::v1beta1::TxRaw raw;
+  cosmos::tx::v1beta1::AuthInfo authInfo;
+  if (!protocol::parse(txRaw, raw) ||
+      !protocol::parse(util::asBytes(raw.auth_info_bytes()), authInfo) ||
+      authInfo.signer_infos_size() != 1 ||
+      authInfo.signer_infos(0).mode_info().single().mode() ==
+          cosmos::tx::signing::v1beta1::SIGN_MODE_DIRECT) {
+    return util::Bytes(txRaw.begin(), txRaw.end());
+  }
+  authInfo.mutable_signer_infos(0)->mutable_mode_info()->mutable_single()->set_mode(
+      cosmos::tx::signing::v1beta1::SIGN_MODE_DIRECT);
+  raw.set_auth_info_bytes(authInfo.SerializeAsString());
+  return protocol::serialize(raw);
+}
+
+}  // namespace
+
 QueryOutcome Node::simulate(util::ByteSpan txBytes, bool protobufResponse) const {
   QueryOutcome outcome;
   outcome.height = height();
-  Admission admission = admit(txBytes, Mode::simulate);
+  Admission admission = admit(withDirectSignMode(txBytes), Mode::simulate);
   std::uint64_t gasUsed = admission.ante ? admission.ante->gasUsed : 0;
   if (!admission.ante) {
     if (protobufResponse) {
@@ -562,6 +612,20 @@ QueryOutcome Node::simulate(util::ByteSpan txBytes, bool protobufResponse) const
   return outcome;
 }
 
+std::string minimumGasPriceText(const NodeOptions& options) {
+  if (options.minGasPriceNumerator == 0 || options.minGasPriceDenominator == 0) return "";
+  // numerator / denominator with 18 decimals, by long division (no overflow).
+  const std::uint64_t den = options.minGasPriceDenominator;
+  std::string text = std::to_string(options.minGasPriceNumerator / den) + ".";
+  std::uint64_t remainder = options.minGasPriceNumerator % den;
+  for (int digit = 0; digit < 18; ++digit) {
+    remainder *= 10;
+    text += static_cast<char>('0' + remainder / den);
+    remainder %= den;
+  }
+  return text + std::string(kFeeDenom);
+}
+
 QueryOutcome Node::query(std::string_view path, util::ByteSpan data,
                          std::int64_t queryHeight) const {
   if (path == "/cosmos.tx.v1beta1.Service/BroadcastTx") {
@@ -569,6 +633,19 @@ QueryOutcome Node::query(std::string_view path, util::ByteSpan data,
     outcome.code = kCodeInvalidRequest;
     outcome.codespace = std::string(kCodespaceSdk);
     outcome.log = "can't route a broadcast tx message: invalid request";
+    outcome.height = queryHeight == 0 ? height() : queryHeight;
+    return outcome;
+  }
+  if (path == kNodeConfigQueryPath) {
+    // ConfigResponse{1 minimum_gas_price, 2 pruning_keep_recent, 3 pruning_interval}: the node's
+    // own settings, whatever the height.
+    util::Bytes value;
+    protocol::wire::Writer writer(value);
+    writer.stringField(1, minimumGasPriceText(options_));
+    writer.stringField(2, std::to_string(ChainState::kDefaultRetainedHeights));
+    writer.stringField(3, "1");
+    QueryOutcome outcome;
+    outcome.value = std::move(value);
     outcome.height = queryHeight == 0 ? height() : queryHeight;
     return outcome;
   }

@@ -46,6 +46,9 @@ inline constexpr std::size_t kMempoolMaxTxs = 5000;
 inline constexpr std::string_view kAppName = "pocket";
 inline constexpr std::string_view kAppVersion = "v0.1.35";
 
+// cosmos.base.node.v1beta1.Service/Config: the node's minimum gas price and pruning settings.
+inline constexpr std::string_view kNodeConfigQueryPath = "/cosmos.base.node.v1beta1.Service/Config";
+
 struct NodeOptions {
   // Minimum gas price in upokt per gas unit, as numerator / denominator (0 = no minimum).
   std::uint64_t minGasPriceNumerator = 1;
@@ -79,6 +82,17 @@ class Node {
   // on the check state.
   std::variant<CheckTxAnswer, BroadcastRefusal> checkTx(util::ByteSpan tx, bool addToMempool);
 
+  // CometBFT's Flush (the unsafe_flush_mempool RPC), a test knob: every tx waiting in the mempool
+  // is dropped and the duplicate cache is emptied, so a client must rebroadcast (the same bytes
+  // are accepted again). The check state keeps what the dropped txs consumed until the next block
+  // is committed, as the SDK's does. Each dropped tx is counted
+  // (devnet_txs_dropped_total{reason="mempool_flushed"}) and logged. Returns how many were dropped.
+  std::size_t flushMempool();
+  // Also flushes the mempool right before each of the next `blocks` blocks (0 stops it), so txs
+  // broadcast meanwhile are accepted by CheckTx and then never land.
+  void flushBeforeBlocks(std::int64_t blocks) { flushBlocksLeft_ = blocks; }
+  std::int64_t flushBlocksLeft() const { return flushBlocksLeft_; }
+
   // Makes, executes and commits the next block with every tx of the mempool, in arrival order.
   // `now` is the wall clock; the block time is the genesis time for block 1, then
   // max(now, previous + 1 ms).
@@ -96,7 +110,8 @@ class Node {
   const ChainState& state() const { return state_; }
   const std::string& chainId() const { return state_.genesis().chainId; }
 
-  // abci_query: the simulation paths here, everything else from the state machine.
+  // abci_query: the simulation paths and the node's Config here, everything else from the state
+  // machine.
   QueryOutcome query(std::string_view path, util::ByteSpan data, std::int64_t height) const;
 
  private:
@@ -137,6 +152,7 @@ class Node {
   util::Counter& admitted_;
   util::Counter& delivered_;
   util::Counter& blocksMade_;
+  util::Counter& dropped_;
 
   std::vector<Block> blocks_;                       // blocks_[h - 1] is height h
   std::map<std::string, TxLocation> txIndex_;       // uppercase hex hash → location
@@ -147,6 +163,7 @@ class Node {
   std::map<std::string, CheckStateDelta> checkState_;
   // Committed unordered nonces: signer → timeout timestamps (ns) not yet expired.
   std::map<std::string, std::set<std::int64_t>> unorderedNonces_;
+  std::int64_t flushBlocksLeft_ = 0;
   // The block being executed (DeliverTx context); 0 between blocks.
   std::int64_t executingHeight_ = 0;
   protocol::Timestamp executingTime_;
@@ -154,6 +171,10 @@ class Node {
   util::Bytes genesisAppHash_;
   std::string feeCollector_;
 };
+
+// The minimum gas price as the SDK prints DecCoins ("0.000001000000000000upokt": 18 decimals and
+// the denom); "" when there is none.
+std::string minimumGasPriceText(const NodeOptions& options);
 
 // Wall-clock time as a protobuf timestamp.
 protocol::Timestamp nowTimestamp();

@@ -1,7 +1,9 @@
 #include "test/devnet/rpc_methods.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -13,30 +15,6 @@
 
 namespace pocket::devnet {
 namespace {
-
-using Names = std::vector<std::string_view>;
-
-const std::map<std::string_view, Names>& methodTable() {
-  // Argument names in rpc/core/routes.go order (positional params follow it).
-  static const std::map<std::string_view, Names> kTable = {
-      {"health", {}},
-      {"status", {}},
-      {"abci_info", {}},
-      {"abci_query", {"path", "data", "height", "prove"}},
-      {"block", {"height"}},
-      {"block_by_hash", {"hash"}},
-      {"header", {"height"}},
-      {"blockchain", {"minHeight", "maxHeight"}},
-      {"block_results", {"height"}},
-      {"check_tx", {"tx"}},
-      {"broadcast_tx_sync", {"tx"}},
-      {"broadcast_tx_async", {"tx"}},
-      {"tx", {"hash", "prove"}},
-      {"tx_search", {"query", "prove", "page", "per_page", "order_by"}},
-      {"num_unconfirmed_txs", {}},
-  };
-  return kTable;
-}
 
 RpcError invalidParams(const util::Error& error) {
   return RpcError{kRpcInvalidParams, error.message};
@@ -58,6 +36,18 @@ Json publishedData(std::string_view type, Json value) {
   return data;
 }
 
+Json eventsJson(const std::vector<Event>& events) {
+  Json out = Json::array();
+  for (const Event& event : events) out.push_back(eventJson(event));
+  return out;
+}
+
+Json txResultsJson(const std::vector<ExecTxResult>& results) {
+  Json out = Json::array();
+  for (const ExecTxResult& result : results) out.push_back(execTxResultJson(result));
+  return out;
+}
+
 void addEvents(EventMap& map, const std::vector<Event>& events) {
   for (const Event& event : events) {
     for (const EventAttribute& attribute : event.attributes) {
@@ -68,41 +58,79 @@ void addEvents(EventMap& map, const std::vector<Event>& events) {
 
 }  // namespace
 
+const std::map<std::string_view, RpcMethods::Method>& RpcMethods::methods() {
+  // Argument names in rpc/core/routes.go order (positional params follow it), and the handler.
+  static const std::map<std::string_view, Method> kTable = {
+      {"health", {{}, [](RpcMethods&, const RpcParams&) -> RpcOutcome { return Json::object(); }}},
+      {"status", {{}, [](RpcMethods& m, const RpcParams&) { return m.status(); }}},
+      {"abci_info", {{}, [](RpcMethods& m, const RpcParams&) { return m.abciInfo(); }}},
+      {"abci_query",
+       {{"path", "data", "height", "prove"},
+        [](RpcMethods& m, const RpcParams& p) { return m.abciQuery(p); }}},
+      {"block", {{"height"}, [](RpcMethods& m, const RpcParams& p) { return m.block(p); }}},
+      {"block_by_hash",
+       {{"hash"}, [](RpcMethods& m, const RpcParams& p) { return m.blockByHash(p); }}},
+      {"header", {{"height"}, [](RpcMethods& m, const RpcParams& p) { return m.header(p); }}},
+      {"blockchain",
+       {{"minHeight", "maxHeight"},
+        [](RpcMethods& m, const RpcParams& p) { return m.blockchain(p); }}},
+      {"block_results",
+       {{"height"}, [](RpcMethods& m, const RpcParams& p) { return m.blockResults(p); }}},
+      {"check_tx", {{"tx"}, [](RpcMethods& m, const RpcParams& p) { return m.checkTx(p); }}},
+      {"broadcast_tx_sync",
+       {{"tx"}, [](RpcMethods& m, const RpcParams& p) { return m.broadcast(p, true); }}},
+      {"broadcast_tx_async",
+       {{"tx"}, [](RpcMethods& m, const RpcParams& p) { return m.broadcast(p, false); }}},
+      {"broadcast_tx_commit",
+       {{"tx"}, [](RpcMethods& m, const RpcParams& p) { return m.broadcastCommit(p); }}},
+      {"tx", {{"hash", "prove"}, [](RpcMethods& m, const RpcParams& p) { return m.tx(p); }}},
+      {"tx_search",
+       {{"query", "prove", "page", "per_page", "order_by"},
+        [](RpcMethods& m, const RpcParams& p) { return m.txSearch(p); }}},
+      {"num_unconfirmed_txs",
+       {{}, [](RpcMethods& m, const RpcParams&) { return m.numUnconfirmedTxs(); }}},
+      {"unsafe_flush_mempool",
+       {{},
+        [](RpcMethods& m, const RpcParams&) -> RpcOutcome {
+          m.node_.flushMempool();
+          return Json::object();
+        }}},
+  };
+  return kTable;
+}
+
 RpcMethods::RpcMethods(Node& node, std::string rpcAddress)
     : node_(node), rpcAddress_(std::move(rpcAddress)) {
 }
 
 std::optional<std::vector<std::string_view>> RpcMethods::argumentNames(
     std::string_view method) const {
-  auto it = methodTable().find(method);
-  if (it == methodTable().end()) return std::nullopt;
-  return it->second;
+  auto it = methods().find(method);
+  if (it == methods().end()) return std::nullopt;
+  return it->second.arguments;
 }
 
 RpcOutcome RpcMethods::call(std::string_view method, const RpcParams& params) {
-  if (method == "health") return Json::object();
-  if (method == "status") return status();
-  if (method == "abci_info") return abciInfo();
-  if (method == "abci_query") return abciQuery(params);
-  if (method == "block") return block(params);
-  if (method == "block_by_hash") return blockByHash(params);
-  if (method == "header") return header(params);
-  if (method == "blockchain") return blockchain(params);
-  if (method == "block_results") return blockResults(params);
-  if (method == "check_tx") return checkTx(params);
-  if (method == "broadcast_tx_sync") return broadcast(params, true);
-  if (method == "broadcast_tx_async") return broadcast(params, false);
-  if (method == "tx") return tx(params);
-  if (method == "tx_search") return txSearch(params);
-  if (method == "num_unconfirmed_txs") {
-    Json out = Json::object();
-    out["n_txs"] = std::to_string(node_.mempoolSize());
-    out["total"] = std::to_string(node_.mempoolSize());
-    out["total_bytes"] = "0";
-    out["txs"] = nullptr;
-    return out;
-  }
-  return RpcError{kRpcMethodNotFound, ""};
+  auto it = methods().find(method);
+  if (it == methods().end()) return RpcError{kRpcMethodNotFound, ""};
+  return it->second.run(*this, params);
+}
+
+RpcOutcome RpcMethods::numUnconfirmedTxs() const {
+  Json out = Json::object();
+  out["n_txs"] = std::to_string(node_.mempoolSize());
+  out["total"] = std::to_string(node_.mempoolSize());
+  out["total_bytes"] = "0";
+  out["txs"] = nullptr;
+  return out;
+}
+
+std::variant<std::int64_t, RpcError> RpcMethods::heightArgument(const RpcParams& params) const {
+  auto requested = params.int64Param("height");
+  if (!requested) return invalidParams(requested.error());
+  auto height = resolveHeight(*requested);
+  if (!height) return internal(height.error().message);
+  return *height;
 }
 
 util::Result<std::int64_t> RpcMethods::resolveHeight(std::optional<std::int64_t> height) const {
@@ -202,6 +230,16 @@ RpcOutcome RpcMethods::abciQuery(const RpcParams& params) const {
     outcome.codespace = std::string(kCodespaceSdk);
     outcome.log = fmt::format(
         "cannot query with proof when height <= 1; please provide a valid height: invalid request");
+  } else if (path->starts_with("/store/")) {
+    // Raw store reads are where a real node attaches merkle proofs (proofOps); the devnet has no
+    // IAVL store to read or prove, and says so rather than answering without a proof.
+    outcome.code = kCodeUnknownRequest;
+    outcome.codespace = std::string(kCodespaceSdk);
+    outcome.log = fmt::format(
+        "pocket-devnet serves no store queries ({}): it keeps no IAVL store, so it has neither raw "
+        "keys nor merkle proofs; use the gRPC query paths: unknown request",
+        *path);
+    outcome.height = queryHeight == 0 ? node_.height() : queryHeight;
   } else {
     outcome = node_.query(*path, *data, queryHeight);
   }
@@ -221,11 +259,9 @@ RpcOutcome RpcMethods::abciQuery(const RpcParams& params) const {
 }
 
 RpcOutcome RpcMethods::block(const RpcParams& params) const {
-  auto requested = params.int64Param("height");
-  if (!requested) return invalidParams(requested.error());
-  auto height = resolveHeight(*requested);
-  if (!height) return internal(height.error().message);
-  const Block* b = node_.block(*height);
+  auto height = heightArgument(params);
+  if (auto* error = std::get_if<RpcError>(&height)) return *error;
+  const Block* b = node_.block(std::get<std::int64_t>(height));
   Json out = Json::object();
   out["block_id"] = blockIdJson(b->hash, 1, b->partSetHash);
   out["block"] = blockJson(*b, node_.proposerAddress());
@@ -248,12 +284,10 @@ RpcOutcome RpcMethods::blockByHash(const RpcParams& params) const {
 }
 
 RpcOutcome RpcMethods::header(const RpcParams& params) const {
-  auto requested = params.int64Param("height");
-  if (!requested) return invalidParams(requested.error());
-  auto height = resolveHeight(*requested);
-  if (!height) return internal(height.error().message);
+  auto height = heightArgument(params);
+  if (auto* error = std::get_if<RpcError>(&height)) return *error;
   Json out = Json::object();
-  out["header"] = headerJson(node_.block(*height)->header);
+  out["header"] = headerJson(node_.block(std::get<std::int64_t>(height))->header);
   return out;
 }
 
@@ -287,42 +321,21 @@ RpcOutcome RpcMethods::blockchain(const RpcParams& params) const {
 
 Json RpcMethods::finalizeBlockJson(const Block& b) const {
   Json out = Json::object();
-  if (!b.finalizeBlockEvents.empty()) {
-    Json events = Json::array();
-    for (const Event& event : b.finalizeBlockEvents) events.push_back(eventJson(event));
-    out["events"] = std::move(events);
-  }
-  if (!b.txResults.empty()) {
-    Json results = Json::array();
-    for (const ExecTxResult& result : b.txResults) results.push_back(execTxResultJson(result));
-    out["tx_results"] = std::move(results);
-  }
+  if (!b.finalizeBlockEvents.empty()) out["events"] = eventsJson(b.finalizeBlockEvents);
+  if (!b.txResults.empty()) out["tx_results"] = txResultsJson(b.txResults);
   out["app_hash"] = util::toBase64(b.appHashAfter);
   return out;
 }
 
 RpcOutcome RpcMethods::blockResults(const RpcParams& params) const {
-  auto requested = params.int64Param("height");
-  if (!requested) return invalidParams(requested.error());
-  auto height = resolveHeight(*requested);
-  if (!height) return internal(height.error().message);
-  const Block* b = node_.block(*height);
+  auto height = heightArgument(params);
+  if (auto* error = std::get_if<RpcError>(&height)) return *error;
+  const Block* b = node_.block(std::get<std::int64_t>(height));
   Json out = Json::object();
-  out["height"] = std::to_string(*height);
-  if (b->txResults.empty()) {
-    out["txs_results"] = nullptr;
-  } else {
-    Json results = Json::array();
-    for (const ExecTxResult& result : b->txResults) results.push_back(execTxResultJson(result));
-    out["txs_results"] = std::move(results);
-  }
-  if (b->finalizeBlockEvents.empty()) {
-    out["finalize_block_events"] = nullptr;
-  } else {
-    Json events = Json::array();
-    for (const Event& event : b->finalizeBlockEvents) events.push_back(eventJson(event));
-    out["finalize_block_events"] = std::move(events);
-  }
+  out["height"] = std::to_string(b->header.height);
+  out["txs_results"] = b->txResults.empty() ? Json(nullptr) : txResultsJson(b->txResults);
+  out["finalize_block_events"] =
+      b->finalizeBlockEvents.empty() ? Json(nullptr) : eventsJson(b->finalizeBlockEvents);
   out["validator_updates"] = nullptr;
   out["consensus_param_updates"] = nullptr;
   out["app_hash"] = util::toBase64(b->appHashAfter);
@@ -342,6 +355,81 @@ RpcOutcome RpcMethods::broadcast(const RpcParams& params, bool sync) {
   out["codespace"] = sync ? checked.result.codespace : "";
   out["hash"] = checked.hash;
   return out;
+}
+
+RpcOutcome RpcMethods::broadcastCommit(const RpcParams& params) {
+  auto bytes = params.bytesParam("tx");
+  if (!bytes) return invalidParams(bytes.error());
+  auto answer = node_.checkTx(*bytes, true);
+  if (auto* refusal = std::get_if<BroadcastRefusal>(&answer)) {
+    return internal("error on broadcastTxCommit: " + refusal->text);
+  }
+  const CheckTxAnswer& checked = std::get<CheckTxAnswer>(answer);
+  Json checkTx = execTxResultJson(checked.result);
+  if (checked.result.code != 0) {
+    // Refused by CheckTx: answered at once, with an empty tx_result and height 0.
+    Json out = Json::object();
+    out["check_tx"] = std::move(checkTx);
+    out["tx_result"] = execTxResultJson(ExecTxResult{});
+    out["hash"] = checked.hash;
+    out["height"] = "0";
+    return out;
+  }
+  return AwaitTx{checked.hash, std::move(checkTx)};
+}
+
+RpcOutcome RpcMethods::control(std::string_view action,
+                               const std::map<std::string, std::string>& arguments) {
+  auto unexpected = [&](const std::set<std::string>& allowed) -> std::optional<RpcError> {
+    for (const auto& [key, value] : arguments) {
+      if (!allowed.contains(key)) {
+        return RpcError{kRpcInvalidParams,
+                        fmt::format("/devnet/{}: unknown argument '{}'", action, key)};
+      }
+    }
+    return std::nullopt;
+  };
+  // ?blocks=N: a count from 0 to 100000; `fallback` when absent (nullopt: required).
+  auto blockCount = [&](std::optional<std::int64_t> fallback) -> util::Result<std::int64_t> {
+    auto it = arguments.find("blocks");
+    if (it == arguments.end() && fallback) return *fallback;
+    std::int64_t blocks = -1;
+    if (it != arguments.end()) {
+      const std::string& text = it->second;
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), blocks);
+      if (ec != std::errc() || ptr != text.data() + text.size()) blocks = -1;
+    }
+    if (blocks < 0 || blocks > 100000) {
+      return util::makeError(
+          "bad_argument",
+          fmt::format("/devnet/{}: blocks must be a count of blocks from 0 to 100000 (?blocks=N)",
+                      action));
+    }
+    return blocks;
+  };
+  if (action == "flush-mempool") {
+    if (auto bad = unexpected({"blocks"})) return *bad;
+    auto blocks = blockCount(std::int64_t{0});
+    if (!blocks) return RpcError{kRpcInvalidParams, blocks.error().message};
+    Json out = Json::object();
+    out["dropped"] = node_.flushMempool();
+    node_.flushBeforeBlocks(*blocks);
+    out["height"] = node_.height();
+    out["flush_before_blocks"] = *blocks;
+    return out;
+  }
+  if (action == "rpc-outage") {
+    if (auto bad = unexpected({"blocks"})) return *bad;
+    auto blocks = blockCount(std::nullopt);
+    if (!blocks) return RpcError{kRpcInvalidParams, blocks.error().message};
+    outageUntil_ = node_.height() + *blocks;
+    Json out = Json::object();
+    out["from_height"] = node_.height();
+    out["until_height"] = outageUntil_;
+    return out;
+  }
+  return RpcError{kRpcMethodNotFound,
+                  fmt::format("/devnet/{}: unknown action (flush-mempool, rpc-outage)", action)};
 }
 
 RpcOutcome RpcMethods::checkTx(const RpcParams& params) {
@@ -446,11 +534,9 @@ std::vector<PublishedEvent> RpcMethods::blockEvents(const Block& b) const {
     PublishedEvent event;
     event.events["tm.event"].push_back("NewBlockEvents");
     addEvents(event.events, b.finalizeBlockEvents);
-    Json events = Json::array();
-    for (const Event& e : b.finalizeBlockEvents) events.push_back(eventJson(e));
     Json value = Json::object();
     value["height"] = std::to_string(b.header.height);
-    value["events"] = std::move(events);
+    value["events"] = eventsJson(b.finalizeBlockEvents);
     value["num_txs"] = std::to_string(b.txs.size());
     event.data = publishedData("tendermint/event/NewBlockEvents", std::move(value));
     out.push_back(std::move(event));

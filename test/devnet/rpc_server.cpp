@@ -1,9 +1,11 @@
 #include "test/devnet/rpc_server.h"
 
 #include <deque>
+#include <list>
 #include <stdexcept>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -123,8 +125,18 @@ class WsSession;
 }  // namespace
 
 struct RpcServer::Impl : std::enable_shared_from_this<RpcServer::Impl> {
+  // Writes a deferred reply: the whole JSON-RPC response, and whether it is an error.
+  using Replier = std::function<void(Json response, bool failed)>;
+  // A broadcast_tx_commit waiting for its tx's block.
+  struct PendingCommit {
+    Json id;
+    AwaitTx await;
+    Replier reply;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+
   Impl(asio::io_context& ioContext, RpcDispatcher& rpcDispatcher, util::LogSink& logSink,
-       util::MetricsRegistry& registry)
+       util::MetricsRegistry& registry, std::chrono::milliseconds broadcastCommitTimeout)
       : io(ioContext),
         acceptor(ioContext),
         dispatcher(rpcDispatcher),
@@ -138,12 +150,21 @@ struct RpcServer::Impl : std::enable_shared_from_this<RpcServer::Impl> {
         eventsSent(registry
                        .counter("devnet_rpc_events_sent_total",
                                 "subscription events written to WebSocket clients")
-                       .with()) {}
+                       .with()),
+        commitTimeout(broadcastCommitTimeout) {}
 
   void accept();
-  // Answers one JSON-RPC request object (POST or WebSocket); nullopt for a notification.
-  std::optional<Json> handleRequest(const Json& request, bool overWebSocket, WsSession* ws);
-  Json handleHttpBody(const std::string& body, http::status& status, bool& empty);
+  // Answers one JSON-RPC request object (POST or WebSocket); nullopt for a notification, or when
+  // the reply was deferred to `later` (broadcast_tx_commit; `later` is null inside a batch).
+  std::optional<Json> handleRequest(const Json& request, bool overWebSocket, WsSession* ws,
+                                    const Replier* later);
+  // `deferred` is set when the single request's reply went to `later`.
+  Json handleHttpBody(const std::string& body, http::status& status, bool& empty,
+                      const Replier& later, bool& deferred);
+  // Registers a broadcast_tx_commit waiting for its tx (answered by answerCommits or its timer).
+  void awaitTx(Json id, AwaitTx await, Replier reply);
+  void answerCommits(const PublishedEvent& event);
+  void closeWebSockets();
   void reject(std::string_view reason, std::string_view detail) {
     rejections.with({std::string(reason)}).inc();
     util::LogLine(log, util::LogLevel::info, "rpc_rejected")
@@ -159,7 +180,9 @@ struct RpcServer::Impl : std::enable_shared_from_this<RpcServer::Impl> {
   util::Family<util::Counter>& requests;
   util::Family<util::Counter>& rejections;
   util::Counter& eventsSent;
+  std::chrono::milliseconds commitTimeout;
   std::set<std::shared_ptr<WsSession>> sessions;
+  std::list<std::shared_ptr<PendingCommit>> commits;
   bool closed = false;
 };
 
@@ -264,7 +287,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       send(errorResponse(nullptr, kRpcParseError, "error unmarshaling request: invalid JSON"));
       return;
     }
-    std::optional<Json> response = server_->handleRequest(request, true, this);
+    std::weak_ptr<WsSession> weak = weak_from_this();
+    RpcServer::Impl::Replier later = [weak](Json response, bool) {
+      if (auto self = weak.lock()) self->send(response);
+    };
+    std::optional<Json> response = server_->handleRequest(request, true, this, &later);
     if (response) send(*response);
   }
 
@@ -325,6 +352,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::string path = target.substr(0, target.find('?'));
     std::string query = path.size() < target.size() ? target.substr(path.size() + 1) : "";
 
+    // A test-requested RPC outage: everything but the devnet's own endpoints goes unanswered.
+    if (server_->dispatcher.rpcOutage() && !path.starts_with("/devnet/") && path != "/metrics") {
+      server_->reject("rpc_outage", "connection closed unanswered during an RPC outage: " + path);
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_.socket().close(ignored);
+      return;
+    }
     if (path == "/websocket" && websocket::is_upgrade(request)) {
       auto ws = std::make_shared<WsSession>(server_, stream_.release_socket());
       server_->sessions.insert(ws);
@@ -340,6 +375,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return write(http::status::ok, server_->dispatcher.devnetState().dump(), "application/json",
                    keepAlive);
     }
+    if (path.starts_with("/devnet/")) return control(request, path.substr(8), query, keepAlive);
     if (path == "/" || path == "/v1" || path == "/v1/") {
       if (request.body().empty()) {
         return write(
@@ -350,7 +386,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       server_->requests.with({"http_post"}).inc();
       http::status status = http::status::ok;
       bool empty = false;
-      Json body = server_->handleHttpBody(request.body(), status, empty);
+      bool deferred = false;
+      auto self = shared_from_this();
+      RpcServer::Impl::Replier later = [self, keepAlive](Json response, bool) {
+        self->write(http::status::ok, response.dump(), "application/json", keepAlive);
+      };
+      Json body = server_->handleHttpBody(request.body(), status, empty, later, deferred);
+      if (deferred) return;
       return write(status, empty ? std::string() : body.dump(), "application/json", keepAlive);
     }
     std::string method = path.substr(1);
@@ -371,6 +413,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     RpcParams params = RpcParams::fromUri(parseQueryString(query));
     RpcOutcome outcome = server_->dispatcher.call(method, params);
+    if (auto* await = std::get_if<AwaitTx>(&outcome)) {
+      auto self = shared_from_this();
+      return server_->awaitTx(id, std::move(*await), [self, keepAlive](Json response, bool failed) {
+        self->write(failed ? http::status::internal_server_error : http::status::ok,
+                    response.dump(), "application/json", keepAlive);
+      });
+    }
     if (auto* error = std::get_if<RpcError>(&outcome)) {
       server_->reject(error->code == kRpcInvalidParams ? "invalid_params" : "internal_error",
                       error->data);
@@ -380,6 +429,34 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     write(http::status::ok, successResponse(id, std::move(std::get<Json>(outcome))).dump(),
           "application/json", keepAlive);
+  }
+
+  // POST /devnet/<action>?key=value: a test knob; its JSON answer, or {"error": text}.
+  void control(const http::request<http::string_body>& request, const std::string& action,
+               const std::string& query, bool keepAlive) {
+    if (request.method() != http::verb::post) {
+      server_->reject("control_refused", "/devnet/" + action + " needs POST");
+      Json body = Json::object();
+      body["error"] = "/devnet/" + action + " takes POST";
+      return write(http::status::method_not_allowed, body.dump(), "application/json", keepAlive);
+    }
+    std::map<std::string, std::string> arguments;
+    for (const auto& [key, value] : parseQueryString(query)) arguments[key] = value;
+    RpcOutcome outcome = server_->dispatcher.control(action, arguments);
+    if (auto* error = std::get_if<RpcError>(&outcome)) {
+      server_->reject("control_refused", error->data);
+      Json body = Json::object();
+      body["error"] = error->data;
+      return write(
+          error->code == kRpcMethodNotFound ? http::status::not_found : http::status::bad_request,
+          body.dump(), "application/json", keepAlive);
+    }
+    Json& answer = std::get<Json>(outcome);
+    util::LogLine(server_->log, util::LogLevel::info, "devnet_control")
+        .kv("action", action)
+        .kv("answer", answer.dump());
+    if (server_->dispatcher.rpcOutage()) server_->closeWebSockets();
+    write(http::status::ok, answer.dump(), "application/json", keepAlive);
   }
 
   void write(http::status status, std::string body, std::string_view contentType, bool keepAlive) {
@@ -417,7 +494,7 @@ void RpcServer::Impl::accept() {
 }
 
 std::optional<Json> RpcServer::Impl::handleRequest(const Json& request, bool overWebSocket,
-                                                   WsSession* ws) {
+                                                   WsSession* ws, const Replier* later) {
   auto idIt = request.find("id");
   if (idIt == request.end() || idIt->is_null()) return std::nullopt;  // a notification
   if (!validId(*idIt)) {
@@ -467,6 +544,18 @@ std::optional<Json> RpcServer::Impl::handleRequest(const Json& request, bool ove
     return successResponse(id, Json::object());
   }
   RpcOutcome outcome = dispatcher.call(method, *parsed);
+  if (auto* await = std::get_if<AwaitTx>(&outcome)) {
+    if (later == nullptr) {
+      // The tx is in the mempool; only the wait is not served inside a batch.
+      const std::string text =
+          "broadcast_tx_commit is not served inside a batch by pocket-devnet; the tx " +
+          await->hash + " was accepted by CheckTx";
+      reject("commit_in_batch", text);
+      return errorResponse(id, kRpcInternalError, text);
+    }
+    awaitTx(id, std::move(*await), *later);
+    return std::nullopt;
+  }
   if (auto* error = std::get_if<RpcError>(&outcome)) {
     reject(error->code == kRpcInvalidParams ? "invalid_params" : "internal_error", error->data);
     return errorResponse(id, error->code, error->data);
@@ -474,7 +563,60 @@ std::optional<Json> RpcServer::Impl::handleRequest(const Json& request, bool ove
   return successResponse(id, std::move(std::get<Json>(outcome)));
 }
 
-Json RpcServer::Impl::handleHttpBody(const std::string& body, http::status& status, bool& empty) {
+void RpcServer::Impl::awaitTx(Json id, AwaitTx await, Replier reply) {
+  auto pending = std::make_shared<PendingCommit>();
+  pending->id = std::move(id);
+  pending->await = std::move(await);
+  pending->reply = std::move(reply);
+  pending->timer = std::make_unique<asio::steady_timer>(io, commitTimeout);
+  commits.push_back(pending);
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<PendingCommit> weakPending = pending;
+  pending->timer->async_wait([weak, weakPending](const beast::error_code& ec) {
+    auto self = weak.lock();
+    auto waiting = weakPending.lock();
+    if (ec || !self || !waiting) return;
+    self->commits.remove(waiting);
+    const std::string text = "timed out waiting for tx to be included in a block";
+    self->reject("commit_timeout", text + " " + waiting->await.hash);
+    waiting->reply(errorResponse(waiting->id, kRpcInternalError, text), true);
+  });
+}
+
+void RpcServer::Impl::answerCommits(const PublishedEvent& event) {
+  if (commits.empty()) return;
+  auto hashes = event.events.find("tx.hash");
+  if (hashes == event.events.end() || hashes->second.empty()) return;
+  const std::string& hash = hashes->second.front();
+  for (auto it = commits.begin(); it != commits.end();) {
+    std::shared_ptr<PendingCommit> pending = *it;
+    if (pending->await.hash != hash) {
+      ++it;
+      continue;
+    }
+    it = commits.erase(it);
+    pending->timer->cancel();
+    const Json& txResult = event.data["value"]["TxResult"];
+    Json result = Json::object();
+    result["check_tx"] = pending->await.checkTx;
+    result["tx_result"] = txResult["result"];
+    result["hash"] = hash;
+    result["height"] = txResult["height"];
+    pending->reply(successResponse(pending->id, std::move(result)), false);
+  }
+}
+
+void RpcServer::Impl::closeWebSockets() {
+  std::vector<std::shared_ptr<WsSession>> open(sessions.begin(), sessions.end());
+  if (!open.empty()) {
+    reject("rpc_outage",
+           fmt::format("{} WebSocket connections closed for an RPC outage", open.size()));
+  }
+  for (const auto& session : open) session->close();
+}
+
+Json RpcServer::Impl::handleHttpBody(const std::string& body, http::status& status, bool& empty,
+                                     const Replier& later, bool& deferred) {
   Json parsed = Json::parse(body, nullptr, false);
   if (parsed.is_discarded() || !(parsed.is_object() || parsed.is_array())) {
     reject("parse_error", "request body is not JSON");
@@ -504,9 +646,16 @@ Json RpcServer::Impl::handleHttpBody(const std::string& body, http::status& stat
     requests.push_back(parsed);
   }
   std::vector<Json> responses;
+  const bool single = !parsed.is_array();
   for (const Json& request : requests) {
-    std::optional<Json> response = handleRequest(request, false, nullptr);
+    std::optional<Json> response =
+        handleRequest(request, false, nullptr, single ? &later : nullptr);
     if (response) responses.push_back(std::move(*response));
+  }
+  // A single request whose reply went to `later` (an id'd request only answers nullopt then).
+  if (single && responses.empty() && parsed.contains("id") && !parsed["id"].is_null() &&
+      validId(parsed["id"])) {
+    deferred = true;
   }
   empty = responses.empty();
   // CometBFT writes a single response as an object, several as an array.
@@ -517,8 +666,9 @@ Json RpcServer::Impl::handleHttpBody(const std::string& body, http::status& stat
 }
 
 RpcServer::RpcServer(asio::io_context& io, const std::string& host, std::uint16_t port,
-                     RpcDispatcher& dispatcher, util::LogSink& log, util::MetricsRegistry& metrics)
-    : impl_(std::make_shared<Impl>(io, dispatcher, log, metrics)) {
+                     RpcDispatcher& dispatcher, util::LogSink& log, util::MetricsRegistry& metrics,
+                     std::chrono::milliseconds commitTimeout)
+    : impl_(std::make_shared<Impl>(io, dispatcher, log, metrics, commitTimeout)) {
   beast::error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) throw std::runtime_error(fmt::format("--rpc: '{}' is not an IP address", host));
@@ -543,6 +693,11 @@ std::uint16_t RpcServer::port() const {
 }
 
 void RpcServer::publish(const std::vector<PublishedEvent>& events) {
+  for (const PublishedEvent& event : events) impl_->answerCommits(event);
+  if (impl_->dispatcher.rpcOutage()) {
+    impl_->closeWebSockets();
+    return;
+  }
   // Copy: a failing write may remove a session while iterating.
   std::vector<std::shared_ptr<WsSession>> sessions(impl_->sessions.begin(), impl_->sessions.end());
   for (const PublishedEvent& event : events) {
@@ -555,6 +710,8 @@ void RpcServer::close() {
   impl_->closed = true;
   beast::error_code ignored;
   impl_->acceptor.close(ignored);
+  for (const auto& pending : impl_->commits) pending->timer->cancel();
+  impl_->commits.clear();
   for (const auto& session : impl_->sessions) session->close();
 }
 

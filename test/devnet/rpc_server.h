@@ -2,8 +2,11 @@
 // The devnet's CometBFT RPC transport (chain.md §1): JSON-RPC over HTTP `POST /` (single and
 // batch, notifications without a reply), URI `GET /<method>?arg=…` (reply id -1), WebSocket
 // `/websocket` (JSON-RPC text frames; subscribe / unsubscribe / unsubscribe_all for event queries),
-// `GET /devnet/state` and `GET /metrics` (Prometheus text: the devnet's counters). The methods
-// themselves are an RpcDispatcher's.
+// `GET /devnet/state` and `GET /metrics` (Prometheus text: the devnet's counters), and the
+// test-only knobs `POST /devnet/<action>` (flush the mempool, an RPC outage for N blocks). The
+// methods themselves are an RpcDispatcher's. broadcast_tx_commit replies once its tx's Tx event is
+// published (or its timeout passes): as a single HTTP request, a URI request or over WebSocket;
+// inside a batch it is refused.
 //
 // Ownership: main() builds the server with references to the io_context, the dispatcher, the log
 // and the metrics; they outlive it. Connections own themselves (shared_ptr held by their pending
@@ -13,6 +16,7 @@
 // Errors: a transport failure ends its own connection only; oversized bodies get -32600 and the
 // connection is closed; every rejection is counted and logged.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -56,8 +60,16 @@ struct RpcError {
   std::string data;  // the Go error text (message is derived from the code)
 };
 
-// The result of one method call: its `result` JSON, or the error.
-using RpcOutcome = std::variant<Json, RpcError>;
+// broadcast_tx_commit after a successful CheckTx: the reply waits for the Tx event of `hash`
+// (uppercase hex) and is then {check_tx, tx_result, hash, height}; after the server's commit
+// timeout it is the error CometBFT gives ("timed out waiting for tx to be included in a block").
+struct AwaitTx {
+  std::string hash;
+  Json checkTx;
+};
+
+// The result of one method call: its `result` JSON, the error, or a reply that waits for a block.
+using RpcOutcome = std::variant<Json, RpcError, AwaitTx>;
 
 // One published event: what subscriptions match against, and the `data` they receive.
 struct PublishedEvent {
@@ -76,20 +88,34 @@ class RpcDispatcher {
   virtual RpcOutcome call(std::string_view method, const RpcParams& params) = 0;
   // GET /devnet/state.
   virtual Json devnetState() = 0;
+  // POST /devnet/<action>?key=value: the test knobs (docs/devnet.md); an RpcError with
+  // kRpcInvalidParams for a bad argument, kRpcMethodNotFound for an unknown action.
+  virtual RpcOutcome control(std::string_view action,
+                             const std::map<std::string, std::string>& arguments) = 0;
+  // True while a test asked for an RPC outage: every request except /devnet/* and /metrics then
+  // has its connection closed unanswered, and WebSocket clients are disconnected.
+  virtual bool rpcOutage() const = 0;
 };
+
+// CometBFT's timeout_broadcast_tx_commit default.
+inline constexpr std::chrono::milliseconds kDefaultBroadcastCommitTimeout{10000};
 
 class RpcServer {
  public:
   // Binds `host:port` (port 0 = any) and starts accepting; throws std::runtime_error when the
   // address cannot be bound.
+  // `commitTimeout` bounds a broadcast_tx_commit's wait for its block.
   RpcServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port,
-            RpcDispatcher& dispatcher, util::LogSink& log, util::MetricsRegistry& metrics);
+            RpcDispatcher& dispatcher, util::LogSink& log, util::MetricsRegistry& metrics,
+            std::chrono::milliseconds commitTimeout = kDefaultBroadcastCommitTimeout);
   ~RpcServer();
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
 
   std::uint16_t port() const;
-  // Sends each event to every subscription whose query matches it.
+  // Sends each event to every subscription whose query matches it, and answers every waiting
+  // broadcast_tx_commit whose tx is among the Tx events. During an RPC outage nothing is sent
+  // (WebSocket clients are disconnected instead); waiting commits are still answered.
   void publish(const std::vector<PublishedEvent>& events);
   // Stops accepting and closes every connection.
   void close();

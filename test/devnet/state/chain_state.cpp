@@ -1986,6 +1986,39 @@ QueryOutcome ChainState::query(std::string_view path, util::ByteSpan data,
       res.mutable_balance()->set_amount(std::to_string(amount));
       return bytesOf(res);
     };
+  } else if (path == kAllBalancesQueryPath) {
+    // QueryAllBalancesRequest{1 address, 2 pagination, 3 resolve_denom}; the response lists the
+    // non-zero balances (only upokt here) and an empty PageResponse, as x/bank does.
+    handler = [](const State& s, std::int64_t, util::ByteSpan in) -> QueryAnswer {
+      std::string address;
+      auto read = protocol::wire::readFields(
+          in, "QueryAllBalancesRequest",
+          [&](protocol::wire::Reader&, const protocol::wire::Field& field)
+              -> std::optional<util::Error> {
+            if (field.number == 1 && field.type == protocol::wire::WireType::lengthDelimited) {
+              address = std::string(util::asChars(field.bytes));
+            }
+            return std::nullopt;
+          });
+      if (!read) return grpcFailure("InvalidArgument", "invalid request");
+      if (auto bad = addressError(address)) {
+        return grpcFailure("InvalidArgument", "invalid address: " + *bad);
+      }
+      util::Bytes coin;
+      if (auto it = s.accounts.find(address); it != s.accounts.end() && it->second.balance > 0) {
+        protocol::wire::Writer writer(coin);
+        writer.stringField(1, kDenom);
+        writer.stringField(2, std::to_string(it->second.balance));
+      }
+      util::Bytes out;
+      protocol::wire::Writer writer(out);
+      if (!coin.empty()) {
+        writer.messageHeader(1, coin.size());
+        writer.raw(coin);
+      }
+      writer.messageHeader(2, 0);
+      return out;
+    };
   } else if (path == protocol::kGetSessionQueryPath) {
     handler = [&d](const State& s, std::int64_t at, util::ByteSpan in) -> QueryAnswer {
       session::QueryGetSessionRequest req;

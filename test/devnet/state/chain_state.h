@@ -203,6 +203,9 @@ struct TxOutcome {
 };
 
 // The outcome of a query (the fields of abci.ResponseQuery the devnet sets).
+// x/bank's AllBalances (QueryAllBalancesRequest{1 address} → {1 balances, 2 pagination}).
+inline constexpr std::string_view kAllBalancesQueryPath = "/cosmos.bank.v1beta1.Query/AllBalances";
+
 struct QueryOutcome {
   std::uint32_t code = 0;
   std::string codespace;  // "sdk" when code != 0
@@ -329,7 +332,8 @@ class ChainState {
   // --- Queries ---
   // Answers an abci_query gRPC path at `height` (0 = last committed) with BaseApp's height rules
   // and error mapping (spec: chain.md §3): the paths of common/protocol/abci_query.h except the
-  // two simulation paths, which need the node's ante handler. Unknown path: code 6
+  // two simulation paths, which need the node's ante handler, plus kAllBalancesQueryPath (what
+  // Cosmos wallets ask for a balance list). Unknown path: code 6
   // "unknown query path: unknown request".
   QueryOutcome query(std::string_view path, util::ByteSpan data, std::int64_t height) const;
 
