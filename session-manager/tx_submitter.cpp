@@ -174,6 +174,7 @@ struct ChainTxSubmitter::Record {
     std::string hash;
     std::uint64_t sequence = 0;
     std::uint64_t feeUpokt = 0;
+    bool dead = false;  // can never land (refused by CheckTx, or in a block with code 32)
   };
 
   TxRequest request;
@@ -319,9 +320,10 @@ ChainTxSubmitter::ChainTxSubmitter(TxSubmitterOptions options,
   if (options_.broadcastWorkers == 0) options_.broadcastWorkers = 1;
   if (options_.rebroadcastIntervalBlocks < 1) options_.rebroadcastIntervalBlocks = 1;
   for (const auto& key : keys) {
-    auto signer = std::make_unique<Signer>(Signer{
-        key.publicKey().address(), key,
-        util::Bytes(key.publicKey().compressed().begin(), key.publicKey().compressed().end())});
+    crypto::PublicKey publicKey = key.publicKey();
+    const auto& point = publicKey.compressed();
+    auto signer = std::make_unique<Signer>(
+        Signer{publicKey.address(), key, util::Bytes(point.begin(), point.end())});
     signers_.emplace(signer->address, std::move(signer));
   }
 
@@ -355,7 +357,8 @@ ChainTxSubmitter::ChainTxSubmitter(TxSubmitterOptions options,
       record->gasLimit = j.value("gasLimit", std::uint64_t{0});
       record->feeUpokt = j.value("feeUpokt", std::uint64_t{0});
       for (const auto& s : j.at("signed")) {
-        record->signedTxs.push_back({s.at("hash"), s.at("sequence"), s.at("feeUpokt")});
+        record->signedTxs.push_back(
+            {s.at("hash"), s.at("sequence"), s.at("feeUpokt"), s.value("dead", false)});
       }
       record->lastBroadcastHeight = j.value("lastBroadcastHeight", std::int64_t{0});
       record->broadcasts = j.value("broadcasts", 0u);
@@ -757,7 +760,9 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
     if (!account) {
       metrics_->nodeErrors.with({"account"}).inc();
     } else {
-      if (*signer.nextSequence < account->sequence) signer.nextSequence = account->sequence;
+      if (signer.nextSequence && *signer.nextSequence < account->sequence) {
+        signer.nextSequence = account->sequence;
+      }
       for (Record* r : live) {
         if (r->state != Record::State::broadcast || r->lastBroadcastHeight >= height ||
             r->lookupFailed) {
@@ -811,6 +816,7 @@ void ChainTxSubmitter::checkInclusion(Signer& signer, Record& r, std::int64_t he
   r.lookupFailed = false;
   bool currentDead = false;
   for (auto it = r.signedTxs.rbegin(); it != r.signedTxs.rend(); ++it) {
+    if (it->dead) continue;
     auto hash = util::fromHex(it->hash);
     if (!hash) continue;
     auto found = node_.findTx(*hash);
@@ -830,6 +836,7 @@ void ChainTxSubmitter::checkInclusion(Signer& signer, Record& r, std::int64_t he
     if (result.code == kCodeWrongSequence && isSdk(result.codespace)) {
       // In the block with a sequence mismatch: it consumed nothing and never will.
       if (it->hash == r.hash) currentDead = true;
+      it->dead = true;
       util::LogLine(log_, util::LogLevel::warn, "tx_sequence_mismatch_in_block")
           .kv("id", r.request.id)
           .kv("signer", signer.address)
@@ -879,6 +886,9 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
     options.sequence = sequence;
     options.signerPublicKey = signer.publicKey;
     options.timeoutHeight = static_cast<std::uint64_t>(r.request.timeoutHeight);
+    // A request signed again gets other bytes even at the same sequence: the node keeps the
+    // hashes of txs it has seen (and of every tx in a block) and refuses them again.
+    if (!r.signedTxs.empty()) options.memo = fmt::format("attempt {}", r.signedTxs.size() + 1);
 
     std::uint64_t gasLimit = options_.constantGasLimit;
     if (gasLimit == 0) {
@@ -982,6 +992,10 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
     line.kv("result", "refused").kv("code", result->code).kv("log", result->log);
     // CheckTx refused these bytes: they are in no mempool and can never land, so the request
     // may be signed again.
+    {
+      std::lock_guard lock(mutex_);
+      r.signedTxs.back().dead = true;
+    }
     if (result->code == kCodeWrongSequence && isSdk(result->codespace)) {
       auto expected = parseExpectedSequence(result->log);
       signer.nextSequence.reset();
@@ -1178,7 +1192,10 @@ void ChainTxSubmitter::persist(const Record& r, bool sync) {
   }
   nlohmann::json signedTxs = nlohmann::json::array();
   for (const auto& s : r.signedTxs) {
-    signedTxs.push_back({{"hash", s.hash}, {"sequence", s.sequence}, {"feeUpokt", s.feeUpokt}});
+    signedTxs.push_back({{"hash", s.hash},
+                         {"sequence", s.sequence},
+                         {"feeUpokt", s.feeUpokt},
+                         {"dead", s.dead}});
   }
   std::string state = r.state == Record::State::queued      ? "queued"
                       : r.state == Record::State::broadcast ? "broadcast"
