@@ -23,6 +23,7 @@ using Clock = std::chrono::steady_clock;
 // ABCI codes of codespace "sdk" the submitter tells apart (docs/transactions.md).
 constexpr std::uint32_t kCodeUnauthorized = 4;
 constexpr std::uint32_t kCodeInsufficientFunds = 5;
+constexpr std::uint32_t kCodeUnknownAddress = 9;
 constexpr std::uint32_t kCodeOutOfGas = 11;
 constexpr std::uint32_t kCodeInsufficientFee = 13;
 constexpr std::uint32_t kCodeTxInMempoolCache = 19;
@@ -63,6 +64,9 @@ Refusal classifyRefusal(std::uint32_t code, std::string_view codespace, std::str
       case kCodeTxTimeoutHeight:
       case kCodeTxTimeout:
         return {"window_closed", "window closed: " + text, false};
+      case kCodeUnknownAddress:
+        return {"no_account", "the signer's account does not exist (never funded): " + text,
+                true};
       case kCodeUnauthorized:
         return {"unauthorized",
                 "signature refused (wrong chain id, account number or key): " + text, true};
@@ -79,6 +83,23 @@ std::uint64_t pow10(unsigned n) {
   std::uint64_t v = 1;
   while (n-- > 0) v *= 10;
   return v;
+}
+
+// The SDK code behind a failed simulation. The gRPC simulate path wraps every cause in code 6;
+// the cause's registered description ends its text ("...: tx timeout height").
+std::uint32_t simulationCause(std::uint32_t code, std::string_view log) {
+  // "... with gas used: 'N': unknown request" on the gRPC path.
+  if (auto at = log.find(" with gas used: "); at != std::string_view::npos) log = log.substr(0, at);
+  auto endsWith = [&](std::string_view suffix) {
+    return log.size() >= suffix.size() && log.substr(log.size() - suffix.size()) == suffix;
+  };
+  if (endsWith("tx timeout height")) return kCodeTxTimeoutHeight;
+  if (endsWith("tx timeout")) return kCodeTxTimeout;
+  if (endsWith("insufficient funds")) return kCodeInsufficientFunds;
+  if (endsWith("insufficient fee")) return kCodeInsufficientFee;
+  if (endsWith("out of gas")) return kCodeOutOfGas;
+  if (endsWith("unauthorized")) return kCodeUnauthorized;
+  return code;
 }
 
 }  // namespace
@@ -690,6 +711,23 @@ void ChainTxSubmitter::workerLoop() {
 bool ChainTxSubmitter::ensureAccount(Signer& signer) {
   if (signer.accountNumber && signer.nextSequence) return true;
   auto account = node_.account(signer.address);
+  if (!account && account.error().code == chain::kErrNotFound) {
+    // Nothing this signer sends can pay a fee until the account is funded.
+    std::vector<Record*> live;
+    {
+      std::lock_guard lock(mutex_);
+      live = signer.live;
+    }
+    for (Record* r : live) {
+      TxOutcome out{r->request.id, TxOutcomeKind::kRejected};
+      out.code = kCodeUnknownAddress;
+      out.codespace = "sdk";
+      out.log = account.error().message;
+      out.reason = classifyRefusal(out.code, out.codespace, out.log).words;
+      decide(*r, std::move(out));
+    }
+    return false;
+  }
   if (!account) {
     metrics_->nodeErrors.with({"account"}).inc();
     util::LogLine(log_, util::LogLevel::warn, "tx_account_unavailable")
@@ -923,9 +961,12 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
           continue;
         }
         TxOutcome out{r.request.id, TxOutcomeKind::kRejected};
-        out.code = failure.code;
+        out.code = simulationCause(failure.code, failure.log);
+        out.codespace = "sdk";
         out.log = failure.log;
-        out.reason = "simulation failed: " + failure.log;
+        out.reason = out.code == failure.code
+                         ? "simulation failed: " + failure.log
+                         : classifyRefusal(out.code, out.codespace, failure.log).words;
         decide(r, std::move(out));
         return;
       }

@@ -618,6 +618,24 @@ TEST_SUITE("tx submitter") {
     }
   }
 
+  TEST_CASE("a signer whose account does not exist: refused with the reason, loudly") {
+    Fixture f;
+    auto stranger = keyOf("never-funded");
+    f.start({f.supplier, stranger});
+    f.look();
+    auto r = f.request("r");
+    r.signer = stranger.publicKey().address();
+    REQUIRE(f.submitter->submit(r).ok());
+    f.submitter->waitIdle();
+    auto outcome = f.submitter->outcome("r");
+    REQUIRE(outcome);
+    CHECK(outcome->kind == TxOutcomeKind::kRejected);
+    CHECK(outcome->code == 9);
+    CHECK(outcome->reason.find("does not exist") != std::string::npos);
+    CHECK(f.metric("sm_txs_total{outcome=\"rejected\",reason=\"no_account\"}") == "1");
+    CHECK(f.chain.broadcasts() == 0);
+  }
+
   TEST_CASE("the node down: nothing is decided, the next block tries again") {
     Fixture f;
     f.look();
