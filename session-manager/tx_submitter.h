@@ -198,7 +198,12 @@ class ChainTxSubmitter final : public TxSubmitter {
   void serveSigner(Signer& signer);
   void checkInclusion(Signer& signer, Record& record, std::int64_t height);
   bool ensureAccount(Signer& signer);
-  void signAndBroadcast(Signer& signer, Record& record, std::int64_t height);
+  // Simulates, signs and writes a new tx for the request; broadcast after the next sync.
+  void signRecord(Signer& signer, Record& record, std::int64_t height);
+  void broadcastSigned(Signer& signer, Record& record, std::int64_t height);
+  bool idleLocked() const;
+  // True when a request of `signer` holds a tx with a sequence in [from, to).
+  bool ownSequencesBelow(Signer& signer, std::uint64_t from, std::uint64_t to) const;
   void rebroadcast(Signer& signer, Record& record, std::int64_t height);
   void decide(Record& record, TxOutcome outcome);
   void refreshGasPrice();
@@ -217,6 +222,10 @@ class ChainTxSubmitter final : public TxSubmitter {
   std::deque<Signer*> queue_;
   std::vector<std::string> forgetLater_;  // forget() while the record's signer was busy
   std::size_t running_ = 0;
+  std::vector<Signer*> syncWaiters_;  // signers with signed txs waiting for the next sync
+  bool syncing_ = false;
+  std::uint64_t writeTicket_ = 0;   // signed-tx writes so far
+  std::uint64_t syncedTicket_ = 0;  // writes made durable by a sync
   bool stopping_ = false;
   std::int64_t height_ = 0;
   std::int64_t blockTimeUnixMs_ = 0;
@@ -224,6 +233,14 @@ class ChainTxSubmitter final : public TxSubmitter {
   std::int64_t gasPriceCheckedHeight_ = -1;
   // Recent gas used per message of included txs, by type URL (newest last, at most 32).
   std::map<std::string, std::deque<double>, std::less<>> gasPerMessage_;
+  // The last simulated gas by tx shape (type URL, message count, size / 256), with its height.
+  struct GasShape {
+    std::string typeUrl;
+    std::size_t messages = 0;
+    std::size_t sizeBucket = 0;
+    auto operator<=>(const GasShape&) const = default;
+  };
+  std::map<GasShape, std::pair<std::uint64_t, std::int64_t>> simulatedGas_;
   std::vector<std::thread> workers_;
 
   struct Metrics;
