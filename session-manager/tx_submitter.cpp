@@ -45,7 +45,9 @@ constexpr std::int64_t kGasReuseBlocks = 10;
 // Blocks between two reads of the node's minimum gas price.
 constexpr std::int64_t kGasPriceRefreshBlocks = 100;
 
-bool isSdk(std::string_view codespace) { return codespace == "sdk"; }
+bool isSdk(std::string_view codespace) {
+  return codespace == "sdk";
+}
 
 // A short token for the outcome counter and the words for the lifecycle line.
 struct Refusal {
@@ -69,8 +71,7 @@ Refusal classifyRefusal(std::uint32_t code, std::string_view codespace, std::str
       case kCodeTxTimeout:
         return {"window_closed", "window closed: " + text, false};
       case kCodeUnknownAddress:
-        return {"no_account", "the signer's account does not exist (never funded): " + text,
-                true};
+        return {"no_account", "the signer's account does not exist (never funded): " + text, true};
       case kCodeUnauthorized:
         return {"unauthorized",
                 "signature refused (wrong chain id, account number or key): " + text, true};
@@ -78,8 +79,8 @@ Refusal classifyRefusal(std::uint32_t code, std::string_view codespace, std::str
         break;
     }
   }
-  return {"refused", fmt::format("refused by the node: codespace={} code={}: {}", codespace, code,
-                                 text),
+  return {"refused",
+          fmt::format("refused by the node: codespace={} code={}: {}", codespace, code, text),
           false};
 }
 
@@ -133,7 +134,8 @@ util::Result<GasPrice> GasPrice::parse(std::string_view text) {
   if (number.size() >= 5 && number.substr(number.size() - 5) == "upokt") {
     number.remove_suffix(5);
   }
-  if (number.empty()) return bad("no number (expected a decimal such as 0.000001 or 0.000001upokt)");
+  if (number.empty())
+    return bad("no number (expected a decimal such as 0.000001 or 0.000001upokt)");
   GasPrice price;
   bool dot = false;
   unsigned digits = 0;
@@ -241,7 +243,7 @@ struct ChainTxSubmitter::Signer {
   bool queued = false;
   bool running = false;
   bool again = false;
-  bool awaitingSync = false;  // in syncWaiters_
+  bool awaitingSync = false;          // in syncWaiters_
   std::int64_t warmUpHeight = -1000;  // last height its account was fetched ahead of need
 };
 
@@ -318,9 +320,9 @@ struct ChainTxSubmitter::Metrics {
                            "Transactions decided, by outcome (included, failed_in_block, "
                            "rejected, expired) and reason",
                            {"outcome", "reason"})),
-        fees(r.counter("sm_tx_fees_upokt_total",
-                       "Fees consumed by transactions in blocks, in uPOKT")
-                 .with()),
+        fees(
+            r.counter("sm_tx_fees_upokt_total", "Fees consumed by transactions in blocks, in uPOKT")
+                .with()),
         first(r.counter("sm_tx_broadcasts_total",
                         "broadcast_tx_sync calls: first (a new request), rebroadcast (the same "
                         "bytes again), resign (a request signed again)",
@@ -336,8 +338,8 @@ struct ChainTxSubmitter::Metrics {
                              "the next block)",
                              {"call"})),
         inclusionSeconds(r.histogram("sm_tx_inclusion_seconds",
-                                     "Time from submit to the block check that found the tx",
-                                     {}, util::latencyBucketsSeconds())
+                                     "Time from submit to the block check that found the tx", {},
+                                     util::latencyBucketsSeconds())
                              .with()),
         inclusionBlocks(r.histogram("sm_tx_inclusion_blocks",
                                     "Blocks from the height at submit to the tx's block", {},
@@ -421,8 +423,7 @@ ChainTxSubmitter::ChainTxSubmitter(TxSubmitterOptions options,
                              e.what());
     }
     if (record->state == Record::State::decided && !record->outcome) {
-      throw smst::StoreError("tx records: decided record without outcome: " +
-                             record->request.id);
+      throw smst::StoreError("tx records: decided record without outcome: " + record->request.id);
     }
     if (record->state != Record::State::decided) {
       auto signer = signers_.find(record->request.signer);
@@ -432,8 +433,9 @@ ChainTxSubmitter::ChainTxSubmitter(TxSubmitterOptions options,
             .kv("id", record->request.id)
             .kv("signer", record->request.signer)
             .kv("tx", record->hash)
-            .kv("reason", "no key configured for the signer of an undecided request; it is not "
-                          "resumed");
+            .kv("reason",
+                "no key configured for the signer of an undecided request; it is not "
+                "resumed");
       } else {
         record->signer = signer->second.get();
         signer->second->live.push_back(record.get());
@@ -447,10 +449,9 @@ ChainTxSubmitter::ChainTxSubmitter(TxSubmitterOptions options,
   }
   if (!it->status().ok()) throw smst::StoreError("tx records: read: " + it->status().ToString());
   for (auto& [_, signer] : signers_) {
-    std::stable_sort(signer->live.begin(), signer->live.end(),
-                     [](const Record* a, const Record* b) {
-                       return a->submitHeight < b->submitHeight;
-                     });
+    std::stable_sort(
+        signer->live.begin(), signer->live.end(),
+        [](const Record* a, const Record* b) { return a->submitHeight < b->submitHeight; });
   }
   metrics.gaugeFunction("sm_txs_in_flight", "Transaction requests not decided yet", [this] {
     std::lock_guard lock(mutex_);
@@ -646,10 +647,10 @@ std::vector<TxRecordSummary> ChainTxSubmitter::records() const {
     TxRecordSummary s;
     s.id = id;
     s.signer = r->request.signer;
-    s.state = r->state == Record::State::queued      ? "queued"
-              : r->state == Record::State::broadcast ? "broadcast"
-                                                     : std::string(txOutcomeKindName(
-                                                           r->outcome->kind));
+    s.state = r->state == Record::State::queued ? "queued"
+              : r->state == Record::State::broadcast
+                  ? "broadcast"
+                  : std::string(txOutcomeKindName(r->outcome->kind));
     s.txHash = r->outcome ? r->outcome->txHash : r->hash;
     s.sequence = r->sequence;
     s.timeoutHeight = r->request.timeoutHeight;
@@ -881,8 +882,9 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
                 .kv("tx", r->hash)
                 .kv("sequence", r->sequence)
                 .kv("account_sequence", account->sequence)
-                .kv("reason", "another transaction used this sequence and the tx is not in a "
-                              "block; signing the request again");
+                .kv("reason",
+                    "another transaction used this sequence and the tx is not in a "
+                    "block; signing the request again");
             std::lock_guard lock(mutex_);
             r->signedTxs.back().dead = true;
             r->state = Record::State::queued;
@@ -991,8 +993,8 @@ void ChainTxSubmitter::checkInclusion(Signer& signer, Record& r, std::int64_t he
     } else if (isSdk(result.codespace) &&
                (result.code == kCodeTxTimeoutHeight || result.code == kCodeTxTimeout)) {
       out.kind = TxOutcomeKind::kExpired;
-      out.reason = fmt::format("window closed: in block {} past its timeout: {}", found->height,
-                               result.log);
+      out.reason =
+          fmt::format("window closed: in block {} past its timeout: {}", found->height, result.log);
     } else {
       out.kind = TxOutcomeKind::kFailedInBlock;
       out.reason = fmt::format("failed in block {}: codespace={} code={}: {}", found->height,
@@ -1091,8 +1093,8 @@ void ChainTxSubmitter::signRecord(Signer& signer, Record& r, std::int64_t height
         decide(r, std::move(out));
         return;
       }
-      gasLimit = static_cast<std::uint64_t>(
-          std::ceil(static_cast<double>(*gas) * options_.gasAdjustment));
+      gasLimit =
+          static_cast<std::uint64_t>(std::ceil(static_cast<double>(*gas) * options_.gasAdjustment));
       std::lock_guard lock(mutex_);
       simulatedGas_[shape] = {*gas, height};
     }
@@ -1311,7 +1313,7 @@ void ChainTxSubmitter::decide(Record& r, TxOutcome outcome) {
       break;
     case TxOutcomeKind::kFailedInBlock:
       token = isSdk(outcome.codespace) && outcome.code == kCodeOutOfGas ? "out_of_gas"
-                                                                         : "message_failed";
+                                                                        : "message_failed";
       break;
     case TxOutcomeKind::kExpired:
       token = "window_closed";
@@ -1380,10 +1382,8 @@ void ChainTxSubmitter::persist(const Record& r, bool sync) {
   }
   nlohmann::json signedTxs = nlohmann::json::array();
   for (const auto& s : r.signedTxs) {
-    signedTxs.push_back({{"hash", s.hash},
-                         {"sequence", s.sequence},
-                         {"feeUpokt", s.feeUpokt},
-                         {"dead", s.dead}});
+    signedTxs.push_back(
+        {{"hash", s.hash}, {"sequence", s.sequence}, {"feeUpokt", s.feeUpokt}, {"dead", s.dead}});
   }
   std::string state = r.state == Record::State::queued      ? "queued"
                       : r.state == Record::State::broadcast ? "broadcast"

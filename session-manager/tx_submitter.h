@@ -66,31 +66,34 @@ enum class TxOutcomeKind {
   kIncluded,       // in a block with code 0
   kFailedInBlock,  // in a block with code != 0 (fee and sequence consumed); code/codespace/log set
   kRejected,       // refused for good before inclusion (CheckTx code that retrying cannot fix:
-                   // 4 unauthorized, 5 insufficient funds, 13 fee, 30/42 timeout, poktroll codes ...)
-  kExpired,        // not included by timeoutHeight (rebroadcast did not help)
+              // 4 unauthorized, 5 insufficient funds, 13 fee, 30/42 timeout, poktroll codes ...)
+  kExpired,  // not included by timeoutHeight (rebroadcast did not help)
 };
 
 // "included", "failed_in_block", "rejected", "expired".
 std::string_view txOutcomeKindName(TxOutcomeKind kind);
 
 struct TxRequest {
-  std::string id;         // unique, stable across restarts, e.g. "claim/<supplier>/<claimWindowOpen>/<part>"
-  std::string signer;     // supplier operator address; its key is configured in the session manager
-  std::vector<protocol::TxMessage> messages;  // caller keeps each tx under protocol::kMaxBroadcastTxBytes
-  std::int64_t timeoutHeight = 0;             // last height the tx may land in (window close)
+  std::string
+      id;  // unique, stable across restarts, e.g. "claim/<supplier>/<claimWindowOpen>/<part>"
+  std::string signer;  // supplier operator address; its key is configured in the session manager
+  std::vector<protocol::TxMessage>
+      messages;                    // caller keeps each tx under protocol::kMaxBroadcastTxBytes
+  std::int64_t timeoutHeight = 0;  // last height the tx may land in (window close)
 };
 
 struct TxOutcome {
   std::string id;
   TxOutcomeKind kind = TxOutcomeKind::kRejected;
-  std::string txHash;        // uppercase hex of the tx that decided the outcome
-  std::int64_t height = 0;   // block it landed in (kIncluded / kFailedInBlock)
+  std::string txHash;       // uppercase hex of the tx that decided the outcome
+  std::int64_t height = 0;  // block it landed in (kIncluded / kFailedInBlock)
   std::uint32_t code = 0;
   std::string codespace;
-  std::string log;           // the node's text
+  std::string log;             // the node's text
   std::uint64_t feeUpokt = 0;  // fee paid (0 when nothing was consumed)
   std::int64_t gasUsed = 0;
-  std::string reason;        // words, for the lifecycle line (e.g. "window closed: timeout height 130 passed")
+  std::string
+      reason;  // words, for the lifecycle line (e.g. "window closed: timeout height 130 passed")
 };
 
 class TxSubmitter {
@@ -112,18 +115,19 @@ class TxSubmitter {
   // Expected fee in uPOKT of one tx carrying `messageCount` messages of `typeUrl`, from the
   // node's gas price and gas observed on recent included txs of that kind (a configured
   // fallback before any was observed). Used by the profitability gate.
-  virtual std::uint64_t estimateFeeUpokt(std::string_view typeUrl, std::size_t messageCount) const = 0;
+  virtual std::uint64_t estimateFeeUpokt(std::string_view typeUrl,
+                                         std::size_t messageCount) const = 0;
   // Forget decided requests (retention/cleanup); in-flight ones are kept.
   virtual void forget(const std::string& id) = 0;
 };
 
 // --- Error codes of submit() ----------------------------------------------------------------
 
-inline constexpr std::string_view kErrBadRequest = "bad_tx_request";    // empty id, bad timeout
+inline constexpr std::string_view kErrBadRequest = "bad_tx_request";     // empty id, bad timeout
 inline constexpr std::string_view kErrUnknownSigner = "unknown_signer";  // no key configured
 inline constexpr std::string_view kErrNoMessages = "no_messages";
 inline constexpr std::string_view kErrTxTooLarge = "tx_too_large";
-inline constexpr std::string_view kErrBadGasPrice = "bad_gas_price";    // GasPrice::parse
+inline constexpr std::string_view kErrBadGasPrice = "bad_gas_price";  // GasPrice::parse
 
 // --- Helpers (pure; exposed for tests) --------------------------------------------------------
 
@@ -146,10 +150,10 @@ std::optional<std::uint64_t> parseExpectedSequence(std::string_view log);
 // --- The implementation over a full node -------------------------------------------------------
 
 struct TxSubmitterOptions {
-  std::string chainId;        // part of every sign doc
-  std::string directory;      // its RocksDB, normally <store>/txs
-  GasPrice fallbackGasPrice;  // until (or unless) the node says its minimum gas price
-  double gasAdjustment = 1.5;  // gas limit = ceil(simulated gas × this)
+  std::string chainId;                 // part of every sign doc
+  std::string directory;               // its RocksDB, normally <store>/txs
+  GasPrice fallbackGasPrice;           // until (or unless) the node says its minimum gas price
+  double gasAdjustment = 1.5;          // gas limit = ceil(simulated gas × this)
   std::uint64_t constantGasLimit = 0;  // > 0: use this gas limit, no simulation
   std::size_t broadcastWorkers = 8;
   std::int64_t rebroadcastIntervalBlocks = 1;  // blocks without inclusion before a rebroadcast
@@ -182,8 +186,7 @@ class ChainTxSubmitter final : public TxSubmitter {
   util::Status submit(const TxRequest& request) override;
   std::vector<TxOutcome> onBlock(std::int64_t height, std::int64_t blockTimeUnixMs) override;
   std::optional<TxOutcome> outcome(const std::string& id) const override;
-  std::uint64_t estimateFeeUpokt(std::string_view typeUrl,
-                                 std::size_t messageCount) const override;
+  std::uint64_t estimateFeeUpokt(std::string_view typeUrl, std::size_t messageCount) const override;
   void forget(const std::string& id) override;
 
   // Waits until the workers have nothing queued or running (tests; a clean stop).
@@ -220,9 +223,9 @@ class ChainTxSubmitter final : public TxSubmitter {
   util::LogSink& log_;
 
   std::unique_ptr<Store> store_;
-  mutable std::mutex mutex_;                 // guards everything below
-  std::condition_variable work_;             // workers wait for queued signers
-  std::condition_variable idle_;             // waitIdle() waits for no work
+  mutable std::mutex mutex_;      // guards everything below
+  std::condition_variable work_;  // workers wait for queued signers
+  std::condition_variable idle_;  // waitIdle() waits for no work
   std::map<std::string, std::unique_ptr<Signer>> signers_;
   std::map<std::string, std::unique_ptr<Record>> records_;
   std::deque<Signer*> queue_;

@@ -124,9 +124,9 @@ int main(int argc, char** argv) {
     std::string address = keys[i].publicKey().address();
     auto messages = protocol::claimMessages(address, std::span(&claim, 1));
     if (!messages) die("claim: " + messages.error().message);
-    requests.push_back(sm::TxRequest{fmt::format("claim/{}/{}/0", address,
-                                                 windows->claimWindowOpen),
-                                     address, std::move(*messages), windows->claimWindowClose});
+    requests.push_back(
+        sm::TxRequest{fmt::format("claim/{}/{}/0", address, windows->claimWindowOpen), address,
+                      std::move(*messages), windows->claimWindowClose});
   }
 
   // Window open: the block claimWindowOpen is committed.
@@ -150,8 +150,7 @@ int main(int argc, char** argv) {
     if (!s) die("submit: " + s.error().message);
   }
   submitter.waitIdle();
-  double broadcastMs =
-      std::chrono::duration<double, std::milli>(Clock::now() - opened).count();
+  double broadcastMs = std::chrono::duration<double, std::milli>(Clock::now() - opened).count();
 
   std::map<std::string, sm::TxOutcome> decided;
   std::int64_t told = openHeight;

@@ -7,10 +7,10 @@
 // from the mempool is covered by the unit tests on the in-process chain
 // (tx_submitter_test.cpp), not here.
 
-#include <doctest.h>
-
 #include <memory>
 #include <string>
+
+#include <doctest.h>
 
 #include "common/chain/chain_queries.h"
 #include "common/chain/node_client.h"
@@ -47,8 +47,8 @@ std::string withoutOwnerFunds(std::string genesis) {
 
 // A devnet, a chain client and a submitter for the faucet and one supplier operator.
 struct DevnetFixture {
-  DevnetProcess devnet{devnetBinary(), {"--seed", "tx-devnet-test"}, {"--block-time", "300ms"},
-                       withoutOwnerFunds};
+  DevnetProcess devnet{
+      devnetBinary(), {"--seed", "tx-devnet-test"}, {"--block-time", "300ms"}, withoutOwnerFunds};
   testing::TempDir dir{"tx-devnet-test"};
   util::LogSink log{stderr, util::LogLevel::warn};
   util::MetricsRegistry metrics;
@@ -76,8 +76,8 @@ struct DevnetFixture {
     o.directory = dir / "txs";
     o.fallbackGasPrice = *sm::GasPrice::parse("0.000001");
     o.broadcastWorkers = 2;
-    submitter = std::make_unique<sm::ChainTxSubmitter>(o, std::vector{faucet, owner}, *txChain,
-                                                       log, metrics);
+    submitter = std::make_unique<sm::ChainTxSubmitter>(o, std::vector{faucet, owner}, *txChain, log,
+                                                       metrics);
     told = 0;
   }
   std::int64_t height() {
@@ -110,8 +110,8 @@ struct DevnetFixture {
     sm::TxRequest r;
     r.id = id;
     r.signer = from.publicKey().address();
-    r.messages = {devnet::test::msgSend(r.signer, devnet.key("gateway-1").publicKey().address(),
-                                        amount)};
+    r.messages = {
+        devnet::test::msgSend(r.signer, devnet.key("gateway-1").publicKey().address(), amount)};
     r.timeoutHeight = timeoutHeight;
     return r;
   }
@@ -127,8 +127,9 @@ struct DevnetFixture {
 }  // namespace
 
 TEST_SUITE("tx submitter on pocket-devnet") {
-  TEST_CASE("a tx is included and confirmed by hash; a failing message and missing funds are "
-            "told apart") {
+  TEST_CASE(
+      "a tx is included and confirmed by hash; a failing message and missing funds are "
+      "told apart") {
     DevnetFixture f;
     f.tellHeight();
     std::uint64_t before = f.devnet.balance(f.faucetAddress);
@@ -145,7 +146,8 @@ TEST_SUITE("tx submitter on pocket-devnet") {
 
     // More than the faucet holds: admitted (CheckTx does not run messages), fails in the block
     // with the bank's code; the fee is paid.
-    REQUIRE(f.submitter->submit(f.send("send/too-much", f.faucet, 1'000'000'000'000'000, f.height() + 20))
+    REQUIRE(f.submitter
+                ->submit(f.send("send/too-much", f.faucet, 1'000'000'000'000'000, f.height() + 20))
                 .ok());
     auto failed = f.decide("send/too-much");
     CHECK(failed->kind == TxOutcomeKind::kFailedInBlock);
@@ -179,8 +181,8 @@ TEST_SUITE("tx submitter on pocket-devnet") {
                                    faucetPublicKey.compressed().end());
     options.fee.gasLimit = 200000;
     options.fee.amount = {protocol::Coin{"upokt", "1000"}};
-    std::vector<protocol::TxMessage> messages{devnet::test::msgSend(
-        f.faucetAddress, f.devnet.key("gateway-1").publicKey().address(), 7)};
+    std::vector<protocol::TxMessage> messages{
+        devnet::test::msgSend(f.faucetAddress, f.devnet.key("gateway-1").publicKey().address(), 7)};
     auto outside = protocol::signTx(*protocol::buildUnsignedTx(messages, options), f.faucet);
     REQUIRE(f.devnet.broadcast(outside.txRaw)["code"] == 0);
     f.devnet.waitForTx(outside.hash);

@@ -3,7 +3,7 @@
 // recovery, each failure kind, the window closing, a restart with txs in flight, fee estimates,
 // and parallel broadcast for many signers.
 
-#include <doctest.h>
+#include "session-manager/tx_submitter.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -13,13 +13,14 @@
 #include <mutex>
 #include <set>
 
+#include <doctest.h>
+
 #include "common/crypto/keys.h"
 #include "common/protocol/tx.h"
 #include "common/util/hex.h"
 #include "common/util/log.h"
 #include "common/util/metrics.h"
 #include "session-manager/config.h"
-#include "session-manager/tx_submitter.h"
 #include "test/support/process.h"
 
 namespace {
@@ -108,16 +109,16 @@ class FakeTxChain final : public sm::TxNode {
       } else {
         ++account.sequence;
         account.balance -= fee(p.tx);
-        result.result.events.push_back(
-            {"tx", {{"fee", fmt::format("{}upokt", fee(p.tx)), true}}});
+        result.result.events.push_back({"tx", {{"fee", fmt::format("{}upokt", fee(p.tx)), true}}});
         result.result.gasUsed = static_cast<std::int64_t>(kGas);
         result.result.gasWanted = static_cast<std::int64_t>(p.tx.fee.gasLimit);
         if (failMessages_) {
           result.result.code = 1;
           result.result.codespace = "undefined";
-          result.result.log = "failed to execute message; message index: 0: rpc error: code = "
-                              "FailedPrecondition desc = claim attempted outside of the "
-                              "session's claim window";
+          result.result.log =
+              "failed to execute message; message index: 0: rpc error: code = "
+              "FailedPrecondition desc = claim attempted outside of the "
+              "session's claim window";
         }
       }
       index_[p.hash] = result;
@@ -186,8 +187,7 @@ class FakeTxChain final : public sm::TxNode {
     if (it == accounts_.end()) {
       return util::makeError(std::string(chain::kErrNotFound), "account not found");
     }
-    return protocol::AccountInfo{std::string(address), {}, it->second.number,
-                                 it->second.sequence};
+    return protocol::AccountInfo{std::string(address), {}, it->second.number, it->second.sequence};
   }
   util::Result<std::uint64_t> simulateGas(util::ByteSpan raw,
                                           sm::SimulationFailure* failure) override {
@@ -294,7 +294,8 @@ class FakeTxChain final : public sm::TxNode {
 
 struct Fixture {
   testing::TempDir dir{"tx-submitter-test"};
-  util::LogSink log{stderr, std::getenv("TX_TEST_DEBUG") ? util::LogLevel::debug : util::LogLevel::warn};
+  util::LogSink log{stderr,
+                    std::getenv("TX_TEST_DEBUG") ? util::LogLevel::debug : util::LogLevel::warn};
   util::MetricsRegistry metrics;
   FakeTxChain chain;
   crypto::PrivateKey supplier = keyOf("supplier-1");
@@ -396,9 +397,9 @@ TEST_SUITE("tx submitter") {
     REQUIRE(tx->messages.size() == 1);
     CHECK(tx->messages[0].typeUrl == protocol::kMsgCreateClaimTypeUrl);
     // Signed by the operator key for account number 7 and chain "pocket".
-    protocol::UnsignedTx signDoc{tx->bodyBytes, tx->authInfoBytes,
-                                 protocol::encodeSignDoc(tx->bodyBytes, tx->authInfoBytes,
-                                                         "pocket", 7)};
+    protocol::UnsignedTx signDoc{
+        tx->bodyBytes, tx->authInfoBytes,
+        protocol::encodeSignDoc(tx->bodyBytes, tx->authInfoBytes, "pocket", 7)};
     CHECK(protocol::verifyTxSignature(signDoc, f.supplier.publicKey(), tx->signatures.at(0)));
 
     CHECK(f.block().empty());  // reported once
@@ -448,7 +449,7 @@ TEST_SUITE("tx submitter") {
     REQUIRE(hashes.size() == 1);
     REQUIRE(f.chain.drop(hashes[0]));
 
-    CHECK(f.block().empty());           // not in the block; rebroadcast after it
+    CHECK(f.block().empty());  // not in the block; rebroadcast after it
     CHECK(f.chain.mempoolHashes() == hashes);
     auto outcomes = f.block();
     REQUIRE(outcomes.size() == 1);
@@ -477,8 +478,9 @@ TEST_SUITE("tx submitter") {
     CHECK(f.chain.broadcastHashes().size() == 1);
   }
 
-  TEST_CASE("sequence mismatch after a tx sent outside the submitter: resync to the expected "
-            "sequence and resend") {
+  TEST_CASE(
+      "sequence mismatch after a tx sent outside the submitter: resync to the expected "
+      "sequence and resend") {
     Fixture f;
     f.look();
     REQUIRE(f.submitter->submit(f.request("first")).ok());
@@ -493,8 +495,9 @@ TEST_SUITE("tx submitter") {
     CHECK(f.metric("sm_tx_sequence_recoveries_total") == "1");
   }
 
-  TEST_CASE("claims and proofs of one signer are in the mempool together with consecutive "
-            "sequences") {
+  TEST_CASE(
+      "claims and proofs of one signer are in the mempool together with consecutive "
+      "sequences") {
     Fixture f;
     f.look();
     for (int i = 0; i < 3; ++i) REQUIRE(f.submitter->submit(f.request(fmt::format("r{}", i))).ok());
@@ -540,7 +543,7 @@ TEST_SUITE("tx submitter") {
     f.chain.drop(hashes[0]);  // b (sequence 1) reaches the block without a (sequence 0)
     CHECK(f.block().empty());
     CHECK(f.chain.indexed(hashes[1]));  // in the block, code 32
-    auto outcomes = f.block();         // a rebroadcast, b signed again at sequence 1
+    auto outcomes = f.block();          // a rebroadcast, b signed again at sequence 1
     REQUIRE(outcomes.size() == 2);
     for (const auto& o : outcomes) CHECK(o.kind == TxOutcomeKind::kIncluded);
     CHECK(f.chain.landed(f.chain.broadcastHashes()) == 2);
@@ -701,8 +704,9 @@ TEST_SUITE("tx submitter") {
     }
   }
 
-  TEST_CASE("fee estimate: fallback per message, then gas observed in blocks, at the node's "
-            "price") {
+  TEST_CASE(
+      "fee estimate: fallback per message, then gas observed in blocks, at the node's "
+      "price") {
     Fixture f;
     // 100,000 gas per message × 3 × 1.5 at the fallback price 0.01.
     CHECK(f.submitter->estimateFeeUpokt(protocol::kMsgCreateClaimTypeUrl, 3) == 4500);
@@ -777,10 +781,12 @@ transactions:
       return "";
     };
     CHECK(errorOf("transactions: {gas_price: 1uatom}").rfind("transactions.gas_price: ", 0) == 0);
-    CHECK(errorOf("transactions: {gas_adjustment: 0.5}").rfind("transactions.gas_adjustment: ", 0) ==
-          0);
-    CHECK(errorOf("transactions: {gas_adjustment: abc}").rfind("transactions.gas_adjustment: ", 0) ==
-          0);
+    CHECK(
+        errorOf("transactions: {gas_adjustment: 0.5}").rfind("transactions.gas_adjustment: ", 0) ==
+        0);
+    CHECK(
+        errorOf("transactions: {gas_adjustment: abc}").rfind("transactions.gas_adjustment: ", 0) ==
+        0);
     CHECK(errorOf("transactions: {broadcast_workers: 0}")
               .rfind("transactions.broadcast_workers: ", 0) == 0);
     CHECK(errorOf("transactions: {rebroadcast_interval_blocks: 0}")
