@@ -52,8 +52,16 @@ crypto::PrivateKey loadKey(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "usage: sm-claims-bench RPC_URL DEVNET_DIR SUPPLIERS WORKERS GAS_LIMIT\n"
+      "Claims of every supplier of a pocket-devnet through the transaction submitter at a claim\n"
+      "window open (bench/sm_claims/run starts the devnet); GAS_LIMIT 0 = simulate.\n";
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
   if (argc != 6) {
-    std::cerr << "usage: sm-claims-bench RPC_URL DEVNET_DIR SUPPLIERS WORKERS GAS_LIMIT\n";
+    std::cerr << kUsage;
     return 2;
   }
   std::string rpcUrl = argv[1];
