@@ -41,6 +41,8 @@
 #include "session-manager/session_cache.h"
 #include "session-manager/session_store.h"
 #include "session-manager/status.h"
+#include "session-manager/tx_node.h"
+#include "session-manager/tx_submitter.h"
 
 namespace {
 
@@ -84,13 +86,44 @@ std::set<std::string> supplierAddresses(const sm::Config& config) {
   return out;
 }
 
+// The configured supplier operator keys, in configuration order. Throws naming the key path.
+std::vector<crypto::PrivateKey> supplierKeys(const sm::Config& config) {
+  std::vector<crypto::PrivateKey> out;
+  for (std::size_t i = 0; i < config.suppliers.size(); ++i) {
+    auto key = crypto::loadPrivateKeyFile(config.suppliers[i].keyFile);
+    if (!key) {
+      throw sm::ConfigError("suppliers[" + std::to_string(i) + "].key_file: " +
+                            key.error().message);
+    }
+    out.push_back(*key);
+  }
+  return out;
+}
+
+sm::TxSubmitterOptions txSubmitterOptions(const sm::Config& config) {
+  sm::TxSubmitterOptions o;
+  o.chainId = config.chain.chainId;
+  o.directory = config.store.directory + "/txs";
+  auto price = sm::GasPrice::parse(config.transactions.gasPrice);
+  if (!price) throw sm::ConfigError("transactions.gas_price: " + price.error().message);
+  o.fallbackGasPrice = *price;
+  o.gasAdjustment = config.transactions.gasAdjustment;
+  o.constantGasLimit = config.transactions.gasLimit;
+  o.broadcastWorkers = config.transactions.broadcastWorkers;
+  o.rebroadcastIntervalBlocks = config.transactions.rebroadcastIntervalBlocks;
+  o.fallbackGasPerMessage = config.transactions.fallbackGasPerMessage;
+  return o;
+}
+
 // The full node's client stack (absent in fixture mode).
 struct NodeStack {
   NodeStack(const sm::Config& config, util::MetricsRegistry& metrics, util::LogSink& log)
       : health(healthConfig(config), metrics, log),
         node(nodeConfig(config), metrics, log, &health),
         queries(node, metrics, log),
-        source(node, queries, health) {}
+        source(node, queries, health),
+        txChain(node, queries),
+        txs(txSubmitterOptions(config), supplierKeys(config), txChain, log, metrics) {}
   static chain::NodeHealthConfig healthConfig(const sm::Config& config) {
     chain::NodeHealthConfig c;
     c.expectedChainId = config.chain.chainId;
@@ -106,6 +139,9 @@ struct NodeStack {
   chain::NodeClient node;
   chain::ChainQueries queries;
   sm::NodeChain source;
+  sm::NodeTxChain txChain;
+  // Signs, sends and confirms claim and proof transactions (docs/transactions.md).
+  sm::ChainTxSubmitter txs;
 };
 
 // Checks everything run would load, without binding anything.
