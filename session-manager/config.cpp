@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/chain/block_feed.h"
 #include "common/net/link_socket.h"
 
 namespace pocket::sm {
@@ -113,13 +114,27 @@ void parseChain(const YAML::Node& node, ChainConfig& chain) {
     if (url.size() <= url.find("://") + 3) fail("chain.rpc_url", "has no host");
     if (chain.chainId.empty()) fail("chain.chain_id", "is required with chain.rpc_url");
     if (chain.websocketUrl.empty()) {
-      std::string rest = url.substr(url.find("://") + 3);
-      while (!rest.empty() && rest.back() == '/') rest.pop_back();
-      chain.websocketUrl = (url.rfind("https://", 0) == 0 ? "wss://" : "ws://") + rest + "/websocket";
-    } else if (chain.websocketUrl.rfind("ws://", 0) != 0 &&
-               chain.websocketUrl.rfind("wss://", 0) != 0) {
-      fail("chain.websocket_url", "must start with ws:// or wss://");
+      // Derived from an http://host:port RPC URL; otherwise (https://, a path) no subscription:
+      // new blocks are found by polling.
+      auto derived = chain::websocketUrlFromRpcUrl(url);
+      if (derived) chain.websocketUrl = *derived;
+    } else if (chain.websocketUrl == "none") {
+      chain.websocketUrl.clear();
+    } else {
+      chain::BlockFeedConfig feed;
+      feed.websocketUrl = chain.websocketUrl;
+      try {
+        feed.validate();
+      } catch (const std::invalid_argument& e) {
+        std::string why = e.what();
+        if (why.rfind("websocket_url: ", 0) == 0) why = why.substr(15);
+        fail("chain.websocket_url",
+             why + " (a ws://host:port/path URL, or none to poll for new blocks; wss:// is not "
+                   "supported)");
+      }
     }
+  } else if (!chain.websocketUrl.empty()) {
+    fail("chain.websocket_url", "is only used with chain.rpc_url (the static chain has no node)");
   }
 }
 

@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 
+#include "common/chain/block_feed.h"
 #include "common/chain/chain_queries.h"
 #include "common/chain/node_client.h"
 #include "common/chain/node_health.h"
@@ -53,6 +54,10 @@ constexpr const char* kUsage =
     "       session-manager keygen KEY_PAIR_FILE PUBLIC_KEY_FILE\n"
     "       session-manager --help\n"
     "Configuration keys: docs/configuration.md; running one for a fleet: docs/operator-guide.md.\n";
+
+// With a node, the chain feed reads the head itself every this many poll intervals, in case the
+// block feed stalls (new blocks normally reach it through the block feed at once).
+constexpr int kSafetyPollFactor = 5;
 
 // Wrong arguments: the usage on stderr, exit status 2.
 int usage() {
@@ -187,8 +192,27 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
     link->sendSessionQueryFailed(q, reason);
   };
   callbacks.height = [&ingest](std::int64_t height) { ingest->expireBefore(height); };
-  feed = std::make_unique<sm::ChainFeed>(config.chain.pollInterval, *chain, cache, callbacks, log,
-                                         metrics);
+  // With a node, new blocks are announced by the block feed (below) and the chain feed's own
+  // reads of the head are only a safety net; the static chain has no feed to announce them.
+  auto headPoll = nodeStack ? config.chain.pollInterval * kSafetyPollFactor : config.chain.pollInterval;
+  feed = std::make_unique<sm::ChainFeed>(headPoll, *chain, cache, callbacks, log, metrics);
+  std::unique_ptr<chain::BlockFeed> blocks;
+  if (nodeStack) {
+    chain::BlockFeedConfig blockConfig;
+    blockConfig.websocketUrl = config.chain.websocketUrl;
+    blockConfig.pollInterval = config.chain.pollInterval;
+    blockConfig.connectTimeout = config.chain.timeout;
+    blocks = std::make_unique<chain::BlockFeed>(
+        blockConfig, nodeStack->node,
+        [&feed](const chain::NewBlock& block) { feed->newBlockAnnounced(block.height); }, metrics,
+        log);
+    if (blockConfig.websocketUrl.empty()) {
+      util::LogLine(log, util::LogLevel::info, "chain_subscription_off")
+          .kv("reason", "no WebSocket URL (chain.websocket_url is none, or it cannot be derived "
+                        "from chain.rpc_url): new blocks are found by polling status")
+          .kv("poll_interval_ms", config.chain.pollInterval.count());
+    }
+  }
 
   sm::LinkServerOptions linkOptions;
   linkOptions.bind = config.link.bind;
@@ -223,6 +247,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
                          log);
 
   feed->start();
+  if (blocks) blocks->start();
   ingest->start();
   link->start();
   admin.start();
@@ -238,6 +263,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   util::LogLine(log, util::LogLevel::info, "sm_stopping").kv("signal", signal);
   link->stop();    // no new batches
   ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
+  if (blocks) blocks->stop();
   feed->stop();
   if (nodeStack) nodeStack->node.stop();
   adminLoop.stop();
