@@ -268,6 +268,95 @@ Waited Edge::waitReady(std::chrono::milliseconds deadline) const {
                  process_->name() + " ready (/readyz 200)");
 }
 
+// ---- The real session manager.
+
+std::string SessionManagerConfigFile::toYaml() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "link" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bind" << YAML::Value << bind;
+  out << YAML::Key << "plaintext" << YAML::Value << plaintext;
+  if (!serverKeyFile.empty()) out << YAML::Key << "server_key_file" << YAML::Value << serverKeyFile;
+  if (!allowListFile.empty()) out << YAML::Key << "allow_list_file" << YAML::Value << allowListFile;
+  out << YAML::EndMap;
+  out << YAML::Key << "suppliers" << YAML::Value << YAML::BeginSeq;
+  for (const auto& file : supplierKeyFiles) {
+    out << YAML::BeginMap << YAML::Key << "key_file" << YAML::Value << file << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "chain" << YAML::Value << YAML::BeginMap;
+  if (!rpcUrl.empty()) {
+    out << YAML::Key << "rpc_url" << YAML::Value << rpcUrl;
+    out << YAML::Key << "chain_id" << YAML::Value << chainId;
+    if (websocketUrl) out << YAML::Key << "websocket_url" << YAML::Value << *websocketUrl;
+  } else {
+    out << YAML::Key << "fixture" << YAML::Value << fixture;
+    if (blockIntervalMs) out << YAML::Key << "block_interval_ms" << YAML::Value << *blockIntervalMs;
+  }
+  if (pollIntervalMs) out << YAML::Key << "poll_interval_ms" << YAML::Value << *pollIntervalMs;
+  out << YAML::EndMap;
+  out << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "directory" << YAML::Value << storeDirectory;
+  if (treeCommitIntervalMs) {
+    out << YAML::Key << "tree_commit_interval_ms" << YAML::Value << *treeCommitIntervalMs;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << adminListen;
+  out << YAML::EndMap;
+  out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "level" << YAML::Value << logLevel;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+SessionManager::SessionManager(const std::string& dir, const std::string& name,
+                               SessionManagerConfigFile config)
+    : dir_(dir), name_(name), config_(std::move(config)) {
+  if (config_.storeDirectory.empty()) config_.storeDirectory = dir_ + "/" + name_ + "-store";
+  writeFile(dir_ + "/" + name_ + ".yaml", config_.toYaml());
+  process_ = std::make_unique<ChildProcess>(
+      name_,
+      std::vector<std::string>{binaryPath(kSessionManagerVar), "run", "--config",
+                               dir_ + "/" + name_ + ".yaml"},
+      dir_ + "/" + name_ + ".log");
+  waitStarted();
+  // A restart binds the same port: the edges keep their endpoint.
+  config_.bind = endpoint();
+  writeFile(dir_ + "/" + name_ + ".yaml", config_.toYaml());
+}
+
+void SessionManager::waitStarted() {
+  static const std::regex started(
+      "event=sm_started link=tcp://127\\.0\\.0\\.1:(\\d+) admin=127\\.0\\.0\\.1:(\\d+)");
+  std::smatch m;
+  std::string log;
+  REQUIRE(waitFor(
+      [&] {
+        log = process_->outputOfThisRun();
+        return std::regex_search(log, m, started) || !process_->running();
+      },
+      process_->name() + "'s sm_started line in its log"));
+  INFO(process_->describe());
+  REQUIRE(std::regex_search(log, m, started));
+  linkPort_ = std::stoi(m[1]);
+  adminPort_ = std::stoi(m[2]);
+}
+
+void SessionManager::restart() {
+  if (process_->running()) process_->kill9();
+  process_->restart();
+  waitStarted();
+}
+
+double SessionManager::metric(const std::string& series) const {
+  std::string text = "\n" + admin("/metrics").body;
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 // ---- The stack.
 
 Stack::Stack(const std::string& prefix)

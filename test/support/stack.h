@@ -47,6 +47,7 @@ inline constexpr const char* kTestBackendVar = "POCKET_RELAY_TEST_BACKEND";
 inline constexpr const char* kSmDoubleVar = "POCKET_SM_DOUBLE";
 inline constexpr const char* kRelayGatewayVar = "POCKET_RELAY_GATEWAY";
 inline constexpr const char* kLinkDriverVar = "POCKET_LINK_DRIVER";
+inline constexpr const char* kSessionManagerVar = "POCKET_SESSION_MANAGER";
 
 // ---- The session fixture sm-double serves (`--fixture`).
 
@@ -117,6 +118,29 @@ struct EdgeConfigFile {
   std::string toYaml() const;
 };
 
+// ---- session-manager's session-manager.yaml (docs/configuration.md).
+
+struct SessionManagerConfigFile {
+  std::string bind = "tcp://127.0.0.1:0";
+  bool plaintext = true;
+  std::string serverKeyFile;                  // with plaintext = false
+  std::string allowListFile;                  // with plaintext = false
+  std::vector<std::string> supplierKeyFiles;  // paths; StackBuilder accepts key names
+  // The chain: a full node (rpcUrl, chainId, optional websocketUrl) or a static chain (fixture,
+  // filled by the stack with its fixture.json).
+  std::string rpcUrl;
+  std::string chainId;
+  std::optional<std::string> websocketUrl;
+  std::optional<int> pollIntervalMs;
+  std::string fixture;
+  std::optional<int> blockIntervalMs;
+  std::string storeDirectory;  // filled by the stack: <dir>/sm-store
+  std::optional<int> treeCommitIntervalMs;
+  std::string adminListen = "127.0.0.1:0";
+  std::string logLevel = "info";
+  std::string toYaml() const;
+};
+
 // ---- Running parts.
 
 // A plain HTTP/1.1 answer.
@@ -172,6 +196,34 @@ class SmDouble {
   int chainIntervalMs_;
   std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
+};
+
+// The real session-manager (`run --config`), started and restarted on the same link port and
+// store (the port it chose at the first start is written into its configuration).
+class SessionManager {
+ public:
+  // Writes `config` to <dir>/<name>.yaml, starts it and waits for its sm_started line.
+  SessionManager(const std::string& dir, const std::string& name, SessionManagerConfigFile config);
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(linkPort_); }
+  int linkPort() const { return linkPort_; }
+  int adminPort() const { return adminPort_; }
+  HttpAnswer admin(const std::string& path) const { return httpGet(adminPort_, path); }
+  // The sample value of the /metrics line `series` (name{labels}), or -1 when absent.
+  double metric(const std::string& series) const;
+  // The store directory (session trees, high-water marks).
+  const std::string& storeDirectory() const { return config_.storeDirectory; }
+  ChildProcess& process() { return *process_; }
+  void kill9() { process_->kill9(); }
+  // Starts it again (after kill9() or an exit) on the same port, store and configuration.
+  void restart();
+
+ private:
+  void waitStarted();
+  std::string dir_, name_;
+  SessionManagerConfigFile config_;
+  std::unique_ptr<ChildProcess> process_;
+  int linkPort_ = 0;
+  int adminPort_ = 0;
 };
 
 class Edge {
