@@ -13,14 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "common/util/config_reader.h"
 #include "common/util/log.h"
 
 namespace pocket::sm {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// The configuration error of every loader (common/util/config_reader.h): "<key path>: <what>".
+using ConfigError = util::ConfigError;
 
 struct LinkConfig {
   std::string bind = "tcp://0.0.0.0:7400";

@@ -12,8 +12,6 @@
 // --crash-at before_write|after_write|before_ack:N kills the process with SIGKILL at that point
 // of the N-th group commit (fault-injection for the crash tests; never for production).
 
-#include <signal.h>
-
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -30,6 +28,7 @@
 #include "common/crypto/keys.h"
 #include "common/net/curve_keys.h"
 #include "common/util/log.h"
+#include "common/util/process_signals.h"
 #include "common/util/metrics.h"
 #include "edge/event_loops.h"
 #include "edge/http_server.h"
@@ -61,18 +60,7 @@ constexpr int kSafetyPollFactor = 5;
 
 // Wrong arguments: the usage on stderr, exit status 2.
 int usage() {
-  std::cerr << kUsage;
-  return 2;
-}
-
-int waitForSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  return util::usageError(kUsage);
 }
 
 // The operator addresses of the configured supplier keys. Throws naming the key path.
@@ -146,12 +134,8 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   auto suppliers = supplierAddresses(config);
   util::LogSink log(stderr, config.logLevel, config.logFormat);
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  // Signals go to the waiting thread only: block them before any thread starts.
+  util::blockTerminationSignals();
 
   util::MetricsRegistry metrics;
   std::unique_ptr<NodeStack> nodeStack;
@@ -259,7 +243,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
       .kv("chain", status.chainMode)
       .kv("height", feed->height());
 
-  int signal = waitForSignal();
+  int signal = util::waitForTerminationSignal();
   util::LogLine(log, util::LogLevel::info, "sm_stopping").kv("signal", signal);
   link->stop();    // no new batches
   ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
