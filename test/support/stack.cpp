@@ -380,6 +380,7 @@ std::string Stack::describe() const {
   out << "stack in " << dir.path() << ":\n";
   if (backend) out << backend->process().describe(1024);
   if (sm) out << sm->process().describe();
+  if (manager) out << manager->process().describe();
   for (const auto& e : edges) out << e->process().describe();
   for (const auto& p : spawned_) out << p->describe();
   return out.str();
@@ -420,14 +421,69 @@ StackBuilder& StackBuilder::edge(EdgeConfigFile config) {
   return *this;
 }
 
+StackBuilder& StackBuilder::manager(ManagerKind kind) {
+  managerKind_ = kind;
+  return *this;
+}
+
+std::string Stack::managerEndpoint() const {
+  if (sm) return sm->endpoint();
+  if (manager) return manager->endpoint();
+  return "";
+}
+
+std::map<std::string, SessionTally> Stack::managerSessions() const {
+  std::map<std::string, SessionTally> out;
+  if (sm) {
+    // R <edge> <spool> <seq> <relay hash hex> <compute units> <session id>
+    std::istringstream lines(sm->receivedText());
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string kind, edge, spool, seq, hash, sessionId;
+      std::uint64_t units = 0;
+      fields >> kind >> edge >> spool >> seq >> hash >> units >> sessionId;
+      if (kind != "R" || !fields) continue;
+      ++out[sessionId].relays;
+      out[sessionId].computeUnits += units;
+    }
+  } else if (manager) {
+    auto status = manager->admin("/status");
+    if (status.status != 200) return out;
+    auto doc = nlohmann::json::parse(status.body, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("sessions")) return out;
+    for (const auto& s : doc["sessions"]) {
+      auto& tally = out[s.at("sessionId").get<std::string>()];
+      tally.relays += s.at("relays").get<std::uint64_t>();
+      tally.computeUnits += s.at("computeUnits").get<std::uint64_t>();
+    }
+  }
+  return out;
+}
+
 std::unique_ptr<Stack> StackBuilder::start() {
   auto stack = std::make_unique<Stack>(prefix_);
   for (const auto& [name, hex] : keys_) writeFile(stack->path(name + ".key"), hex + "\n", 0600);
   writeFile(stack->path("fixture.json"), fixture_.toJson().dump(2) + "\n");
   if (!edges_.empty()) stack->backend = std::make_unique<TestBackend>(stack->dir, backendArgs_);
-  if (sessionManager_) {
+  if (sessionManager_ && managerKind_ == ManagerKind::smDouble) {
     stack->sm = std::make_unique<SmDouble>(stack->dir, stack->path("fixture.json"), smArgs_,
                                            chainIntervalMs_);
+  }
+  if (sessionManager_ && managerKind_ == ManagerKind::real) {
+    SessionManagerConfigFile config;
+    std::set<std::string> keyFiles;
+    for (const auto& edge : edges_) {
+      for (const auto& file : edge.supplierKeyFiles) {
+        keyFiles.insert(file.find('/') == std::string::npos ? stack->path(file + ".key") : file);
+      }
+    }
+    config.supplierKeyFiles.assign(keyFiles.begin(), keyFiles.end());
+    config.fixture = stack->path("fixture.json");
+    config.blockIntervalMs = chainIntervalMs_;
+    config.pollIntervalMs = chainIntervalMs_;
+    config.treeCommitIntervalMs = 100;
+    stack->manager = std::make_unique<SessionManager>(stack->dir, "session-manager", config);
   }
   for (std::size_t i = 0; i < edges_.size(); ++i) {
     EdgeConfigFile config = edges_[i];
@@ -436,7 +492,8 @@ std::unique_ptr<Stack> StackBuilder::start() {
     }
     if (config.linkEndpoint.empty()) {
       // Without a session manager: a port where nothing listens, so the link stays down.
-      config.linkEndpoint = stack->sm ? stack->sm->endpoint() : "tcp://127.0.0.1:1";
+      config.linkEndpoint =
+          stack->managerEndpoint().empty() ? "tcp://127.0.0.1:1" : stack->managerEndpoint();
     }
     if (config.spoolDirectory.empty()) config.spoolDirectory = stack->path("spool-" + config.edgeId);
     for (auto& service : config.services) {

@@ -164,6 +164,21 @@ class TestBackend {
   int port_ = 0;
 };
 
+// Which session manager a stack runs: the double (test/sm-double) or the real session-manager
+// binary on a static chain (`chain.fixture`) made of the same SessionFixture.
+enum class ManagerKind { smDouble, real };
+inline const char* managerName(ManagerKind kind) {
+  return kind == ManagerKind::smDouble ? "sm-double" : "session-manager";
+}
+inline constexpr ManagerKind kBothManagers[] = {ManagerKind::smDouble, ManagerKind::real};
+
+// What a session manager holds for one session: relays (distinct relay hashes) and their compute
+// units, over all suppliers.
+struct SessionTally {
+  std::uint64_t relays = 0;
+  std::uint64_t computeUnits = 0;
+};
+
 // received.log of sm-double: R (accepted), H (duplicate by hash) and X (rejected) lines.
 struct ReceivedLog {
   std::multiset<std::string> accepted;  // relay hashes (hex)
@@ -259,6 +274,11 @@ class Stack {
 
   std::string path(const std::string& name) const { return dir / name; }
   Edge& edge(std::size_t i = 0) { return *edges.at(i); }
+  // The link endpoint of whichever session manager runs ("" without one).
+  std::string managerEndpoint() const;
+  // Per session id, what the running session manager holds: sm-double's received.log, or the real
+  // manager's /status.
+  std::map<std::string, SessionTally> managerSessions() const;
   // Starts another process, owned by the stack (killed when it goes), whose output is appended to
   // <dir>/<name>.log; it is part of the logs shown on failure.
   ChildProcess& spawn(const std::string& name, std::vector<std::string> argv);
@@ -269,7 +289,8 @@ class Stack {
 
   TempDir dir;
   std::unique_ptr<TestBackend> backend;
-  std::unique_ptr<SmDouble> sm;
+  std::unique_ptr<SmDouble> sm;             // with ManagerKind::smDouble
+  std::unique_ptr<SessionManager> manager;  // with ManagerKind::real
   std::vector<std::unique_ptr<Edge>> edges;
 
  private:
@@ -290,6 +311,9 @@ class StackBuilder {
   StackBuilder& chainIntervalMs(int ms);
   // The edges' link points at a port where nothing listens; no sm-double runs.
   StackBuilder& withoutSessionManager();
+  // Runs the real session-manager (plain text on loopback, a static chain of the fixture, every
+  // edge's supplier keys) instead of sm-double; ManagerKind::smDouble keeps the double.
+  StackBuilder& manager(ManagerKind kind);
   // Backend arguments (relay-test-backend) when an edge needs one.
   StackBuilder& backendArgs(std::vector<std::string> args);
   StackBuilder& edge(EdgeConfigFile config);
@@ -301,6 +325,7 @@ class StackBuilder {
   std::vector<std::pair<std::string, std::string>> keys_;  // name, hex secret
   SessionFixture fixture_;
   bool sessionManager_ = true;
+  ManagerKind managerKind_ = ManagerKind::smDouble;
   std::vector<std::string> smArgs_ = {"--plaintext"};
   int chainIntervalMs_ = 200;
   std::vector<std::string> backendArgs_;
