@@ -14,14 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "common/util/config_reader.h"
 #include "common/util/log.h"
 
 namespace pocket::edge {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// The configuration error of every loader (common/util/config_reader.h): "<key path>: <what>".
+using ConfigError = util::ConfigError;
 
 struct Endpoint {
   std::string host;     // IPv4/IPv6 literal or name
@@ -120,7 +119,7 @@ EdgeConfig parseEdgeConfig(const std::string& yamlText, const std::string& origi
 EdgeConfig loadEdgeConfig(const std::string& path);
 
 // "20MiB", "512KiB", "1GB", "4096" -> bytes; throws ConfigError naming `keyPath`.
-std::uint64_t parseByteSize(const std::string& text, const std::string& keyPath);
+using util::parseByteSize;
 // "host:port" or "[v6]:port".
 Endpoint parseEndpoint(const std::string& text, const std::string& keyPath);
 

@@ -22,6 +22,7 @@
 
 #include "common/crypto/keys.h"
 #include "common/util/log.h"
+#include "common/util/process_signals.h"
 #include "common/util/metrics.h"
 #include "edge/admin.h"
 #include "edge/config.h"
@@ -46,19 +47,7 @@ constexpr const char* kUsage =
     "relays in flight. docs/operator-guide.md shows how to run one.\n";
 
 int usage() {
-  std::cerr << kUsage;
-  return 2;
-}
-
-// Waits for SIGTERM or SIGINT on a dedicated thread (signals blocked everywhere else).
-int waitForSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  return util::usageError(kUsage);
 }
 
 void registerLinkMetrics(util::MetricsRegistry& m, edge::EdgeLink& link, edge::Spool& spool,
@@ -142,12 +131,7 @@ int run(const edge::EdgeConfig& config, bool checkOnly) {
   }
 
   // Signals go to the waiting thread only: block them before any thread starts.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  util::blockTerminationSignals();
 
   util::MetricsRegistry metrics;
   edge::ChainFactsOptions factsOptions;
@@ -217,7 +201,7 @@ int run(const edge::EdgeConfig& config, bool checkOnly) {
         .kv("suppliers", relays.supplierAddresses().size());
   }
 
-  int signal = waitForSignal();
+  int signal = util::waitForTerminationSignal();
   util::LogLine(log, util::LogLevel::info, "edge_stopping").kv("signal", signal);
   auto deadline = Clock::now() + config.limits.shutdownGrace;
   for (auto& s : servers) s->shutdown();

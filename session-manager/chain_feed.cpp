@@ -56,6 +56,10 @@ void ChainFeed::stop() {
     stopping_ = true;
   }
   queryWake_.notify_all();
+  {
+    std::lock_guard lock(blockMutex_);
+  }
+  blockWake_.notify_all();
   if (blockThread_.joinable()) blockThread_.join();
   if (queryThread_.joinable()) queryThread_.join();
 }
@@ -67,13 +71,25 @@ std::optional<ChainHead> ChainFeed::head() const {
 
 void ChainFeed::blockLoop() {
   while (!stop_.load()) {
-    auto next = std::chrono::steady_clock::now() + pollInterval_;
-    while (!stop_.load() && std::chrono::steady_clock::now() < next) {
-      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-          pollInterval_, std::chrono::milliseconds(50)));
+    {
+      std::unique_lock lock(blockMutex_);
+      blockWake_.wait_for(lock, pollInterval_, [&] { return stop_.load() || blockPending_; });
+      blockPending_ = false;
     }
     if (!stop_.load()) pollOnce();
   }
+}
+
+void ChainFeed::newBlockAnnounced(std::int64_t height) {
+  std::int64_t seen = announced_.load();
+  while (height > seen && !announced_.compare_exchange_weak(seen, height)) {
+  }
+  if (height <= height_.load()) return;  // the loop already has this block
+  {
+    std::lock_guard lock(blockMutex_);
+    blockPending_ = true;
+  }
+  blockWake_.notify_one();
 }
 
 void ChainFeed::pollOnce() {

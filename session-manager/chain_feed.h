@@ -1,7 +1,10 @@
 #pragma once
 // Chain facts for the edges (docs/architecture.md, docs/link.md): follows the chain's head and answers session queries.
 //
-// Block loop (one thread): polls ChainSource::latestHead() every `pollInterval`. On a new height
+// Block loop (one thread): reads ChainSource::latestHead() when a new block is announced
+// (newBlockAnnounced(), which main() calls from the node's block feed: WebSocket NewBlock events,
+// or its own status polling while the socket is down) and in any case every `pollInterval` (the
+// only trigger with the static chain; a safety net with a node). On a new height
 // it publishes the head (a chainState to every connected edge), re-reads the facts of every cached
 // session that has not ended and re-publishes those whose window params or relay budget changed
 // (sessionInfo with queryId 0), tells the ingest the height (trees past their proof window are
@@ -15,7 +18,9 @@
 // chain unavailable → sessionQueryFailed saying so (the edge asks again on its next miss).
 //
 // Ownership and threading: main() owns it; it borrows the chain, the cache and the callbacks'
-// targets. head() and submitQuery() are thread-safe. stop() joins both threads.
+// targets. head(), submitQuery() and newBlockAnnounced() are thread-safe and never block on the
+// chain (newBlockAnnounced only records the height and wakes the loop: the block feed's thread,
+// and with it the WebSocket, never waits for the block loop). stop() joins both threads.
 
 #include <atomic>
 #include <chrono>
@@ -59,6 +64,11 @@ class ChainFeed {
   // Milliseconds since the head was last read successfully; -1 before the first read.
   std::int64_t headReadAgeMs() const;
   void submitQuery(SessionQueryRequest query);
+  // A block at `height` exists: the block loop reads the head now instead of at its next poll.
+  // Announcements that arrive while the loop is busy coalesce into one read of the newest head.
+  void newBlockAnnounced(std::int64_t height);
+  // The newest height announced through newBlockAnnounced (0 before the first).
+  std::int64_t announcedHeight() const { return announced_.load(); }
 
   // One iteration of the block loop (tests call it without start()).
   void pollOnce();
@@ -81,6 +91,11 @@ class ChainFeed {
   std::atomic<std::int64_t> height_{0};
   std::atomic<std::int64_t> headReadAtMs_{0};
   bool headFailing_ = false;  // block loop only: log transitions, not every failure
+
+  std::mutex blockMutex_;
+  std::condition_variable blockWake_;
+  bool blockPending_ = false;  // guarded by blockMutex_: an announcement not yet acted on
+  std::atomic<std::int64_t> announced_{0};
 
   std::mutex queryMutex_;
   std::condition_variable queryWake_;

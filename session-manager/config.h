@@ -13,14 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "common/util/config_reader.h"
 #include "common/util/log.h"
 
 namespace pocket::sm {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// The configuration error of every loader (common/util/config_reader.h): "<key path>: <what>".
+using ConfigError = util::ConfigError;
 
 struct LinkConfig {
   std::string bind = "tcp://0.0.0.0:7400";
@@ -37,10 +36,15 @@ struct SupplierConfig {
 struct ChainConfig {
   // Exactly one of rpcUrl (a full node) and fixture (a static chain) is set.
   std::string rpcUrl;        // CometBFT RPC, http:// or https:// (tcp:// is read as http://)
-  std::string websocketUrl;  // default: rpcUrl with ws(s):// and path /websocket
+  // The node's WebSocket for NewBlock events. Default: ws://host:port/websocket derived from an
+  // http://host:port rpcUrl; empty (the YAML value `none`, or an rpcUrl it cannot be derived
+  // from) = no subscription, new blocks are found by polling `status` every pollInterval.
+  std::string websocketUrl;
   std::string chainId;       // required with rpcUrl: the node's network must equal it
   std::chrono::milliseconds timeout{4000};       // per call
-  std::chrono::milliseconds pollInterval{1000};  // how often the newest block is read
+  // How often the newest block is read while there is no WebSocket subscription (the static
+  // chain's head too); with a node the head is also re-read every 5 intervals as a safety net.
+  std::chrono::milliseconds pollInterval{1000};
   std::string fixture;                           // static chain file (fixture_chain.h)
   std::chrono::milliseconds blockInterval{1000};  // the static chain's block time
 };

@@ -12,8 +12,6 @@
 // --crash-at before_write|after_write|before_ack:N kills the process with SIGKILL at that point
 // of the N-th group commit (fault-injection for the crash tests; never for production).
 
-#include <signal.h>
-
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -23,12 +21,14 @@
 
 #include <curl/curl.h>
 
+#include "common/chain/block_feed.h"
 #include "common/chain/chain_queries.h"
 #include "common/chain/node_client.h"
 #include "common/chain/node_health.h"
 #include "common/crypto/keys.h"
 #include "common/net/curve_keys.h"
 #include "common/util/log.h"
+#include "common/util/process_signals.h"
 #include "common/util/metrics.h"
 #include "edge/event_loops.h"
 #include "edge/http_server.h"
@@ -56,20 +56,13 @@ constexpr const char* kUsage =
     "       session-manager --help\n"
     "Configuration keys: docs/configuration.md; running one for a fleet: docs/operator-guide.md.\n";
 
+// With a node, the chain feed reads the head itself every this many poll intervals, in case the
+// block feed stalls (new blocks normally reach it through the block feed at once).
+constexpr int kSafetyPollFactor = 5;
+
 // Wrong arguments: the usage on stderr, exit status 2.
 int usage() {
-  std::cerr << kUsage;
-  return 2;
-}
-
-int waitForSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  return util::usageError(kUsage);
 }
 
 // The operator addresses of the configured supplier keys. Throws naming the key path.
@@ -177,12 +170,8 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   auto suppliers = supplierAddresses(config);
   util::LogSink log(stderr, config.logLevel, config.logFormat);
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  // Signals go to the waiting thread only: block them before any thread starts.
+  util::blockTerminationSignals();
 
   util::MetricsRegistry metrics;
   std::unique_ptr<NodeStack> nodeStack;
@@ -223,8 +212,27 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
     link->sendSessionQueryFailed(q, reason);
   };
   callbacks.height = [&ingest](std::int64_t height) { ingest->expireBefore(height); };
-  feed = std::make_unique<sm::ChainFeed>(config.chain.pollInterval, *chain, cache, callbacks, log,
-                                         metrics);
+  // With a node, new blocks are announced by the block feed (below) and the chain feed's own
+  // reads of the head are only a safety net; the static chain has no feed to announce them.
+  auto headPoll = nodeStack ? config.chain.pollInterval * kSafetyPollFactor : config.chain.pollInterval;
+  feed = std::make_unique<sm::ChainFeed>(headPoll, *chain, cache, callbacks, log, metrics);
+  std::unique_ptr<chain::BlockFeed> blocks;
+  if (nodeStack) {
+    chain::BlockFeedConfig blockConfig;
+    blockConfig.websocketUrl = config.chain.websocketUrl;
+    blockConfig.pollInterval = config.chain.pollInterval;
+    blockConfig.connectTimeout = config.chain.timeout;
+    blocks = std::make_unique<chain::BlockFeed>(
+        blockConfig, nodeStack->node,
+        [&feed](const chain::NewBlock& block) { feed->newBlockAnnounced(block.height); }, metrics,
+        log);
+    if (blockConfig.websocketUrl.empty()) {
+      util::LogLine(log, util::LogLevel::info, "chain_subscription_off")
+          .kv("reason", "no WebSocket URL (chain.websocket_url is none, or it cannot be derived "
+                        "from chain.rpc_url): new blocks are found by polling status")
+          .kv("poll_interval_ms", config.chain.pollInterval.count());
+    }
+  }
 
   sm::LinkServerOptions linkOptions;
   linkOptions.bind = config.link.bind;
@@ -259,6 +267,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
                          log);
 
   feed->start();
+  if (blocks) blocks->start();
   ingest->start();
   link->start();
   admin.start();
@@ -270,10 +279,11 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
       .kv("chain", status.chainMode)
       .kv("height", feed->height());
 
-  int signal = waitForSignal();
+  int signal = util::waitForTerminationSignal();
   util::LogLine(log, util::LogLevel::info, "sm_stopping").kv("signal", signal);
   link->stop();    // no new batches
   ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
+  if (blocks) blocks->stop();
   feed->stop();
   if (nodeStack) nodeStack->node.stop();
   adminLoop.stop();

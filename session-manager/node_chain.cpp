@@ -1,5 +1,6 @@
 #include "session-manager/node_chain.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace pocket::sm {
@@ -107,7 +108,12 @@ util::Result<SessionFacts> NodeChain::session(const std::string& applicationAddr
   if (session->application.perSessionSpendLimit) {
     budget.perSessionSpendLimitUpokt = amountOf(*session->application.perSessionSpendLimit);
   }
-  budget.overservicingBonusMultiplier = 0;
+  // The bonus multiplier is a tokenomics param in force now (settlement reads the current one);
+  // a change re-pushes the session's budget like a stake change does. 0 (an unset param) is 1.
+  auto tokenomics = queries_.tokenomicsParams();
+  if (!tokenomics.ok()) return unavailable(tokenomics.error());
+  budget.overservicingBonusMultiplier =
+      std::max<std::uint64_t>(1, tokenomics->overservicingBonusMultiplier);
   facts.budget = budget;
   return facts;
 }

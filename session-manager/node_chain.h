@@ -8,7 +8,8 @@
 //   ComputeUnitsPerRelayAtHeight and RelayMiningDifficultyAtHeight at the session's start;
 //   shared params at the start (startParams) and at the end, or the current ones while the
 //   session has not ended (windowParams).
-// The overservicing bonus multiplier is not read (left 0, which the edge reads as 1).
+//   the relay budget: the application's stake and per-session spend limit (GetSession), and the
+//   tokenomics param overservicing_bonus_multiplier in force now (0, an unset param, is sent as 1).
 //
 // Error mapping: the chain's definitive "no" (not found, or any ABCI error of GetSession) →
 // kChainNotFound; everything else (transport, timeouts, heights the node does not have yet) →

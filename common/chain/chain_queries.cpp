@@ -108,7 +108,7 @@ util::Result<TokenomicsParams> decodeTokenomicsParamsValue(util::ByteSpan value)
   namespace wire = protocol::wire;
   // QueryParamsResponse{1 params Params{1 mint_allocation_percentages{1 dao, 2 proposer,
   // 3 supplier, 4 source_owner, 5 application}, 6 dao_reward_address, 7
-  // global_inflation_per_claim}}
+  // global_inflation_per_claim, 9 mint_ratio, 10 overservicing_bonus_multiplier (uint64)}}
   TokenomicsParams out;
   bool haveParams = false;
   auto status = wire::readFields(
@@ -150,6 +150,14 @@ util::Result<TokenomicsParams> decodeTokenomicsParamsValue(util::ByteSpan value)
                   return std::nullopt;
                 case 7:
                   return readDouble(paramsReader, paramsField, out.globalInflationPerClaim);
+                case 9:
+                  return readDouble(paramsReader, paramsField, out.mintRatio);
+                case 10:
+                  if (paramsField.type != wire::WireType::varint) {
+                    return paramsReader.wrongWireType(paramsField);
+                  }
+                  out.overservicingBonusMultiplier = paramsField.value;
+                  return std::nullopt;
                 default:
                   return std::nullopt;
               }

@@ -110,6 +110,10 @@ struct TokenomicsParams {
   double mintAllocationApplication = 0;
   std::string daoRewardAddress;
   double globalInflationPerClaim = 0;
+  double mintRatio = 0;  // 9; 0 when the chain does not send it
+  // 10: how far above its guaranteed per-session floor a supplier may be paid from the budget other
+  // suppliers left unused (relay meter: cap = multiplier × floor). 0 (unset) means 1.
+  std::uint64_t overservicingBonusMultiplier = 0;
 };
 
 // The public keys of a session's ring (relay-crypto: the application and the gateways it

@@ -34,7 +34,15 @@ LogSink::LogSink(std::FILE* out, LogLevel minLevel, LogFormat format)
 
 namespace {
 
-void appendJsonString(std::string& out, std::string_view s) {
+// How a control character other than \n, \r and \t is written inside a quoted string.
+enum class ControlEscape {
+  json,    // \u00XX (JSON)
+  logfmt,  // \xXX (logfmt; logfmtToJson reads it back)
+};
+
+// Appends `s` as a double-quoted string with '"', '\\', \n, \r and \t escaped by a backslash and
+// the other control characters as `control` says. JSON and logfmt differ only there.
+void appendQuoted(std::string& out, std::string_view s, ControlEscape control) {
   out += '"';
   for (char c : s) {
     switch (c) {
@@ -53,15 +61,23 @@ void appendJsonString(std::string& out, std::string_view s) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
+      default: {
+        auto byte = static_cast<unsigned>(static_cast<unsigned char>(c));
+        if (byte >= 0x20) {
           out += c;
+        } else if (control == ControlEscape::json) {
+          out += fmt::format("\\u{:04x}", byte);
+        } else {
+          out += fmt::format("\\x{:02x}", byte);
         }
+      }
     }
   }
   out += '"';
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  appendQuoted(out, s, ControlEscape::json);
 }
 
 }  // namespace
@@ -140,33 +156,8 @@ std::string quoteLogValue(std::string_view value) {
     }
   }
   if (!needsQuotes) return std::string(value);
-  std::string out = "\"";
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\x{:02x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  std::string out;
+  appendQuoted(out, value, ControlEscape::logfmt);
   return out;
 }
 

@@ -370,6 +370,11 @@ TEST_CASE("service, compute units, difficulty, params and balance") {
     w.stringField(6, "pokt1dao");
   }
   fixed64(params, 7, 0.5);
+  fixed64(params, 9, 0.975);
+  {
+    protocol::wire::Writer w(params);
+    w.varintField(10, 3);  // overservicing_bonus_multiplier
+  }
   util::Bytes tokenomics;
   {
     protocol::wire::Writer w(tokenomics);
@@ -432,6 +437,8 @@ TEST_CASE("service, compute units, difficulty, params and balance") {
   CHECK(tp->mintAllocationApplication == 0.0);
   CHECK(tp->daoRewardAddress == "pokt1dao");
   CHECK(tp->globalInflationPerClaim == 0.5);
+  CHECK(tp->mintRatio == 0.975);
+  CHECK(tp->overservicingBonusMultiplier == 3);
 
   auto coin = h.queries.balance(kSupplier);
   REQUIRE(coin.ok());
@@ -450,6 +457,15 @@ TEST_CASE("tokenomics params: a wrong wire type is bad_value, not a crash") {
   REQUIRE_FALSE(decoded.ok());
   CHECK(decoded.error().code == kErrBadValue);
   CHECK(decodeTokenomicsParamsValue(util::Bytes{}).error().code == kErrBadValue);
+  // overservicing_bonus_multiplier (10) is a uint64: a length-delimited field 10 is refused.
+  util::Bytes asBytes{0x0a, 0x03, 0x52, 0x01, 0x05};
+  auto refused = decodeTokenomicsParamsValue(asBytes);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == kErrBadValue);
+  // An older chain without the field: 0, which the relay meter reads as 1.
+  auto older = decodeTokenomicsParamsValue(util::Bytes{0x0a, 0x00});
+  REQUIRE(older.ok());
+  CHECK(older->overservicingBonusMultiplier == 0);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 //               (--plaintext | --key KEY_PAIR_FILE --server-key PUBLIC_KEY_FILE)
 //               [--edge-id ID] [--append-interval-us U] [--wait-ms T]
 //               [--query APP SERVICE HEIGHT]     look up one session instead, print the outcome
+//                 ("session ID start=S end=E ring_keys=N compute_units_per_relay=C
+//                  [stake_upokt=U bonus_multiplier=M]" or "error CODE")
 // Exit status: 0 when all N are acked (or the query was answered), 1 otherwise, 2 on usage errors.
 
 #include <chrono>
@@ -96,8 +98,23 @@ int main(int argc, char** argv) {
     if (!query.empty()) {
       std::promise<std::string> outcome;
       facts.lookupSession(query[0], query[1], std::stoll(query[2]), [&](auto result) {
-        outcome.set_value(result.ok() ? "session " + (*result)->header.sessionId
-                                      : "error " + result.error().code);
+        if (!result.ok()) {
+          outcome.set_value("error " + result.error().code);
+          return;
+        }
+        const auto& session = **result;
+        std::string line = "session " + session.header.sessionId +
+                           " start=" + std::to_string(session.header.sessionStartBlockHeight) +
+                           " end=" + std::to_string(session.header.sessionEndBlockHeight) +
+                           " ring_keys=" + std::to_string(session.ringPubKeys.size()) +
+                           " compute_units_per_relay=" +
+                           std::to_string(session.computeUnitsPerRelay);
+        if (session.budget) {
+          line += " stake_upokt=" + std::to_string(session.budget->applicationStakeUpokt) +
+                  " bonus_multiplier=" +
+                  std::to_string(session.budget->overservicingBonusMultiplier);
+        }
+        outcome.set_value(line);
       });
       std::cout << outcome.get_future().get() << std::endl;
       return 0;

@@ -69,6 +69,52 @@ TEST_SUITE("session-manager chain feed") {
   }
 }
 
+TEST_SUITE("session-manager chain feed") {
+  TEST_CASE("an announced block is read at once, not at the next poll; the feed never waits") {
+    test::CapturedLog log;
+    util::MetricsRegistry metrics;
+    test::FakeChain chain;
+    sm::SessionCache cache(chain, log.sink(), metrics);
+    std::mutex mutex;
+    std::vector<std::int64_t> heads;
+    sm::ChainFeedCallbacks cb;
+    cb.newHead = [&](const sm::ChainHead& h) {
+      std::lock_guard lock(mutex);
+      heads.push_back(h.height);
+    };
+    // A poll interval no test run reaches: only announcements can make the loop read the head.
+    sm::ChainFeed feed(std::chrono::hours(1), chain, cache, cb, log.sink(), metrics);
+    feed.start();
+    auto seen = [&](std::int64_t height) {
+      std::lock_guard lock(mutex);
+      return !heads.empty() && heads.back() == height;
+    };
+    REQUIRE(seen(15));  // start() read the head once
+    {
+      std::lock_guard lock(chain.mutex);
+      chain.head.height = 16;
+    }
+    feed.newBlockAnnounced(16);
+    CHECK(feed.announcedHeight() == 16);
+    REQUIRE(testing::waitFor([&] { return seen(16); }, testing::kGenerous, "head 16"));
+    // Several announcements while the node is already further: one read of the newest head.
+    {
+      std::lock_guard lock(chain.mutex);
+      chain.head.height = 19;
+    }
+    for (std::int64_t h = 17; h <= 19; ++h) feed.newBlockAnnounced(h);
+    REQUIRE(testing::waitFor([&] { return seen(19); }, testing::kGenerous, "head 19"));
+    // An announcement of a height the loop already has changes nothing.
+    feed.newBlockAnnounced(12);
+    CHECK(feed.announcedHeight() == 19);
+    feed.stop();
+    std::lock_guard lock(mutex);
+    CHECK(heads.front() == 15);
+    CHECK(heads.back() == 19);
+    for (std::size_t i = 1; i < heads.size(); ++i) CHECK(heads[i] > heads[i - 1]);
+  }
+}
+
 #include "common/chain/chain_queries.h"
 #include "common/chain/node_client.h"
 #include "common/chain/node_health.h"

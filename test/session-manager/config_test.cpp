@@ -89,6 +89,32 @@ chain: {fixture: f.json}
 )").rfind("suppliers[0].color: unknown key", 0) == 0);
   }
 
+  TEST_CASE("the node's WebSocket: derived, explicit, none, or refused with the reason") {
+    auto subscription = [](const std::string& chain) {
+      return parseConfig("link: {bind: \"tcp://127.0.0.1:7400\", plaintext: true}\n"
+                         "suppliers: [{key_file: k}]\nchain: " + chain + "\n")
+          .chain.websocketUrl;
+    };
+    CHECK(subscription("{rpc_url: \"http://127.0.0.1:26657/\", chain_id: c}") ==
+          "ws://127.0.0.1:26657/websocket");
+    CHECK(subscription("{rpc_url: \"http://n:1\", chain_id: c, websocket_url: "
+                       "\"ws://m:2/ws\"}") == "ws://m:2/ws");
+    CHECK(subscription("{rpc_url: \"http://n:1\", chain_id: c, websocket_url: none}").empty());
+    // Nothing to derive from (TLS, a path): polling.
+    CHECK(subscription("{rpc_url: \"https://n:443\", chain_id: c}").empty());
+    CHECK(subscription("{rpc_url: \"http://n:1/rpc\", chain_id: c}").empty());
+    std::string base = "link: {bind: \"tcp://127.0.0.1:7400\", plaintext: true}\n"
+                       "suppliers: [{key_file: k}]\n";
+    CHECK(errorOf(base + "chain: {rpc_url: \"http://n:1\", chain_id: c, websocket_url: "
+                         "\"wss://n:1/websocket\"}\n")
+              .rfind("chain.websocket_url: \"wss://n:1/websocket\" is not a ws:// URL", 0) == 0);
+    CHECK(errorOf(base + "chain: {rpc_url: \"http://n:1\", chain_id: c, websocket_url: "
+                         "\"ws://n/websocket\"}\n")
+              .rfind("chain.websocket_url: \"ws://n/websocket\" has no host:port", 0) == 0);
+    CHECK(errorOf(base + "chain: {fixture: f.json, websocket_url: \"ws://n:1/websocket\"}\n")
+              .rfind("chain.websocket_url: is only used with chain.rpc_url", 0) == 0);
+  }
+
   TEST_CASE("plain text on loopback with a static chain and JSON logs") {
     auto c = parseConfig(R"(
 link: {bind: "tcp://127.0.0.1:0", plaintext: true}

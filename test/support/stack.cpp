@@ -268,6 +268,95 @@ Waited Edge::waitReady(std::chrono::milliseconds deadline) const {
                  process_->name() + " ready (/readyz 200)");
 }
 
+// ---- The real session manager.
+
+std::string SessionManagerConfigFile::toYaml() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "link" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bind" << YAML::Value << bind;
+  out << YAML::Key << "plaintext" << YAML::Value << plaintext;
+  if (!serverKeyFile.empty()) out << YAML::Key << "server_key_file" << YAML::Value << serverKeyFile;
+  if (!allowListFile.empty()) out << YAML::Key << "allow_list_file" << YAML::Value << allowListFile;
+  out << YAML::EndMap;
+  out << YAML::Key << "suppliers" << YAML::Value << YAML::BeginSeq;
+  for (const auto& file : supplierKeyFiles) {
+    out << YAML::BeginMap << YAML::Key << "key_file" << YAML::Value << file << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "chain" << YAML::Value << YAML::BeginMap;
+  if (!rpcUrl.empty()) {
+    out << YAML::Key << "rpc_url" << YAML::Value << rpcUrl;
+    out << YAML::Key << "chain_id" << YAML::Value << chainId;
+    if (websocketUrl) out << YAML::Key << "websocket_url" << YAML::Value << *websocketUrl;
+  } else {
+    out << YAML::Key << "fixture" << YAML::Value << fixture;
+    if (blockIntervalMs) out << YAML::Key << "block_interval_ms" << YAML::Value << *blockIntervalMs;
+  }
+  if (pollIntervalMs) out << YAML::Key << "poll_interval_ms" << YAML::Value << *pollIntervalMs;
+  out << YAML::EndMap;
+  out << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "directory" << YAML::Value << storeDirectory;
+  if (treeCommitIntervalMs) {
+    out << YAML::Key << "tree_commit_interval_ms" << YAML::Value << *treeCommitIntervalMs;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << adminListen;
+  out << YAML::EndMap;
+  out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "level" << YAML::Value << logLevel;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+SessionManager::SessionManager(const std::string& dir, const std::string& name,
+                               SessionManagerConfigFile config)
+    : dir_(dir), name_(name), config_(std::move(config)) {
+  if (config_.storeDirectory.empty()) config_.storeDirectory = dir_ + "/" + name_ + "-store";
+  writeFile(dir_ + "/" + name_ + ".yaml", config_.toYaml());
+  process_ = std::make_unique<ChildProcess>(
+      name_,
+      std::vector<std::string>{binaryPath(kSessionManagerVar), "run", "--config",
+                               dir_ + "/" + name_ + ".yaml"},
+      dir_ + "/" + name_ + ".log");
+  waitStarted();
+  // A restart binds the same port: the edges keep their endpoint.
+  config_.bind = endpoint();
+  writeFile(dir_ + "/" + name_ + ".yaml", config_.toYaml());
+}
+
+void SessionManager::waitStarted() {
+  static const std::regex started(
+      "event=sm_started link=tcp://127\\.0\\.0\\.1:(\\d+) admin=127\\.0\\.0\\.1:(\\d+)");
+  std::smatch m;
+  std::string log;
+  REQUIRE(waitFor(
+      [&] {
+        log = process_->outputOfThisRun();
+        return std::regex_search(log, m, started) || !process_->running();
+      },
+      process_->name() + "'s sm_started line in its log"));
+  INFO(process_->describe());
+  REQUIRE(std::regex_search(log, m, started));
+  linkPort_ = std::stoi(m[1]);
+  adminPort_ = std::stoi(m[2]);
+}
+
+void SessionManager::restart() {
+  if (process_->running()) process_->kill9();
+  process_->restart();
+  waitStarted();
+}
+
+double SessionManager::metric(const std::string& series) const {
+  std::string text = "\n" + admin("/metrics").body;
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 // ---- The stack.
 
 Stack::Stack(const std::string& prefix)
@@ -291,6 +380,7 @@ std::string Stack::describe() const {
   out << "stack in " << dir.path() << ":\n";
   if (backend) out << backend->process().describe(1024);
   if (sm) out << sm->process().describe();
+  if (manager) out << manager->process().describe();
   for (const auto& e : edges) out << e->process().describe();
   for (const auto& p : spawned_) out << p->describe();
   return out.str();
@@ -331,14 +421,69 @@ StackBuilder& StackBuilder::edge(EdgeConfigFile config) {
   return *this;
 }
 
+StackBuilder& StackBuilder::manager(ManagerKind kind) {
+  managerKind_ = kind;
+  return *this;
+}
+
+std::string Stack::managerEndpoint() const {
+  if (sm) return sm->endpoint();
+  if (manager) return manager->endpoint();
+  return "";
+}
+
+std::map<std::string, SessionTally> Stack::managerSessions() const {
+  std::map<std::string, SessionTally> out;
+  if (sm) {
+    // R <edge> <spool> <seq> <relay hash hex> <compute units> <session id>
+    std::istringstream lines(sm->receivedText());
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string kind, edge, spool, seq, hash, sessionId;
+      std::uint64_t units = 0;
+      fields >> kind >> edge >> spool >> seq >> hash >> units >> sessionId;
+      if (kind != "R" || !fields) continue;
+      ++out[sessionId].relays;
+      out[sessionId].computeUnits += units;
+    }
+  } else if (manager) {
+    auto status = manager->admin("/status");
+    if (status.status != 200) return out;
+    auto doc = nlohmann::json::parse(status.body, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("sessions")) return out;
+    for (const auto& s : doc["sessions"]) {
+      auto& tally = out[s.at("sessionId").get<std::string>()];
+      tally.relays += s.at("relays").get<std::uint64_t>();
+      tally.computeUnits += s.at("computeUnits").get<std::uint64_t>();
+    }
+  }
+  return out;
+}
+
 std::unique_ptr<Stack> StackBuilder::start() {
   auto stack = std::make_unique<Stack>(prefix_);
   for (const auto& [name, hex] : keys_) writeFile(stack->path(name + ".key"), hex + "\n", 0600);
   writeFile(stack->path("fixture.json"), fixture_.toJson().dump(2) + "\n");
   if (!edges_.empty()) stack->backend = std::make_unique<TestBackend>(stack->dir, backendArgs_);
-  if (sessionManager_) {
+  if (sessionManager_ && managerKind_ == ManagerKind::smDouble) {
     stack->sm = std::make_unique<SmDouble>(stack->dir, stack->path("fixture.json"), smArgs_,
                                            chainIntervalMs_);
+  }
+  if (sessionManager_ && managerKind_ == ManagerKind::real) {
+    SessionManagerConfigFile config;
+    std::set<std::string> keyFiles;
+    for (const auto& edge : edges_) {
+      for (const auto& file : edge.supplierKeyFiles) {
+        keyFiles.insert(file.find('/') == std::string::npos ? stack->path(file + ".key") : file);
+      }
+    }
+    config.supplierKeyFiles.assign(keyFiles.begin(), keyFiles.end());
+    config.fixture = stack->path("fixture.json");
+    config.blockIntervalMs = chainIntervalMs_;
+    config.pollIntervalMs = chainIntervalMs_;
+    config.treeCommitIntervalMs = 100;
+    stack->manager = std::make_unique<SessionManager>(stack->dir, "session-manager", config);
   }
   for (std::size_t i = 0; i < edges_.size(); ++i) {
     EdgeConfigFile config = edges_[i];
@@ -347,7 +492,8 @@ std::unique_ptr<Stack> StackBuilder::start() {
     }
     if (config.linkEndpoint.empty()) {
       // Without a session manager: a port where nothing listens, so the link stays down.
-      config.linkEndpoint = stack->sm ? stack->sm->endpoint() : "tcp://127.0.0.1:1";
+      config.linkEndpoint =
+          stack->managerEndpoint().empty() ? "tcp://127.0.0.1:1" : stack->managerEndpoint();
     }
     if (config.spoolDirectory.empty()) config.spoolDirectory = stack->path("spool-" + config.edgeId);
     for (auto& service : config.services) {

@@ -47,6 +47,7 @@ inline constexpr const char* kTestBackendVar = "POCKET_RELAY_TEST_BACKEND";
 inline constexpr const char* kSmDoubleVar = "POCKET_SM_DOUBLE";
 inline constexpr const char* kRelayGatewayVar = "POCKET_RELAY_GATEWAY";
 inline constexpr const char* kLinkDriverVar = "POCKET_LINK_DRIVER";
+inline constexpr const char* kSessionManagerVar = "POCKET_SESSION_MANAGER";
 
 // ---- The session fixture sm-double serves (`--fixture`).
 
@@ -117,6 +118,29 @@ struct EdgeConfigFile {
   std::string toYaml() const;
 };
 
+// ---- session-manager's session-manager.yaml (docs/configuration.md).
+
+struct SessionManagerConfigFile {
+  std::string bind = "tcp://127.0.0.1:0";
+  bool plaintext = true;
+  std::string serverKeyFile;                  // with plaintext = false
+  std::string allowListFile;                  // with plaintext = false
+  std::vector<std::string> supplierKeyFiles;  // paths; StackBuilder accepts key names
+  // The chain: a full node (rpcUrl, chainId, optional websocketUrl) or a static chain (fixture,
+  // filled by the stack with its fixture.json).
+  std::string rpcUrl;
+  std::string chainId;
+  std::optional<std::string> websocketUrl;
+  std::optional<int> pollIntervalMs;
+  std::string fixture;
+  std::optional<int> blockIntervalMs;
+  std::string storeDirectory;  // filled by the stack: <dir>/sm-store
+  std::optional<int> treeCommitIntervalMs;
+  std::string adminListen = "127.0.0.1:0";
+  std::string logLevel = "info";
+  std::string toYaml() const;
+};
+
 // ---- Running parts.
 
 // A plain HTTP/1.1 answer.
@@ -138,6 +162,21 @@ class TestBackend {
  private:
   std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
+};
+
+// Which session manager a stack runs: the double (test/sm-double) or the real session-manager
+// binary on a static chain (`chain.fixture`) made of the same SessionFixture.
+enum class ManagerKind { smDouble, real };
+inline const char* managerName(ManagerKind kind) {
+  return kind == ManagerKind::smDouble ? "sm-double" : "session-manager";
+}
+inline constexpr ManagerKind kBothManagers[] = {ManagerKind::smDouble, ManagerKind::real};
+
+// What a session manager holds for one session: relays (distinct relay hashes) and their compute
+// units, over all suppliers.
+struct SessionTally {
+  std::uint64_t relays = 0;
+  std::uint64_t computeUnits = 0;
 };
 
 // received.log of sm-double: R (accepted), H (duplicate by hash) and X (rejected) lines.
@@ -174,6 +213,34 @@ class SmDouble {
   int port_ = 0;
 };
 
+// The real session-manager (`run --config`), started and restarted on the same link port and
+// store (the port it chose at the first start is written into its configuration).
+class SessionManager {
+ public:
+  // Writes `config` to <dir>/<name>.yaml, starts it and waits for its sm_started line.
+  SessionManager(const std::string& dir, const std::string& name, SessionManagerConfigFile config);
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(linkPort_); }
+  int linkPort() const { return linkPort_; }
+  int adminPort() const { return adminPort_; }
+  HttpAnswer admin(const std::string& path) const { return httpGet(adminPort_, path); }
+  // The sample value of the /metrics line `series` (name{labels}), or -1 when absent.
+  double metric(const std::string& series) const;
+  // The store directory (session trees, high-water marks).
+  const std::string& storeDirectory() const { return config_.storeDirectory; }
+  ChildProcess& process() { return *process_; }
+  void kill9() { process_->kill9(); }
+  // Starts it again (after kill9() or an exit) on the same port, store and configuration.
+  void restart();
+
+ private:
+  void waitStarted();
+  std::string dir_, name_;
+  SessionManagerConfigFile config_;
+  std::unique_ptr<ChildProcess> process_;
+  int linkPort_ = 0;
+  int adminPort_ = 0;
+};
+
 class Edge {
  public:
   // Starts relay-edge on `configPath` and waits until it prints its ports.
@@ -207,6 +274,11 @@ class Stack {
 
   std::string path(const std::string& name) const { return dir / name; }
   Edge& edge(std::size_t i = 0) { return *edges.at(i); }
+  // The link endpoint of whichever session manager runs ("" without one).
+  std::string managerEndpoint() const;
+  // Per session id, what the running session manager holds: sm-double's received.log, or the real
+  // manager's /status.
+  std::map<std::string, SessionTally> managerSessions() const;
   // Starts another process, owned by the stack (killed when it goes), whose output is appended to
   // <dir>/<name>.log; it is part of the logs shown on failure.
   ChildProcess& spawn(const std::string& name, std::vector<std::string> argv);
@@ -217,7 +289,8 @@ class Stack {
 
   TempDir dir;
   std::unique_ptr<TestBackend> backend;
-  std::unique_ptr<SmDouble> sm;
+  std::unique_ptr<SmDouble> sm;             // with ManagerKind::smDouble
+  std::unique_ptr<SessionManager> manager;  // with ManagerKind::real
   std::vector<std::unique_ptr<Edge>> edges;
 
  private:
@@ -238,6 +311,9 @@ class StackBuilder {
   StackBuilder& chainIntervalMs(int ms);
   // The edges' link points at a port where nothing listens; no sm-double runs.
   StackBuilder& withoutSessionManager();
+  // Runs the real session-manager (plain text on loopback, a static chain of the fixture, every
+  // edge's supplier keys) instead of sm-double; ManagerKind::smDouble keeps the double.
+  StackBuilder& manager(ManagerKind kind);
   // Backend arguments (relay-test-backend) when an edge needs one.
   StackBuilder& backendArgs(std::vector<std::string> args);
   StackBuilder& edge(EdgeConfigFile config);
@@ -249,6 +325,7 @@ class StackBuilder {
   std::vector<std::pair<std::string, std::string>> keys_;  // name, hex secret
   SessionFixture fixture_;
   bool sessionManager_ = true;
+  ManagerKind managerKind_ = ManagerKind::smDouble;
   std::vector<std::string> smArgs_ = {"--plaintext"};
   int chainIntervalMs_ = 200;
   std::vector<std::string> backendArgs_;

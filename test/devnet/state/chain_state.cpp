@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <stdexcept>
 #include <utility>
@@ -1907,6 +1908,54 @@ util::Bytes bytesOf(const google::protobuf::MessageLite& message) {
   return protocol::serialize(message);
 }
 
+// pocket.tokenomics QueryParamsResponse{1 Params{1 mint_allocation_percentages{1 dao, 2 proposer,
+// 3 supplier, 4 source_owner, 5 application}, 6 dao_reward_address, 7 global_inflation_per_claim,
+// 8 mint_equals_burn_claim_distribution{1..5 as 1}, 9 mint_ratio, 10
+// overservicing_bonus_multiplier}}, written field by field (the project has no generated
+// tokenomics messages). proto3: zero values are not written.
+util::Bytes tokenomicsParamsResponse(const TokenomicsParams& p) {
+  namespace wire = protocol::wire;
+  auto doubleField = [](util::Bytes& out, std::uint32_t field, double v) {
+    if (v == 0) return;
+    wire::Writer(out).tag(field, wire::WireType::fixed64);
+    std::uint64_t bits = 0;
+    static_assert(sizeof bits == sizeof v);
+    std::memcpy(&bits, &v, sizeof bits);
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+  };
+  auto distribution = [&](const ClaimDistribution& d) {
+    util::Bytes out;
+    doubleField(out, 1, d.dao);
+    doubleField(out, 2, d.proposer);
+    doubleField(out, 3, d.supplier);
+    doubleField(out, 4, d.sourceOwner);
+    doubleField(out, 5, d.application);
+    return out;
+  };
+  util::Bytes params;
+  {
+    util::Bytes mint = distribution(p.mintAllocationPercentages);
+    wire::Writer w(params);
+    w.messageHeader(1, mint.size());
+    w.raw(mint);
+    w.stringField(6, p.daoRewardAddress);
+  }
+  doubleField(params, 7, p.globalInflationPerClaim);
+  {
+    util::Bytes meb = distribution(p.mintEqualsBurnClaimDistribution);
+    wire::Writer w(params);
+    w.messageHeader(8, meb.size());
+    w.raw(meb);
+  }
+  doubleField(params, 9, p.mintRatio);
+  wire::Writer(params).varintField(10, p.overservicingBonusMultiplier);
+  util::Bytes out;
+  wire::Writer w(out);
+  w.messageHeader(1, params.size());
+  w.raw(params);
+  return out;
+}
+
 void fillSharedParams(shared::Params* out, const SharedParams& p, std::uint64_t anchor,
                       std::uint64_t number) {
   out->set_num_blocks_per_session(p.numBlocksPerSession);
@@ -2051,6 +2100,10 @@ QueryOutcome ChainState::query(std::string_view path, util::ByteSpan data,
       shared::QueryParamsResponse res;
       fillSharedParams(res.mutable_params(), e.shared, e.anchor, e.numberAtAnchor);
       return bytesOf(res);
+    };
+  } else if (path == "/pocket.tokenomics.Query/Params") {
+    handler = [&d](const State&, std::int64_t at, util::ByteSpan) -> QueryAnswer {
+      return tokenomicsParamsResponse(d.epochAt(at).tokenomics);
     };
   } else if (path == protocol::kProofParamsQueryPath) {
     handler = [&d](const State&, std::int64_t at, util::ByteSpan) -> QueryAnswer {
