@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/net/link_socket.h"
+#include "session-manager/tx_submitter.h"
 
 namespace pocket::sm {
 
@@ -123,6 +124,48 @@ void parseChain(const YAML::Node& node, ChainConfig& chain) {
   }
 }
 
+void parseTransactions(const YAML::Node& node, TransactionsConfig& tx) {
+  allowOnly(node, "transactions",
+            {"gas_price", "gas_adjustment", "gas_limit", "broadcast_workers",
+             "rebroadcast_interval_blocks", "fallback_gas_per_message"});
+  if (auto v = node["gas_price"]) {
+    tx.gasPrice = str(v, "transactions.gas_price");
+    auto price = GasPrice::parse(tx.gasPrice);
+    if (!price) fail("transactions.gas_price", price.error().message);
+  }
+  if (auto v = node["gas_adjustment"]) {
+    std::string text = str(v, "transactions.gas_adjustment");
+    double value = 0;
+    std::size_t used = 0;
+    try {
+      value = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || !(value >= 1.0) || value > 10.0) {
+      fail("transactions.gas_adjustment",
+           "must be a number from 1 to 10 (the simulated gas is multiplied by it), got '" + text +
+               "'");
+    }
+    tx.gasAdjustment = value;
+  }
+  if (auto v = node["gas_limit"]) tx.gasLimit = uint(v, "transactions.gas_limit", 100'000'000);
+  if (auto v = node["broadcast_workers"]) {
+    tx.broadcastWorkers = uint(v, "transactions.broadcast_workers", 256);
+    if (tx.broadcastWorkers == 0) fail("transactions.broadcast_workers", "must be at least 1");
+  }
+  if (auto v = node["rebroadcast_interval_blocks"]) {
+    tx.rebroadcastIntervalBlocks =
+        static_cast<std::int64_t>(uint(v, "transactions.rebroadcast_interval_blocks", 1000));
+    if (tx.rebroadcastIntervalBlocks == 0) {
+      fail("transactions.rebroadcast_interval_blocks", "must be at least 1");
+    }
+  }
+  if (auto v = node["fallback_gas_per_message"]) {
+    tx.fallbackGasPerMessage = uint(v, "transactions.fallback_gas_per_message", 100'000'000);
+  }
+}
+
 }  // namespace
 
 Config parseConfig(const std::string& yamlText, const std::string& origin) {
@@ -133,7 +176,7 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
     throw ConfigError(origin + ": not valid YAML: " + e.what());
   }
   Config config;
-  allowOnly(root, "", {"link", "suppliers", "chain", "store", "admin", "log"});
+  allowOnly(root, "", {"link", "suppliers", "chain", "store", "admin", "log", "transactions"});
   if (!root["link"]) fail("link", "is required");
   parseLink(root["link"], config.link);
   auto suppliers = root["suppliers"];
@@ -172,6 +215,7 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
       config.admin.port = static_cast<std::uint16_t>(uint(port, "admin.listen", 65535));
     }
   }
+  if (auto t = root["transactions"]) parseTransactions(t, config.transactions);
   if (auto l = root["log"]) {
     allowOnly(l, "log", {"format", "level"});
     if (auto v = l["format"]) {

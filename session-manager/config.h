@@ -50,6 +50,17 @@ struct StoreConfig {
   std::chrono::milliseconds treeCommitInterval{2000};
 };
 
+// How claims and proofs are sent (docs/transactions.md).
+struct TransactionsConfig {
+  // uPOKT per gas until the node says its minimum gas price ("0.000001" or "0.000001upokt").
+  std::string gasPrice = "0.000001";
+  double gasAdjustment = 1.5;    // gas limit = ceil(simulated gas × this)
+  std::uint64_t gasLimit = 0;    // > 0: this constant gas limit, no simulation
+  std::uint64_t broadcastWorkers = 8;
+  std::int64_t rebroadcastIntervalBlocks = 1;
+  std::uint64_t fallbackGasPerMessage = 100000;  // fee estimate before any tx was seen
+};
+
 struct AdminConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9465;  // 0: any free port (tests)
@@ -61,6 +72,7 @@ struct Config {
   ChainConfig chain;
   StoreConfig store;
   AdminConfig admin;
+  TransactionsConfig transactions;
   util::LogFormat logFormat = util::LogFormat::logfmt;
   util::LogLevel logLevel = util::LogLevel::info;
 };

@@ -1,21 +1,57 @@
 #pragma once
-// The transaction submitter the claim/proof lifecycle hands its transactions to: signs with the
-// supplier operator key, broadcasts, confirms inclusion per block, rebroadcasts while the window
-// is open, and reports one outcome per request. This header is the contract between the
-// lifecycle (session-manager/lifecycle.h) and the submitter's implementation.
+// The session manager's transaction submitter (docs/transactions.md): signs the claim and proof
+// transactions the lifecycle asks for with the supplier operator's key (SIGN_MODE_DIRECT),
+// broadcasts them, confirms each by looking it up in the chain after every block, rebroadcasts
+// while its window is open, and reports one outcome per request.
 //
-// Threading: every method is called from the lifecycle thread only (an implementation may use its
-// own worker threads inside). Persistence: an implementation keeps its records durably (synced
-// before any broadcast) so that submit() is idempotent by id across restarts.
+// Sequences: ordered transactions with local tracking per signer. The account number is read
+// once; the sequence is read once and then counted locally, so a claim and a proof of one
+// supplier can be in the mempool together (consecutive sequences). A node answer "account
+// sequence mismatch, expected N, got M" resynchronises the signer to N. A request is signed
+// again (a new tx hash) only when every tx signed for it before can no longer land:
+//   - CheckTx refused it (it never entered a mempool), or
+//   - the chain's committed sequence passed its sequence and the tx was not found in the chain at
+//     two different heights (another tx consumed that sequence), or
+//   - it is in a block with code 32 (a sequence mismatch in the block consumes nothing).
+// Otherwise the same bytes are rebroadcast, which can never make a second transaction.
+//
+// Timeouts come from the chain: timeout_height is the request's last height (the window close),
+// expiry is decided by the heights onBlock() is told, never by the wall clock.
+//
+// Persistence: one RocksDB under `<store>/txs/`. submit() writes the request before it returns
+// (a process crash after the return keeps it); before any broadcast of a newly signed tx, its
+// bytes and hash are written synced. After a restart every request whose outcome is not decided
+// resumes: its recorded hashes are looked up, the same bytes are rebroadcast, and no request is
+// ever sent as a second transaction while an earlier one may still land.
+//
+// Threading: every public method is called from one thread (the lifecycle thread). The
+// submitter broadcasts on its own worker pool (`broadcastWorkers` threads): submit() returns at
+// once and the request is signed and broadcast by a worker; onBlock() has the workers check every
+// signer with requests in flight in parallel (one worker serves one signer at a time, so a
+// signer's sequences are used in order) and returns when that round is done.
+// Errors: submit() returns util::Status with the codes below; node failures are retried on later
+// blocks (counted and logged); RocksDB I/O errors throw smst::StoreError (logistics).
+// Ownership: main() owns it; it borrows the TxNode, the log sink and the metrics registry.
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "common/crypto/keys.h"
 #include "common/protocol/tx.h"
+#include "common/util/log.h"
+#include "common/util/metrics.h"
 #include "common/util/result.h"
+#include "session-manager/tx_node.h"
 
 namespace pocket::sm {
 
@@ -28,6 +64,9 @@ enum class TxOutcomeKind {
   kExpired,        // not included by timeoutHeight (rebroadcast did not help)
 };
 
+// "included", "failed_in_block", "rejected", "expired".
+std::string_view txOutcomeKindName(TxOutcomeKind kind);
+
 struct TxRequest {
   std::string id;         // unique, stable across restarts, e.g. "claim/<supplier>/<claimWindowOpen>/<part>"
   std::string signer;     // supplier operator address; its key is configured in the session manager
@@ -37,7 +76,7 @@ struct TxRequest {
 
 struct TxOutcome {
   std::string id;
-  TxOutcomeKind kind;
+  TxOutcomeKind kind = TxOutcomeKind::kRejected;
   std::string txHash;        // uppercase hex of the tx that decided the outcome
   std::int64_t height = 0;   // block it landed in (kIncluded / kFailedInBlock)
   std::uint32_t code = 0;
@@ -70,6 +109,125 @@ class TxSubmitter {
   virtual std::uint64_t estimateFeeUpokt(std::string_view typeUrl, std::size_t messageCount) const = 0;
   // Forget decided requests (retention/cleanup); in-flight ones are kept.
   virtual void forget(const std::string& id) = 0;
+};
+
+// --- Error codes of submit() ----------------------------------------------------------------
+
+inline constexpr std::string_view kErrBadRequest = "bad_tx_request";    // empty id, bad timeout
+inline constexpr std::string_view kErrUnknownSigner = "unknown_signer";  // no key configured
+inline constexpr std::string_view kErrNoMessages = "no_messages";
+inline constexpr std::string_view kErrTxTooLarge = "tx_too_large";
+inline constexpr std::string_view kErrBadGasPrice = "bad_gas_price";    // GasPrice::parse
+
+// --- Helpers (pure; exposed for tests) --------------------------------------------------------
+
+// A price in uPOKT per unit of gas, exactly: numerator / 10^scale. Value type.
+struct GasPrice {
+  std::uint64_t numerator = 0;
+  unsigned scale = 0;  // at most 18 decimal places
+
+  // "0.000001", "0.000001upokt", "1", "1.5upokt". Error kErrBadGasPrice (another denom, a
+  // negative or malformed number, more than 18 decimals).
+  static util::Result<GasPrice> parse(std::string_view text);
+  // ceil(gas × price): the smallest fee the node's minimum gas price accepts.
+  std::uint64_t feeFor(std::uint64_t gas) const;
+  std::string text() const;  // "0.000001upokt"
+};
+
+// N from a node's "account sequence mismatch, expected N, got M: ..." text; nullopt otherwise.
+std::optional<std::uint64_t> parseExpectedSequence(std::string_view log);
+
+// --- The implementation over a full node -------------------------------------------------------
+
+struct TxSubmitterOptions {
+  std::string chainId;        // part of every sign doc
+  std::string directory;      // its RocksDB, normally <store>/txs
+  GasPrice fallbackGasPrice;  // until (or unless) the node says its minimum gas price
+  double gasAdjustment = 1.5;  // gas limit = ceil(simulated gas × this)
+  std::uint64_t constantGasLimit = 0;  // > 0: use this gas limit, no simulation
+  std::size_t broadcastWorkers = 8;
+  std::int64_t rebroadcastIntervalBlocks = 1;  // blocks without inclusion before a rebroadcast
+  // Gas per message assumed by estimateFeeUpokt before a tx of that kind was seen in a block.
+  std::uint64_t fallbackGasPerMessage = 100000;
+};
+
+// What /status shows of a request.
+struct TxRecordSummary {
+  std::string id;
+  std::string signer;
+  std::string state;  // "queued", "broadcast", or the outcome kind
+  std::string txHash;
+  std::uint64_t sequence = 0;
+  std::int64_t timeoutHeight = 0;
+  std::uint32_t broadcasts = 0;
+};
+
+class ChainTxSubmitter final : public TxSubmitter {
+ public:
+  // Opens (creating) the record store and resumes every undecided request. `keys` are the
+  // supplier operator keys (their addresses are the signers this submitter accepts). Throws
+  // smst::StoreError when the store cannot be opened or a record is corrupt.
+  ChainTxSubmitter(TxSubmitterOptions options, const std::vector<crypto::PrivateKey>& keys,
+                   TxNode& node, util::LogSink& log, util::MetricsRegistry& metrics);
+  ~ChainTxSubmitter() override;
+  ChainTxSubmitter(const ChainTxSubmitter&) = delete;
+  ChainTxSubmitter& operator=(const ChainTxSubmitter&) = delete;
+
+  util::Status submit(const TxRequest& request) override;
+  std::vector<TxOutcome> onBlock(std::int64_t height, std::int64_t blockTimeUnixMs) override;
+  std::optional<TxOutcome> outcome(const std::string& id) const override;
+  std::uint64_t estimateFeeUpokt(std::string_view typeUrl,
+                                 std::size_t messageCount) const override;
+  void forget(const std::string& id) override;
+
+  // Waits until the workers have nothing queued or running (tests; a clean stop).
+  void waitIdle();
+  // Every request the store knows, in id order. Thread-safe.
+  std::vector<TxRecordSummary> records() const;
+  // The gas price fees are computed with now (the node's, else the fallback). Thread-safe.
+  GasPrice gasPrice() const;
+
+ private:
+  struct Record;
+  struct Signer;
+  struct Store;
+
+  void enqueueLocked(Signer& signer);
+  void workerLoop();
+  // Everything one signer needs at the current height; runs on a worker.
+  void serveSigner(Signer& signer);
+  void checkInclusion(Signer& signer, Record& record, std::int64_t height);
+  bool ensureAccount(Signer& signer);
+  void signAndBroadcast(Signer& signer, Record& record, std::int64_t height);
+  void rebroadcast(Signer& signer, Record& record, std::int64_t height);
+  void decide(Record& record, TxOutcome outcome);
+  void refreshGasPrice();
+  void persist(const Record& record, bool sync);
+
+  TxSubmitterOptions options_;
+  TxNode& node_;
+  util::LogSink& log_;
+
+  std::unique_ptr<Store> store_;
+  mutable std::mutex mutex_;                 // guards everything below
+  std::condition_variable work_;             // workers wait for queued signers
+  std::condition_variable idle_;             // waitIdle() waits for no work
+  std::map<std::string, std::unique_ptr<Signer>> signers_;
+  std::map<std::string, std::unique_ptr<Record>> records_;
+  std::deque<Signer*> queue_;
+  std::vector<std::string> forgetLater_;  // forget() while the record's signer was busy
+  std::size_t running_ = 0;
+  bool stopping_ = false;
+  std::int64_t height_ = 0;
+  std::int64_t blockTimeUnixMs_ = 0;
+  std::optional<GasPrice> nodeGasPrice_;
+  std::int64_t gasPriceCheckedHeight_ = -1;
+  // Recent gas used per message of included txs, by type URL (newest last, at most 32).
+  std::map<std::string, std::deque<double>, std::less<>> gasPerMessage_;
+  std::vector<std::thread> workers_;
+
+  struct Metrics;
+  std::unique_ptr<Metrics> metrics_;
 };
 
 }  // namespace pocket::sm
