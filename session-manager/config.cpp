@@ -176,7 +176,8 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
     throw ConfigError(origin + ": not valid YAML: " + e.what());
   }
   Config config;
-  allowOnly(root, "", {"link", "suppliers", "chain", "store", "admin", "log", "transactions"});
+  allowOnly(root, "",
+            {"link", "suppliers", "chain", "store", "admin", "log", "transactions", "lifecycle"});
   if (!root["link"]) fail("link", "is required");
   parseLink(root["link"], config.link);
   auto suppliers = root["suppliers"];
@@ -216,6 +217,17 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
     }
   }
   if (auto t = root["transactions"]) parseTransactions(t, config.transactions);
+  if (auto l = root["lifecycle"]) {
+    allowOnly(l, "lifecycle", {"enabled", "profitability_gate", "retention_blocks"});
+    if (auto v = l["enabled"]) config.lifecycle.enabled = boolean(v, "lifecycle.enabled");
+    if (auto v = l["profitability_gate"]) {
+      config.lifecycle.profitabilityGate = boolean(v, "lifecycle.profitability_gate");
+    }
+    if (auto v = l["retention_blocks"]) {
+      config.lifecycle.retentionBlocks =
+          static_cast<std::int64_t>(uint(v, "lifecycle.retention_blocks", 1'000'000));
+    }
+  }
   if (auto l = root["log"]) {
     allowOnly(l, "log", {"format", "level"});
     if (auto v = l["format"]) {

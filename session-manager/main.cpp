@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -36,11 +37,15 @@
 #include "session-manager/config.h"
 #include "session-manager/fixture_chain.h"
 #include "session-manager/ingest.h"
+#include "session-manager/lifecycle.h"
+#include "session-manager/lifecycle_chain.h"
 #include "session-manager/link_server.h"
 #include "session-manager/node_chain.h"
 #include "session-manager/session_cache.h"
 #include "session-manager/session_store.h"
 #include "session-manager/status.h"
+#include "session-manager/tx_node.h"
+#include "session-manager/tx_submitter.h"
 
 namespace {
 
@@ -70,19 +75,27 @@ int waitForSignal() {
   return signal;
 }
 
-// The operator addresses of the configured supplier keys. Throws naming the key path.
-std::set<std::string> supplierAddresses(const sm::Config& config) {
-  std::set<std::string> out;
+// The configured supplier operator keys. Throws naming the key path.
+std::vector<crypto::PrivateKey> supplierKeys(const sm::Config& config) {
+  std::vector<crypto::PrivateKey> out;
   for (std::size_t i = 0; i < config.suppliers.size(); ++i) {
     auto key = crypto::loadPrivateKeyFile(config.suppliers[i].keyFile);
     if (!key) {
       throw sm::ConfigError("suppliers[" + std::to_string(i) + "].key_file: " +
                             key.error().message);
     }
-    out.insert(key->publicKey().address());
+    out.push_back(*key);
   }
   return out;
 }
+
+// The operator addresses of the configured supplier keys. Throws naming the key path.
+std::set<std::string> supplierAddresses(const sm::Config& config) {
+  std::set<std::string> out;
+  for (const auto& key : supplierKeys(config)) out.insert(key.publicKey().address());
+  return out;
+}
+
 
 // The full node's client stack (absent in fixture mode).
 struct NodeStack {
@@ -106,6 +119,55 @@ struct NodeStack {
   chain::NodeClient node;
   chain::ChainQueries queries;
   sm::NodeChain source;
+};
+
+// The transaction submitter and the claim/proof lifecycle over the full node (absent with the
+// fixture chain or `lifecycle.enabled: false`).
+struct LifecycleStack {
+  LifecycleStack(const sm::Config& config, const std::vector<crypto::PrivateKey>& keys,
+                 NodeStack& nodeStack, sm::SessionStore& store, sm::Ingest& ingest,
+                 util::LogSink& log, util::MetricsRegistry& metrics)
+      : txNode(nodeStack.node, nodeStack.queries),
+        submitter(submitterOptions(config), keys, txNode, log, metrics),
+        chain(nodeStack.source, nodeStack.node, nodeStack.queries),
+        lifecycle(lifecycleOptions(config), store, chain, submitter, onIngestThread(ingest), log,
+                  metrics) {}
+  static sm::TxSubmitterOptions submitterOptions(const sm::Config& config) {
+    sm::TxSubmitterOptions o;
+    o.chainId = config.chain.chainId;
+    o.directory = config.store.directory + "/txs";
+    auto price = sm::GasPrice::parse(config.transactions.gasPrice);
+    if (!price) throw sm::ConfigError("transactions.gas_price: " + price.error().message);
+    o.fallbackGasPrice = *price;
+    o.gasAdjustment = config.transactions.gasAdjustment;
+    o.constantGasLimit = config.transactions.gasLimit;
+    o.broadcastWorkers = config.transactions.broadcastWorkers;
+    o.rebroadcastIntervalBlocks = config.transactions.rebroadcastIntervalBlocks;
+    o.fallbackGasPerMessage = config.transactions.fallbackGasPerMessage;
+    return o;
+  }
+  static sm::LifecycleOptions lifecycleOptions(const sm::Config& config) {
+    sm::LifecycleOptions o;
+    o.profitabilityGate = config.lifecycle.profitabilityGate;
+    o.retentionBlocks = config.lifecycle.retentionBlocks;
+    return o;
+  }
+  // Tree flushes and removals run on the ingest thread, in order with the batches.
+  static sm::Lifecycle::IngestRunner onIngestThread(sm::Ingest& ingest) {
+    return [&ingest](std::function<void()> task) {
+      std::promise<void> done;
+      auto finished = done.get_future();
+      ingest.post([&] {
+        task();
+        done.set_value();
+      });
+      finished.wait();
+    };
+  }
+  sm::NodeTxChain txNode;
+  sm::ChainTxSubmitter submitter;
+  sm::NodeLifecycleChain chain;
+  sm::Lifecycle lifecycle;
 };
 
 // Checks everything run would load, without binding anything.
@@ -138,6 +200,7 @@ int checkConfig(const std::string& path) {
 }
 
 int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGroup) {
+  auto keys = supplierKeys(config);
   auto suppliers = supplierAddresses(config);
   util::LogSink log(stderr, config.logLevel, config.logFormat);
 
@@ -167,6 +230,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   std::unique_ptr<sm::LinkServer> link;
   std::unique_ptr<sm::Ingest> ingest;
   std::unique_ptr<sm::ChainFeed> feed;
+  std::unique_ptr<LifecycleStack> lifecycle;
 
   sm::IngestOptions ingestOptions;
   ingestOptions.suppliers = suppliers;
@@ -178,7 +242,10 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
       [&link](sm::IngestOutcome outcome) { link->sendAck(outcome); }, log, metrics);
 
   sm::ChainFeedCallbacks callbacks;
-  callbacks.newHead = [&link](const sm::ChainHead& head) { link->broadcastChainState(head); };
+  callbacks.newHead = [&link, &lifecycle](const sm::ChainHead& head) {
+    link->broadcastChainState(head);
+    if (lifecycle) lifecycle->lifecycle.onHead(head.height, head.blockTimeUnixMs);
+  };
   callbacks.sessionChanged = [&link](const sm::SessionFacts& f) { link->broadcastSessionInfo(f); };
   callbacks.answer = [&link](const sm::SessionQueryRequest& q, const sm::SessionFacts& f) {
     link->sendSessionInfo(q.peer, f, q.queryId);
@@ -186,7 +253,19 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   callbacks.refuse = [&link](const sm::SessionQueryRequest& q, const std::string& reason) {
     link->sendSessionQueryFailed(q, reason);
   };
-  callbacks.height = [&ingest](std::int64_t height) { ingest->expireBefore(height); };
+  // With the lifecycle on, it removes trees after their settlement and retention instead.
+  callbacks.height = [&ingest, &lifecycle](std::int64_t height) {
+    if (!lifecycle) ingest->expireBefore(height);
+  };
+  std::string lifecycleOff;
+  if (!nodeStack) {
+    lifecycleOff = "the fixture chain takes no transactions";
+  } else if (!config.lifecycle.enabled) {
+    lifecycleOff = "lifecycle.enabled is false";
+  } else {
+    lifecycle = std::make_unique<LifecycleStack>(config, keys, *nodeStack, store, *ingest, log,
+                                                 metrics);
+  }
   feed = std::make_unique<sm::ChainFeed>(config.chain.pollInterval, *chain, cache, callbacks, log,
                                          metrics);
 
@@ -209,6 +288,11 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   status.trees = [&store] { return store.summaries(); };
   status.edges = [&link] { return link->edges(); };
   status.chainMode = config.chain.fixture.empty() ? "node" : "fixture";
+  if (lifecycle) {
+    status.lifecycle = [&lifecycle] { return lifecycle->lifecycle.sessions(); };
+  } else {
+    status.lifecycleOff = lifecycleOff;
+  }
   if (nodeStack) {
     status.nodeHealth = [&nodeStack] {
       auto report = nodeStack->health.evaluate();
@@ -224,6 +308,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
 
   feed->start();
   ingest->start();
+  if (lifecycle) lifecycle->lifecycle.start();
   link->start();
   admin.start();
   adminLoop.start();
@@ -233,12 +318,18 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
       .kv("suppliers", suppliers.size())
       .kv("chain", status.chainMode)
       .kv("height", feed->height());
+  if (!lifecycle) {
+    util::LogLine(log, util::LogLevel::warn, "lifecycle_off")
+        .kv("reason", lifecycleOff + "; no claims or proofs are submitted");
+  }
 
   int signal = waitForSignal();
   util::LogLine(log, util::LogLevel::info, "sm_stopping").kv("signal", signal);
   link->stop();    // no new batches
-  ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
   feed->stop();
+  if (lifecycle) lifecycle->lifecycle.stop();  // before the ingest: it may wait on an ingest task
+  ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
+  lifecycle.reset();
   if (nodeStack) nodeStack->node.stop();
   adminLoop.stop();
   adminLoop.join();
