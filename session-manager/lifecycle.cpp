@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -337,6 +338,7 @@ void Lifecycle::step(std::int64_t height, std::int64_t blockTimeUnixMs) {
     return;
   }
   lastHeight_ = height;
+  crashIf(crashNextStep_);
   for (const auto& outcome : submitter_.onBlock(height, blockTimeUnixMs)) {
     applyOutcome(outcome, height);
   }
@@ -486,6 +488,15 @@ void Lifecycle::watchBalance(const std::string& supplier, std::uint64_t neededUp
   }
 }
 
+void Lifecycle::crashIf(LifecycleCrashPoint point) {
+  if (point == LifecycleCrashPoint::none || options_.crashAt != point) return;
+  util::LogLine(log_, util::LogLevel::warn, "crash_injected")
+      .kv("component", "lifecycle")
+      .kv("point", static_cast<int>(point));
+  std::fflush(nullptr);
+  std::raise(SIGKILL);
+}
+
 void Lifecycle::claimDue(std::int64_t height) {
   // (supplier, claim window open) → its flushed sessions.
   std::map<std::pair<std::string, std::int64_t>, std::vector<SessionRecord*>> batches;
@@ -604,6 +615,12 @@ void Lifecycle::submitBatch(std::string_view kind, const std::string& supplier,
       (claim ? r->claimTxId : r->proofTxId) = requests[p].id;
       transition(*r, claim ? kStateClaimSubmitted : kStateProofSubmitted, height);
     }
+  }
+  crashIf(claim ? LifecycleCrashPoint::beforeClaimBroadcast
+                : LifecycleCrashPoint::beforeProofBroadcast);
+  if (options_.crashAt == (claim ? LifecycleCrashPoint::afterClaimBroadcast
+                                 : LifecycleCrashPoint::afterProofBroadcast)) {
+    crashNextStep_ = options_.crashAt;
   }
   for (std::size_t p = 0; p < requests.size(); ++p) {
     auto status = submitter_.submit(requests[p]);

@@ -170,7 +170,20 @@ struct SessionRecord {
   static SessionRecord fromJson(const std::string& tree, const std::string& text);
 };
 
+// Fault injection for the crash tests (`run --crash-at POINT`): the process kills itself with
+// SIGKILL at the first claim (or proof) tx, just before it is handed to the submitter (its records
+// already say claim_submitted / proof_submitted), or at the step after it was handed over (the
+// submitter has broadcast it; its outcome is not applied yet).
+enum class LifecycleCrashPoint {
+  none,
+  beforeClaimBroadcast,
+  afterClaimBroadcast,
+  beforeProofBroadcast,
+  afterProofBroadcast
+};
+
 struct LifecycleOptions {
+  LifecycleCrashPoint crashAt = LifecycleCrashPoint::none;
   bool profitabilityGate = true;
   std::int64_t retentionBlocks = 100;
   // Per tx: messages are packed while their encoded size stays under this (the signature, auth
@@ -223,6 +236,7 @@ class Lifecycle {
                    std::int64_t timeoutHeight, std::vector<SessionRecord*>& records,
                    std::vector<protocol::TxMessage>& messages, std::int64_t height);
   void watchBalance(const std::string& supplier, std::uint64_t neededUpokt, std::int64_t height);
+  void crashIf(LifecycleCrashPoint point);
 
   LifecycleOptions options_;
   SessionStore& store_;
@@ -234,6 +248,7 @@ class Lifecycle {
 
   std::map<std::string, SessionRecord> records_;  // lifecycle thread; copies under snapshotMutex_
   bool resubmitted_ = false;                       // in-flight txs re-submitted after (re)start
+  LifecycleCrashPoint crashNextStep_ = LifecycleCrashPoint::none;
   std::int64_t lastHeight_ = 0;
 
   mutable std::mutex snapshotMutex_;

@@ -10,7 +10,9 @@
 // main() builds every component and hands each its dependencies; reading run() shows the program.
 // SIGTERM / SIGINT: stop taking batches, finish the queued ones, commit the trees, exit 0.
 // --crash-at before_write|after_write|before_ack:N kills the process with SIGKILL at that point
-// of the N-th group commit (fault-injection for the crash tests; never for production).
+// of the N-th group commit; --crash-at before_claim_broadcast|after_claim_broadcast|
+// before_proof_broadcast|after_proof_broadcast at that step of the first claim or proof tx
+// (lifecycle.h). Fault injection for the crash tests; never for production.
 
 #include <signal.h>
 
@@ -126,11 +128,12 @@ struct NodeStack {
 struct LifecycleStack {
   LifecycleStack(const sm::Config& config, const std::vector<crypto::PrivateKey>& keys,
                  NodeStack& nodeStack, sm::SessionStore& store, sm::Ingest& ingest,
-                 util::LogSink& log, util::MetricsRegistry& metrics)
+                 util::LogSink& log, util::MetricsRegistry& metrics,
+                 sm::LifecycleCrashPoint crashAt)
       : txNode(nodeStack.node, nodeStack.queries),
         submitter(submitterOptions(config), keys, txNode, log, metrics),
         chain(nodeStack.source, nodeStack.node, nodeStack.queries),
-        lifecycle(lifecycleOptions(config), store, chain, submitter, onIngestThread(ingest), log,
+        lifecycle(lifecycleOptions(config, crashAt), store, chain, submitter, onIngestThread(ingest), log,
                   metrics) {}
   static sm::TxSubmitterOptions submitterOptions(const sm::Config& config) {
     sm::TxSubmitterOptions o;
@@ -146,8 +149,10 @@ struct LifecycleStack {
     o.fallbackGasPerMessage = config.transactions.fallbackGasPerMessage;
     return o;
   }
-  static sm::LifecycleOptions lifecycleOptions(const sm::Config& config) {
+  static sm::LifecycleOptions lifecycleOptions(const sm::Config& config,
+                                               sm::LifecycleCrashPoint crashAt) {
     sm::LifecycleOptions o;
+    o.crashAt = crashAt;
     o.profitabilityGate = config.lifecycle.profitabilityGate;
     o.retentionBlocks = config.lifecycle.retentionBlocks;
     return o;
@@ -199,7 +204,8 @@ int checkConfig(const std::string& path) {
   return 0;
 }
 
-int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGroup) {
+int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGroup,
+        sm::LifecycleCrashPoint lifecycleCrash) {
   auto keys = supplierKeys(config);
   auto suppliers = supplierAddresses(config);
   util::LogSink log(stderr, config.logLevel, config.logFormat);
@@ -264,7 +270,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
     lifecycleOff = "lifecycle.enabled is false";
   } else {
     lifecycle = std::make_unique<LifecycleStack>(config, keys, *nodeStack, store, *ingest, log,
-                                                 metrics);
+                                                 metrics, lifecycleCrash);
   }
   feed = std::make_unique<sm::ChainFeed>(config.chain.pollInterval, *chain, cache, callbacks, log,
                                          metrics);
@@ -404,6 +410,7 @@ int main(int argc, char** argv) {
     std::string configPath;
     sm::CrashPoint crashAt = sm::CrashPoint::none;
     std::uint64_t crashGroup = 0;
+    sm::LifecycleCrashPoint lifecycleCrash = sm::LifecycleCrashPoint::none;
     for (std::size_t i = 1; i < args.size(); ++i) {
       if (args[i] == "--config" && i + 1 < args.size()) {
         configPath = args[++i];
@@ -414,6 +421,14 @@ int main(int argc, char** argv) {
         if (point == "before_write") crashAt = sm::CrashPoint::beforeWrite;
         else if (point == "after_write") crashAt = sm::CrashPoint::afterWrite;
         else if (point == "before_ack") crashAt = sm::CrashPoint::beforeAck;
+        else if (point == "before_claim_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::beforeClaimBroadcast;
+        else if (point == "after_claim_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::afterClaimBroadcast;
+        else if (point == "before_proof_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::beforeProofBroadcast;
+        else if (point == "after_proof_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::afterProofBroadcast;
         else return usage();
         crashGroup = colon == std::string::npos ? 1 : std::stoull(spec.substr(colon + 1));
       } else {
@@ -421,7 +436,7 @@ int main(int argc, char** argv) {
       }
     }
     if (configPath.empty()) return usage();
-    return run(sm::loadConfig(configPath), crashAt, crashGroup);
+    return run(sm::loadConfig(configPath), crashAt, crashGroup, lifecycleCrash);
   } catch (const sm::ConfigError& e) {
     std::cerr << "session-manager: configuration error: " << e.what() << "\n";
     return 1;
