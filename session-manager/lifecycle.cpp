@@ -179,7 +179,8 @@ struct Lifecycle::Metrics {
     settlements = &m.counter("sm_settlements_total",
                              "Claims ended on chain, by outcome (settled, expired) and reason.",
                              {"outcome", "reason"});
-    fees = &m.counter("sm_tx_fees_upokt_total", "Fees paid for claim and proof txs, in uPOKT.",
+    fees = &m.counter("sm_session_fees_upokt_total",
+                      "Fees paid for the claim and proof txs of our sessions, in uPOKT.",
                       {"kind"});
     inclusionBlocks = &m.histogram(
         "sm_window_to_inclusion_blocks",
