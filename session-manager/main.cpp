@@ -99,13 +99,30 @@ std::set<std::string> supplierAddresses(const sm::Config& config) {
 }
 
 
+sm::TxSubmitterOptions txSubmitterOptions(const sm::Config& config) {
+  sm::TxSubmitterOptions o;
+  o.chainId = config.chain.chainId;
+  o.directory = config.store.directory + "/txs";
+  auto price = sm::GasPrice::parse(config.transactions.gasPrice);
+  if (!price) throw sm::ConfigError("transactions.gas_price: " + price.error().message);
+  o.fallbackGasPrice = *price;
+  o.gasAdjustment = config.transactions.gasAdjustment;
+  o.constantGasLimit = config.transactions.gasLimit;
+  o.broadcastWorkers = config.transactions.broadcastWorkers;
+  o.rebroadcastIntervalBlocks = config.transactions.rebroadcastIntervalBlocks;
+  o.fallbackGasPerMessage = config.transactions.fallbackGasPerMessage;
+  return o;
+}
+
 // The full node's client stack (absent in fixture mode).
 struct NodeStack {
   NodeStack(const sm::Config& config, util::MetricsRegistry& metrics, util::LogSink& log)
       : health(healthConfig(config), metrics, log),
         node(nodeConfig(config), metrics, log, &health),
         queries(node, metrics, log),
-        source(node, queries, health) {}
+        source(node, queries, health),
+        txChain(node, queries),
+        txs(txSubmitterOptions(config), supplierKeys(config), txChain, log, metrics) {}
   static chain::NodeHealthConfig healthConfig(const sm::Config& config) {
     chain::NodeHealthConfig c;
     c.expectedChainId = config.chain.chainId;
@@ -121,34 +138,20 @@ struct NodeStack {
   chain::NodeClient node;
   chain::ChainQueries queries;
   sm::NodeChain source;
+  sm::NodeTxChain txChain;
+  // Signs, sends and confirms claim and proof transactions (docs/transactions.md).
+  sm::ChainTxSubmitter txs;
 };
 
-// The transaction submitter and the claim/proof lifecycle over the full node (absent with the
+// The claim/proof lifecycle over the full node and its transaction submitter (absent with the
 // fixture chain or `lifecycle.enabled: false`).
 struct LifecycleStack {
-  LifecycleStack(const sm::Config& config, const std::vector<crypto::PrivateKey>& keys,
-                 NodeStack& nodeStack, sm::SessionStore& store, sm::Ingest& ingest,
+  LifecycleStack(const sm::Config& config, NodeStack& nodeStack, sm::SessionStore& store, sm::Ingest& ingest,
                  util::LogSink& log, util::MetricsRegistry& metrics,
                  sm::LifecycleCrashPoint crashAt)
-      : txNode(nodeStack.node, nodeStack.queries),
-        submitter(submitterOptions(config), keys, txNode, log, metrics),
-        chain(nodeStack.source, nodeStack.node, nodeStack.queries),
-        lifecycle(lifecycleOptions(config, crashAt), store, chain, submitter, onIngestThread(ingest), log,
-                  metrics) {}
-  static sm::TxSubmitterOptions submitterOptions(const sm::Config& config) {
-    sm::TxSubmitterOptions o;
-    o.chainId = config.chain.chainId;
-    o.directory = config.store.directory + "/txs";
-    auto price = sm::GasPrice::parse(config.transactions.gasPrice);
-    if (!price) throw sm::ConfigError("transactions.gas_price: " + price.error().message);
-    o.fallbackGasPrice = *price;
-    o.gasAdjustment = config.transactions.gasAdjustment;
-    o.constantGasLimit = config.transactions.gasLimit;
-    o.broadcastWorkers = config.transactions.broadcastWorkers;
-    o.rebroadcastIntervalBlocks = config.transactions.rebroadcastIntervalBlocks;
-    o.fallbackGasPerMessage = config.transactions.fallbackGasPerMessage;
-    return o;
-  }
+      : chain(nodeStack.source, nodeStack.node, nodeStack.queries),
+        lifecycle(lifecycleOptions(config, crashAt), store, chain, nodeStack.txs,
+                  onIngestThread(ingest), log, metrics) {}
   static sm::LifecycleOptions lifecycleOptions(const sm::Config& config,
                                                sm::LifecycleCrashPoint crashAt) {
     sm::LifecycleOptions o;
@@ -169,8 +172,6 @@ struct LifecycleStack {
       finished.wait();
     };
   }
-  sm::NodeTxChain txNode;
-  sm::ChainTxSubmitter submitter;
   sm::NodeLifecycleChain chain;
   sm::Lifecycle lifecycle;
 };
@@ -206,7 +207,6 @@ int checkConfig(const std::string& path) {
 
 int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGroup,
         sm::LifecycleCrashPoint lifecycleCrash) {
-  auto keys = supplierKeys(config);
   auto suppliers = supplierAddresses(config);
   util::LogSink log(stderr, config.logLevel, config.logFormat);
 
@@ -269,8 +269,8 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   } else if (!config.lifecycle.enabled) {
     lifecycleOff = "lifecycle.enabled is false";
   } else {
-    lifecycle = std::make_unique<LifecycleStack>(config, keys, *nodeStack, store, *ingest, log,
-                                                 metrics, lifecycleCrash);
+    lifecycle = std::make_unique<LifecycleStack>(config, *nodeStack, store, *ingest, log, metrics,
+                                                 lifecycleCrash);
   }
   feed = std::make_unique<sm::ChainFeed>(config.chain.pollInterval, *chain, cache, callbacks, log,
                                          metrics);

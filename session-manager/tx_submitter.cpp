@@ -23,6 +23,7 @@ using Clock = std::chrono::steady_clock;
 // ABCI codes of codespace "sdk" the submitter tells apart (docs/transactions.md).
 constexpr std::uint32_t kCodeUnauthorized = 4;
 constexpr std::uint32_t kCodeInsufficientFunds = 5;
+constexpr std::uint32_t kCodeUnknownAddress = 9;
 constexpr std::uint32_t kCodeOutOfGas = 11;
 constexpr std::uint32_t kCodeInsufficientFee = 13;
 constexpr std::uint32_t kCodeTxInMempoolCache = 19;
@@ -63,6 +64,9 @@ Refusal classifyRefusal(std::uint32_t code, std::string_view codespace, std::str
       case kCodeTxTimeoutHeight:
       case kCodeTxTimeout:
         return {"window_closed", "window closed: " + text, false};
+      case kCodeUnknownAddress:
+        return {"no_account", "the signer's account does not exist (never funded): " + text,
+                true};
       case kCodeUnauthorized:
         return {"unauthorized",
                 "signature refused (wrong chain id, account number or key): " + text, true};
@@ -79,6 +83,23 @@ std::uint64_t pow10(unsigned n) {
   std::uint64_t v = 1;
   while (n-- > 0) v *= 10;
   return v;
+}
+
+// The SDK code behind a failed simulation. The gRPC simulate path wraps every cause in code 6;
+// the cause's registered description ends its text ("...: tx timeout height").
+std::uint32_t simulationCause(std::uint32_t code, std::string_view log) {
+  // "... with gas used: 'N': unknown request" on the gRPC path.
+  if (auto at = log.find(" with gas used: "); at != std::string_view::npos) log = log.substr(0, at);
+  auto endsWith = [&](std::string_view suffix) {
+    return log.size() >= suffix.size() && log.substr(log.size() - suffix.size()) == suffix;
+  };
+  if (endsWith("tx timeout height")) return kCodeTxTimeoutHeight;
+  if (endsWith("tx timeout")) return kCodeTxTimeout;
+  if (endsWith("insufficient funds")) return kCodeInsufficientFunds;
+  if (endsWith("insufficient fee")) return kCodeInsufficientFee;
+  if (endsWith("out of gas")) return kCodeOutOfGas;
+  if (endsWith("unauthorized")) return kCodeUnauthorized;
+  return code;
 }
 
 }  // namespace
@@ -174,6 +195,7 @@ struct ChainTxSubmitter::Record {
     std::string hash;
     std::uint64_t sequence = 0;
     std::uint64_t feeUpokt = 0;
+    bool dead = false;  // can never land (refused by CheckTx, or in a block with code 32)
   };
 
   TxRequest request;
@@ -319,9 +341,10 @@ ChainTxSubmitter::ChainTxSubmitter(TxSubmitterOptions options,
   if (options_.broadcastWorkers == 0) options_.broadcastWorkers = 1;
   if (options_.rebroadcastIntervalBlocks < 1) options_.rebroadcastIntervalBlocks = 1;
   for (const auto& key : keys) {
-    auto signer = std::make_unique<Signer>(Signer{
-        key.publicKey().address(), key,
-        util::Bytes(key.publicKey().compressed().begin(), key.publicKey().compressed().end())});
+    crypto::PublicKey publicKey = key.publicKey();
+    const auto& point = publicKey.compressed();
+    auto signer = std::make_unique<Signer>(
+        Signer{publicKey.address(), key, util::Bytes(point.begin(), point.end())});
     signers_.emplace(signer->address, std::move(signer));
   }
 
@@ -355,7 +378,8 @@ ChainTxSubmitter::ChainTxSubmitter(TxSubmitterOptions options,
       record->gasLimit = j.value("gasLimit", std::uint64_t{0});
       record->feeUpokt = j.value("feeUpokt", std::uint64_t{0});
       for (const auto& s : j.at("signed")) {
-        record->signedTxs.push_back({s.at("hash"), s.at("sequence"), s.at("feeUpokt")});
+        record->signedTxs.push_back(
+            {s.at("hash"), s.at("sequence"), s.at("feeUpokt"), s.value("dead", false)});
       }
       record->lastBroadcastHeight = j.value("lastBroadcastHeight", std::int64_t{0});
       record->broadcasts = j.value("broadcasts", 0u);
@@ -687,6 +711,23 @@ void ChainTxSubmitter::workerLoop() {
 bool ChainTxSubmitter::ensureAccount(Signer& signer) {
   if (signer.accountNumber && signer.nextSequence) return true;
   auto account = node_.account(signer.address);
+  if (!account && account.error().code == chain::kErrNotFound) {
+    // Nothing this signer sends can pay a fee until the account is funded.
+    std::vector<Record*> live;
+    {
+      std::lock_guard lock(mutex_);
+      live = signer.live;
+    }
+    for (Record* r : live) {
+      TxOutcome out{r->request.id, TxOutcomeKind::kRejected};
+      out.code = kCodeUnknownAddress;
+      out.codespace = "sdk";
+      out.log = account.error().message;
+      out.reason = classifyRefusal(out.code, out.codespace, out.log).words;
+      decide(*r, std::move(out));
+    }
+    return false;
+  }
   if (!account) {
     metrics_->nodeErrors.with({"account"}).inc();
     util::LogLine(log_, util::LogLevel::warn, "tx_account_unavailable")
@@ -757,7 +798,9 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
     if (!account) {
       metrics_->nodeErrors.with({"account"}).inc();
     } else {
-      if (*signer.nextSequence < account->sequence) signer.nextSequence = account->sequence;
+      if (signer.nextSequence && *signer.nextSequence < account->sequence) {
+        signer.nextSequence = account->sequence;
+      }
       for (Record* r : live) {
         if (r->state != Record::State::broadcast || r->lastBroadcastHeight >= height ||
             r->lookupFailed) {
@@ -811,6 +854,7 @@ void ChainTxSubmitter::checkInclusion(Signer& signer, Record& r, std::int64_t he
   r.lookupFailed = false;
   bool currentDead = false;
   for (auto it = r.signedTxs.rbegin(); it != r.signedTxs.rend(); ++it) {
+    if (it->dead) continue;
     auto hash = util::fromHex(it->hash);
     if (!hash) continue;
     auto found = node_.findTx(*hash);
@@ -830,6 +874,7 @@ void ChainTxSubmitter::checkInclusion(Signer& signer, Record& r, std::int64_t he
     if (result.code == kCodeWrongSequence && isSdk(result.codespace)) {
       // In the block with a sequence mismatch: it consumed nothing and never will.
       if (it->hash == r.hash) currentDead = true;
+      it->dead = true;
       util::LogLine(log_, util::LogLevel::warn, "tx_sequence_mismatch_in_block")
           .kv("id", r.request.id)
           .kv("signer", signer.address)
@@ -879,6 +924,9 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
     options.sequence = sequence;
     options.signerPublicKey = signer.publicKey;
     options.timeoutHeight = static_cast<std::uint64_t>(r.request.timeoutHeight);
+    // A request signed again gets other bytes even at the same sequence: the node keeps the
+    // hashes of txs it has seen (and of every tx in a block) and refuses them again.
+    if (!r.signedTxs.empty()) options.memo = fmt::format("attempt {}", r.signedTxs.size() + 1);
 
     std::uint64_t gasLimit = options_.constantGasLimit;
     if (gasLimit == 0) {
@@ -913,9 +961,12 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
           continue;
         }
         TxOutcome out{r.request.id, TxOutcomeKind::kRejected};
-        out.code = failure.code;
+        out.code = simulationCause(failure.code, failure.log);
+        out.codespace = "sdk";
         out.log = failure.log;
-        out.reason = "simulation failed: " + failure.log;
+        out.reason = out.code == failure.code
+                         ? "simulation failed: " + failure.log
+                         : classifyRefusal(out.code, out.codespace, failure.log).words;
         decide(r, std::move(out));
         return;
       }
@@ -982,6 +1033,10 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
     line.kv("result", "refused").kv("code", result->code).kv("log", result->log);
     // CheckTx refused these bytes: they are in no mempool and can never land, so the request
     // may be signed again.
+    {
+      std::lock_guard lock(mutex_);
+      r.signedTxs.back().dead = true;
+    }
     if (result->code == kCodeWrongSequence && isSdk(result->codespace)) {
       auto expected = parseExpectedSequence(result->log);
       signer.nextSequence.reset();
@@ -1178,7 +1233,10 @@ void ChainTxSubmitter::persist(const Record& r, bool sync) {
   }
   nlohmann::json signedTxs = nlohmann::json::array();
   for (const auto& s : r.signedTxs) {
-    signedTxs.push_back({{"hash", s.hash}, {"sequence", s.sequence}, {"feeUpokt", s.feeUpokt}});
+    signedTxs.push_back({{"hash", s.hash},
+                         {"sequence", s.sequence},
+                         {"feeUpokt", s.feeUpokt},
+                         {"dead", s.dead}});
   }
   std::string state = r.state == Record::State::queued      ? "queued"
                       : r.state == Record::State::broadcast ? "broadcast"
