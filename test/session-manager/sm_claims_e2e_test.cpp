@@ -262,7 +262,8 @@ class Stack {
     return json::parse(text);
   }
   std::uint64_t sequence(const crypto::PrivateKey& k) {
-    for (const auto& a : state()["accounts"]) {
+    const json doc = state();  // the range must not be a member of a temporary
+    for (const auto& a : doc["accounts"]) {
       if (a["address"] == k.publicKey().address()) return a["sequence"];
     }
     return 0;
@@ -331,7 +332,8 @@ class Stack {
   // Claims of the devnet for this test's session (end height), keyed "supplier/app/service".
   std::map<std::string, json> claimsOf(std::int64_t sessionEnd) {
     std::map<std::string, json> out;
-    for (const auto& c : state()["claims"]) {
+    const json doc = state();  // the range must not be a member of a temporary
+    for (const auto& c : doc["claims"]) {
       if (c["session_end_block_height"] != sessionEnd) continue;
       out[c["supplier_operator_address"].get<std::string>() + "/" +
           c["application_address"].get<std::string>() + "/" + c["service_id"].get<std::string>()] =
