@@ -418,7 +418,9 @@ void Lifecycle::discover(std::int64_t height) {
 
 void Lifecycle::flushDue(std::int64_t height) {
   for (auto& [tree, r] : records_) {
-    if (r.state != kStateOpen || height < r.info.claimWindowOpen) continue;
+    // The windows are those of the params at the session's end height, known once it has ended
+    // (the tree's claimWindowOpen was computed earlier and may predate a params change).
+    if (r.state != kStateOpen || height <= r.info.header.sessionEndBlockHeight) continue;
     auto facts = chain_.session(r.info.header.applicationAddress, r.info.header.serviceId,
                                 r.info.header.sessionStartBlockHeight);
     if (!facts.ok()) {
@@ -448,6 +450,7 @@ void Lifecycle::flushDue(std::int64_t height) {
     r.claimWindowClose = windows->claimWindowClose;
     r.proofWindowOpen = windows->proofWindowOpen;
     r.proofWindowClose = windows->proofWindowClose;
+    if (height < r.claimWindowOpen) continue;
     util::Result<smst::Digest> root = util::makeError("not_run", "ingest task did not run");
     onIngestThread_([&] { root = store_.flushTree(tree); });
     if (!root.ok()) {

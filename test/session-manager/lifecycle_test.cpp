@@ -474,6 +474,23 @@ TEST_CASE("lifecycle: a chain outage delays the flush; a closed window fails the
   CHECK(late.submitter.requests.empty());
 }
 
+TEST_CASE("lifecycle: windows come from the params at the session end, not from the tree's") {
+  Harness h;
+  h.mine(0, kSupplierA, 1);  // the tree says claim window open 22
+  // A params change before the session ended moved the claim window one block later.
+  h.chain.sessions[0].windowParams.claimWindowOpenOffsetBlocks = 2;
+  h.step(kClaimOpen);
+  CHECK(h.state(0, kSupplierA) == "open");
+  CHECK(h.submitter.requests.empty());
+  h.step(kClaimOpen + 1);
+  CHECK(h.state(0, kSupplierA) == "claim_submitted");
+  CHECK(h.record(0, kSupplierA).claimWindowOpen == kClaimOpen + 1);
+  CHECK(h.submitter.requests[0].id == "claim/" + kSupplierA + "/23/0");
+  CHECK(h.submitter.requests[0].timeoutHeight == kClaimClose + 1);
+  // Pricing stays with the params at the session start.
+  CHECK(h.record(0, kSupplierA).claimedUpokt == "294");
+}
+
 TEST_CASE("lifecycle: a failed claim tx ends the session with the chain's reason") {
   Harness h;
   h.mine(0, kSupplierA, 1);

@@ -81,6 +81,7 @@ struct Options {
   std::uint64_t submissionFee = 100;  // proof_submission_fee
   bool gate = true;
   std::string crashAt;  // session-manager --crash-at for its first run
+  std::string paramChanges;  // genesis param_changes entries (YAML list items)
 };
 
 // The devnet, the session manager, a backend and one edge serving two suppliers' relays.
@@ -167,6 +168,9 @@ class Stack {
             "    proof_requirement_threshold: " + std::to_string(options_.threshold));
     replace("    proof_submission_fee:",
             "    proof_submission_fee: " + std::to_string(options_.submissionFee));
+    if (!options_.paramChanges.empty()) {
+      replace("param_changes:", "param_changes:\n" + options_.paramChanges);
+    }
     pocket::testing::writeFile(dir / "devnet/genesis.yaml", text);
   }
 
@@ -283,14 +287,16 @@ class Stack {
     return info->header;
   }
 
-  // Waits for the start of a session with at least 14 blocks left; returns its start height.
-  std::int64_t freshSession() {
+  // Waits for the start of a session with at least 14 blocks left (and ending at `wantEnd` when
+  // set); returns the height it saw.
+  std::int64_t freshSession(std::int64_t wantEnd) {
     std::int64_t start = 0;
     REQUIRE(waitFor(
         [&] {
           std::int64_t h = height();
           auto header = session(apps[0], "anvil", h);
           if (header.sessionEndBlockHeight - h < 14) return false;
+          if (wantEnd != 0 && header.sessionEndBlockHeight != wantEnd) return false;
           start = h;
           return true;
         },
@@ -365,8 +371,8 @@ class Stack {
 // The traffic of every test: supplier 1 serves 12 relays (proof required by the threshold) and
 // supplier 2 serves 3 (not required) for each (application, service), except that supplier 2
 // serves nothing for application 2 on svc2: that session has no tree and no claim.
-std::int64_t serveTraffic(Stack& s) {
-  std::int64_t start = s.freshSession();
+std::int64_t serveTraffic(Stack& s, std::int64_t wantEnd = 0) {
+  std::int64_t start = s.freshSession(wantEnd);
   std::int64_t end = 0;
   for (int a = 0; a < 2; ++a) {
     for (const char* service : {"anvil", "svc2"}) {
@@ -452,6 +458,25 @@ TEST_CASE("claims accepted, required proofs validated, every claim settled; no r
   CHECK(status.status == 0);
   CHECK(status.output.find("THRESHOLD") != std::string::npos);
   CHECK(status.output.find("settled") != std::string::npos);
+}
+
+TEST_CASE("params changed between session start and end: windows from the end, pricing from the start") {
+  Options o;
+  // In the middle of the third session (blocks 41..60): the claim window opens one block later and
+  // a compute unit is worth twice as much (for sessions starting from then on).
+  o.paramChanges =
+      "  - height: 55\n    shared: {claim_window_open_offset_blocks: 2, "
+      "compute_units_to_tokens_multiplier: 84000000}";
+  Stack s(o);
+  std::int64_t end = serveTraffic(s, 60);
+  REQUIRE(end == 60);
+  checkAllLanded(s, end);
+  auto claims = s.claimsOf(end);
+  for (const auto& [key, claim] : claims) {
+    CHECK(claim["created_at_height"] >= end + 3);  // the moved window
+  }
+  CHECK(claims.at(s.claimKey(0, 0, "anvil"))["claimed_upokt"] == "504");  // 42 uPOKT per CU
+  CHECK(s.managerLogs().find("claimed_upokt=504") != std::string::npos);
 }
 
 TEST_CASE("the profitability gate skips claims that do not pay; its switch claims them") {
