@@ -38,6 +38,10 @@ constexpr int kMaxSignAttempts = 3;
 constexpr std::uint64_t kSimulationGasLimit = 10'000'000;
 // Gas samples kept per message type for estimateFeeUpokt.
 constexpr std::size_t kGasSamples = 32;
+// A simulated gas figure is reused for txs of the same kind, message count and size (within
+// 256 bytes) signed within this many blocks: a thousand claims at a window open need one
+// simulation, not a thousand.
+constexpr std::int64_t kGasReuseBlocks = 10;
 // Blocks between two reads of the node's minimum gas price.
 constexpr std::int64_t kGasPriceRefreshBlocks = 100;
 
@@ -218,6 +222,12 @@ struct ChainTxSubmitter::Record {
   bool lookupFailed = false;
   int consumedSightings = 0;
   std::int64_t consumedSeenHeight = 0;
+  // Signed and written, not broadcast until the write is synced (syncTicket ≤ syncedTicket_).
+  bool awaitingBroadcast = false;
+  std::uint64_t syncTicket = 0;
+  // Sequence mismatches at one height: after kMaxSignAttempts the next block tries again.
+  std::int64_t mismatchHeight = 0;
+  int mismatches = 0;
   Signer* signer = nullptr;
 };
 
@@ -231,6 +241,8 @@ struct ChainTxSubmitter::Signer {
   bool queued = false;
   bool running = false;
   bool again = false;
+  bool awaitingSync = false;  // in syncWaiters_
+  std::int64_t warmUpHeight = -1000;  // last height its account was fetched ahead of need
 };
 
 struct ChainTxSubmitter::Store {
@@ -252,6 +264,11 @@ struct ChainTxSubmitter::Store {
     options.sync = sync;
     auto status = db->Put(options, "r" + id, value);
     if (!status.ok()) throw smst::StoreError("tx records: write " + id + ": " + status.ToString());
+  }
+  // Makes every earlier write durable (one fsync of the write-ahead log for all of them).
+  void sync() {
+    auto status = db->SyncWAL();
+    if (!status.ok()) throw smst::StoreError("tx records: sync: " + status.ToString());
   }
   void remove(const std::string& id) {
     auto status = db->Delete(rocksdb::WriteOptions(), "r" + id);
@@ -549,7 +566,11 @@ std::vector<TxOutcome> ChainTxSubmitter::onBlock(std::int64_t height,
     height_ = std::max(height_, height);
     blockTimeUnixMs_ = blockTimeUnixMs;
     for (auto& [_, signer] : signers_) {
-      if (!signer->live.empty()) enqueueLocked(*signer);
+      // Signers with work, and (once per 10 blocks until it works) signers whose account is
+      // not known yet, so that a window opening finds every account number cached.
+      bool warmUp = !signer->accountNumber && height - signer->warmUpHeight >= 10;
+      if (warmUp) signer->warmUpHeight = height;
+      if (!signer->live.empty() || warmUp) enqueueLocked(*signer);
     }
   }
   waitIdle();
@@ -615,7 +636,7 @@ void ChainTxSubmitter::forget(const std::string& id) {
 
 void ChainTxSubmitter::waitIdle() {
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+  idle_.wait(lock, [this] { return idleLocked(); });
 }
 
 std::vector<TxRecordSummary> ChainTxSubmitter::records() const {
@@ -680,9 +701,42 @@ void ChainTxSubmitter::enqueueLocked(Signer& signer) {
 
 void ChainTxSubmitter::workerLoop() {
   std::unique_lock lock(mutex_);
+  auto fail = [this](std::string_view who, const std::exception& e) {
+    // A store failure: the process cannot keep its promises; stop it loudly.
+    util::LogLine(log_, util::LogLevel::error, "tx_submitter_failed")
+        .kv("where", who)
+        .kv("reason", e.what());
+    std::abort();
+  };
   while (true) {
-    work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    work_.wait(lock, [this] {
+      return stopping_ || !queue_.empty() || (!syncWaiters_.empty() && !syncing_);
+    });
     if (stopping_) return;
+    if (queue_.empty()) {
+      // Nothing else to do: everything signed so far becomes durable with one sync of the
+      // write-ahead log, then its signers are served again to broadcast it. One sync per round
+      // instead of one per tx is what lets a thousand suppliers go out within a block.
+      syncing_ = true;
+      std::vector<Signer*> waiters;
+      waiters.swap(syncWaiters_);
+      std::uint64_t target = writeTicket_;
+      lock.unlock();
+      try {
+        store_->sync();
+      } catch (const std::exception& e) {
+        fail("sync", e);
+      }
+      lock.lock();
+      syncedTicket_ = std::max(syncedTicket_, target);
+      syncing_ = false;
+      for (Signer* s : waiters) {
+        s->awaitingSync = false;
+        enqueueLocked(*s);
+      }
+      if (idleLocked()) idle_.notify_all();
+      continue;
+    }
     Signer* signer = queue_.front();
     queue_.pop_front();
     signer->queued = false;
@@ -694,18 +748,19 @@ void ChainTxSubmitter::workerLoop() {
       try {
         serveSigner(*signer);
       } catch (const std::exception& e) {
-        // A store failure: the process cannot keep its promises; stop it loudly.
-        util::LogLine(log_, util::LogLevel::error, "tx_submitter_failed")
-            .kv("signer", signer->address)
-            .kv("reason", e.what());
-        std::abort();
+        fail(signer->address, e);
       }
       lock.lock();
     } while (signer->again && !stopping_);
     signer->running = false;
     --running_;
-    if (queue_.empty() && running_ == 0) idle_.notify_all();
+    if (!syncWaiters_.empty()) work_.notify_all();
+    if (idleLocked()) idle_.notify_all();
   }
+}
+
+bool ChainTxSubmitter::idleLocked() const {
+  return queue_.empty() && running_ == 0 && syncWaiters_.empty() && !syncing_;
 }
 
 bool ChainTxSubmitter::ensureAccount(Signer& signer) {
@@ -749,35 +804,47 @@ bool ChainTxSubmitter::ensureAccount(Signer& signer) {
 
 void ChainTxSubmitter::serveSigner(Signer& signer) {
   std::int64_t height = 0;
+  std::uint64_t synced = 0;
   std::vector<Record*> live;
   {
     std::lock_guard lock(mutex_);
     height = height_;
+    synced = syncedTicket_;
     live = signer.live;
   }
-  if (live.empty()) return;
-  if (!ensureAccount(signer)) return;
-
-  // 1. Inclusion, by hash, of everything that may be in a mempool or a block.
-  for (Record* r : live) {
-    if (r->state == Record::State::broadcast && r->lastCheckedHeight < height) {
-      checkInclusion(signer, *r, height);
-    }
-  }
+  if (!ensureAccount(signer) || live.empty()) return;
   auto undecided = [&] {
     std::lock_guard lock(mutex_);
     return signer.live;
   };
+  auto sent = [](const Record* r) {
+    return r->state == Record::State::broadcast && !r->awaitingBroadcast;
+  };
+
+  // 0. What was signed and is durable now goes to the node, lowest sequence first.
+  std::vector<Record*> ready;
+  for (Record* r : live) {
+    if (r->awaitingBroadcast && r->syncTicket <= synced) ready.push_back(r);
+  }
+  std::sort(ready.begin(), ready.end(),
+            [](const Record* a, const Record* b) { return a->sequence < b->sequence; });
+  for (Record* r : ready) broadcastSigned(signer, *r, height);
+  live = undecided();
+
+  // 1. Inclusion, by hash, of everything that may be in a mempool or a block.
+  for (Record* r : live) {
+    if (sent(r) && r->lastCheckedHeight < height) checkInclusion(signer, *r, height);
+  }
   live = undecided();
 
   // 2. The window: nothing lands after its timeout height.
   for (Record* r : live) {
-    bool unknown = r->state == Record::State::broadcast && r->lookupFailed;
+    bool unknown = sent(r) && r->lookupFailed;
     if (height > r->request.timeoutHeight && !unknown) {
       TxOutcome out;
       out.id = r->request.id;
       out.kind = TxOutcomeKind::kExpired;
-      out.txHash = r->hash;
+      out.txHash = r->awaitingBroadcast ? "" : r->hash;
       out.reason = fmt::format(
           "window closed: timeout height {} passed at height {} and the tx is not in a block",
           r->request.timeoutHeight, height);
@@ -790,8 +857,7 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
   //    past it, another tx took its sequence; after two sightings at different heights it can
   //    never land, and the request is signed again.
   bool waiting = std::any_of(live.begin(), live.end(), [&](const Record* r) {
-    return r->state == Record::State::broadcast && r->lastBroadcastHeight < height &&
-           !r->lookupFailed;
+    return sent(r) && r->lastBroadcastHeight < height && !r->lookupFailed;
   });
   if (waiting) {
     auto account = node_.account(signer.address);
@@ -802,10 +868,7 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
         signer.nextSequence = account->sequence;
       }
       for (Record* r : live) {
-        if (r->state != Record::State::broadcast || r->lastBroadcastHeight >= height ||
-            r->lookupFailed) {
-          continue;
-        }
+        if (!sent(r) || r->lastBroadcastHeight >= height || r->lookupFailed) continue;
         if (account->sequence > r->sequence) {
           if (r->consumedSeenHeight != height) {
             r->consumedSeenHeight = height;
@@ -821,6 +884,7 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
                 .kv("reason", "another transaction used this sequence and the tx is not in a "
                               "block; signing the request again");
             std::lock_guard lock(mutex_);
+            r->signedTxs.back().dead = true;
             r->state = Record::State::queued;
           }
         } else {
@@ -834,8 +898,7 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
   //    order.
   std::vector<Record*> pending;
   for (Record* r : live) {
-    if (r->state == Record::State::broadcast &&
-        height - r->lastBroadcastHeight >= options_.rebroadcastIntervalBlocks) {
+    if (sent(r) && height - r->lastBroadcastHeight >= options_.rebroadcastIntervalBlocks) {
       pending.push_back(r);
     }
   }
@@ -843,10 +906,33 @@ void ChainTxSubmitter::serveSigner(Signer& signer) {
             [](const Record* a, const Record* b) { return a->sequence < b->sequence; });
   for (Record* r : pending) rebroadcast(signer, *r, height);
 
-  // 5. Sign and broadcast what has no tx that may land, in submission order.
+  // 5. Sign what has no tx that may land, in submission order; broadcast once synced.
   live = undecided();
   for (Record* r : live) {
-    if (r->state == Record::State::queued) signAndBroadcast(signer, *r, height);
+    if (r->state != Record::State::queued) continue;
+    if (r->mismatchHeight == height && r->mismatches >= kMaxSignAttempts) {
+      util::LogLine(log_, util::LogLevel::warn, "tx_sequence_unsettled")
+          .kv("id", r->request.id)
+          .kv("signer", signer.address)
+          .kv("reason", fmt::format("sequence mismatch {} times at height {}; trying again "
+                                    "after the next block",
+                                    r->mismatches, height));
+      continue;
+    }
+    signRecord(signer, *r, height);
+  }
+
+  std::lock_guard lock(mutex_);
+  bool unsynced = std::any_of(signer.live.begin(), signer.live.end(), [&](const Record* r) {
+    return r->awaitingBroadcast && r->syncTicket > syncedTicket_;
+  });
+  bool durable = std::any_of(signer.live.begin(), signer.live.end(), [&](const Record* r) {
+    return r->awaitingBroadcast && r->syncTicket <= syncedTicket_;
+  });
+  if (durable) signer.again = true;  // synced while this pass ran: broadcast it now
+  if (unsynced && !signer.awaitingSync) {
+    signer.awaitingSync = true;
+    syncWaiters_.push_back(&signer);
   }
 }
 
@@ -892,9 +978,21 @@ void ChainTxSubmitter::checkInclusion(Signer& signer, Record& r, std::int64_t he
     out.log = result.log;
     out.feeUpokt = it->feeUpokt;
     out.gasUsed = result.gasUsed;
+    // The ante handler's fee event says whether the fee was taken (a tx refused by the ante
+    // handler inside the block, e.g. for its timeout, pays nothing).
+    bool feePaid = std::any_of(result.events.begin(), result.events.end(), [](const auto& e) {
+      return e.type == "tx" && std::any_of(e.attributes.begin(), e.attributes.end(),
+                                           [](const auto& a) { return a.key == "fee"; });
+    });
+    if (!feePaid) out.feeUpokt = 0;
     if (result.code == 0) {
       out.kind = TxOutcomeKind::kIncluded;
       out.reason = fmt::format("included at height {}", found->height);
+    } else if (isSdk(result.codespace) &&
+               (result.code == kCodeTxTimeoutHeight || result.code == kCodeTxTimeout)) {
+      out.kind = TxOutcomeKind::kExpired;
+      out.reason = fmt::format("window closed: in block {} past its timeout: {}", found->height,
+                               result.log);
     } else {
       out.kind = TxOutcomeKind::kFailedInBlock;
       out.reason = fmt::format("failed in block {}: codespace={} code={}: {}", found->height,
@@ -913,9 +1011,8 @@ void ChainTxSubmitter::checkInclusion(Signer& signer, Record& r, std::int64_t he
   }
 }
 
-void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t height) {
+void ChainTxSubmitter::signRecord(Signer& signer, Record& r, std::int64_t height) {
   if (!ensureAccount(signer)) return;
-  bool resign = !r.signedTxs.empty();
   for (int attempt = 0; attempt < kMaxSignAttempts; ++attempt) {
     std::uint64_t sequence = *signer.nextSequence;
     protocol::TxOptions options;
@@ -929,6 +1026,17 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
     if (!r.signedTxs.empty()) options.memo = fmt::format("attempt {}", r.signedTxs.size() + 1);
 
     std::uint64_t gasLimit = options_.constantGasLimit;
+    GasShape shape{r.request.messages.front().typeUrl, r.request.messages.size(), 0};
+    for (const auto& m : r.request.messages) shape.sizeBucket += m.value.size();
+    shape.sizeBucket /= 256;
+    if (gasLimit == 0) {
+      std::lock_guard lock(mutex_);
+      auto cached = simulatedGas_.find(shape);
+      if (cached != simulatedGas_.end() && height - cached->second.second < kGasReuseBlocks) {
+        gasLimit = static_cast<std::uint64_t>(
+            std::ceil(static_cast<double>(cached->second.first) * options_.gasAdjustment));
+      }
+    }
     if (gasLimit == 0) {
       options.fee.gasLimit = kSimulationGasLimit;
       auto simulated = protocol::buildUnsignedTx(r.request.messages, options);
@@ -940,6 +1048,19 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
       }
       SimulationFailure failure;
       auto gas = node_.simulateGas(protocol::simulationTxRaw(*simulated), &failure);
+      auto expectedBySimulation = gas ? std::nullopt : parseExpectedSequence(failure.log);
+      if (expectedBySimulation && *expectedBySimulation < sequence &&
+          ownSequencesBelow(signer, *expectedBySimulation, sequence)) {
+        // The node has not seen this signer's earlier txs yet (signed, waiting for the sync):
+        // the sequence is right, only the simulation needs the node's. Gas does not depend on it.
+        protocol::TxOptions atNodeSequence = options;
+        atNodeSequence.sequence = *expectedBySimulation;
+        auto retry = protocol::buildUnsignedTx(r.request.messages, atNodeSequence);
+        if (retry) {
+          failure = SimulationFailure{};
+          gas = node_.simulateGas(protocol::simulationTxRaw(*retry), &failure);
+        }
+      }
       if (!gas) {
         if (gas.error().code != kErrSimulation) {
           metrics_->nodeErrors.with({"simulate"}).inc();
@@ -972,6 +1093,8 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
       }
       gasLimit = static_cast<std::uint64_t>(
           std::ceil(static_cast<double>(*gas) * options_.gasAdjustment));
+      std::lock_guard lock(mutex_);
+      simulatedGas_[shape] = {*gas, height};
     }
     GasPrice price = gasPrice();
     std::uint64_t fee = price.feeFor(gasLimit);
@@ -997,83 +1120,107 @@ void ChainTxSubmitter::signAndBroadcast(Signer& signer, Record& r, std::int64_t 
       r.lastBroadcastHeight = height;
       r.lastCheckedHeight = 0;
       r.consumedSightings = 0;
-      ++r.broadcasts;
     }
-    // Written (synced) before the node ever sees these bytes: after a crash the record names
+    // Written before the node ever sees these bytes, and broadcast only once the write is
+    // synced (one sync for every tx signed in the meantime): after a crash the record names
     // every tx that may be in flight.
-    persist(r, true);
-    (resign || attempt > 0 ? metrics_->resign : metrics_->first).inc();
-    auto result = node_.broadcast(r.txRaw);
-    util::LogLine line(log_, util::LogLevel::info, "tx_broadcast");
-    line.kv("id", r.request.id)
-        .kv("signer", signer.address)
-        .kv("tx", r.hash)
-        .kv("sequence", sequence)
-        .kv("gas", gasLimit)
-        .kv("fee_upokt", fee)
-        .kv("height", height)
-        .kv("timeout_height", r.request.timeoutHeight);
-    if (!result) {
-      if (result.error().code == chain::kErrTxInCache) {
-        line.kv("result", "already in the node's cache");
-      } else {
-        // Unknown whether the node took it: treated as admitted; the same bytes are sent
-        // again after the next block.
-        metrics_->nodeErrors.with({"broadcast"}).inc();
-        line.kv("result", "unknown").kv("reason", result.error().message);
-      }
-      signer.nextSequence = sequence + 1;
-      return;
-    }
-    if (result->code == 0 || (result->code == kCodeTxInMempoolCache && isSdk(result->codespace))) {
-      line.kv("result", "admitted");
-      signer.nextSequence = sequence + 1;
-      return;
-    }
-    line.kv("result", "refused").kv("code", result->code).kv("log", result->log);
-    // CheckTx refused these bytes: they are in no mempool and can never land, so the request
-    // may be signed again.
+    persist(r, false);
     {
       std::lock_guard lock(mutex_);
-      r.signedTxs.back().dead = true;
+      r.awaitingBroadcast = true;
+      r.syncTicket = ++writeTicket_;
     }
-    if (result->code == kCodeWrongSequence && isSdk(result->codespace)) {
-      auto expected = parseExpectedSequence(result->log);
-      signer.nextSequence.reset();
-      if (expected) {
-        metrics_->recoveries.inc();
-        util::LogLine(log_, util::LogLevel::warn, "tx_sequence_recovered")
-            .kv("id", r.request.id)
-            .kv("signer", signer.address)
-            .kv("expected", *expected)
-            .kv("got", sequence)
-            .kv("stage", "broadcast");
-        signer.nextSequence = *expected;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        r.state = Record::State::queued;
-      }
-      if (!signer.nextSequence && !ensureAccount(signer)) return;
-      continue;
-    }
-    Refusal refusal = classifyRefusal(result->code, result->codespace, result->log);
-    TxOutcome out{r.request.id, TxOutcomeKind::kRejected};
-    out.txHash = r.hash;
-    out.code = result->code;
-    out.codespace = result->codespace;
-    out.log = result->log;
-    out.reason = refusal.words;
-    decide(r, std::move(out));
+    signer.nextSequence = sequence + 1;
     return;
   }
-  // Still mismatched after several attempts (another client is using the key): next block.
   util::LogLine(log_, util::LogLevel::warn, "tx_sequence_unsettled")
       .kv("id", r.request.id)
       .kv("signer", signer.address)
-      .kv("reason", fmt::format("sequence mismatch {} times in a row; trying again after the "
-                                "next block",
+      .kv("reason", fmt::format("sequence mismatch {} times in simulation; trying again after "
+                                "the next block",
                                 kMaxSignAttempts));
+}
+
+bool ChainTxSubmitter::ownSequencesBelow(Signer& signer, std::uint64_t from,
+                                         std::uint64_t to) const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(signer.live.begin(), signer.live.end(), [&](const Record* q) {
+    return q->state == Record::State::broadcast && q->sequence >= from && q->sequence < to;
+  });
+}
+
+void ChainTxSubmitter::broadcastSigned(Signer& signer, Record& r, std::int64_t height) {
+  bool resign = r.signedTxs.size() > 1;
+  (resign ? metrics_->resign : metrics_->first).inc();
+  auto result = node_.broadcast(r.txRaw);
+  {
+    std::lock_guard lock(mutex_);
+    r.awaitingBroadcast = false;
+    r.lastBroadcastHeight = height;
+    ++r.broadcasts;
+  }
+  util::LogLine line(log_, util::LogLevel::info, "tx_broadcast");
+  line.kv("id", r.request.id)
+      .kv("signer", signer.address)
+      .kv("tx", r.hash)
+      .kv("sequence", r.sequence)
+      .kv("gas", r.gasLimit)
+      .kv("fee_upokt", r.feeUpokt)
+      .kv("height", height)
+      .kv("timeout_height", r.request.timeoutHeight);
+  if (!result) {
+    if (result.error().code == chain::kErrTxInCache) {
+      line.kv("result", "already in the node's cache");
+    } else {
+      // Unknown whether the node took it: treated as admitted; the same bytes are sent
+      // again after the next block.
+      metrics_->nodeErrors.with({"broadcast"}).inc();
+      line.kv("result", "unknown").kv("reason", result.error().message);
+    }
+    return;
+  }
+  if (result->code == 0 || (result->code == kCodeTxInMempoolCache && isSdk(result->codespace))) {
+    line.kv("result", "admitted");
+    return;
+  }
+  line.kv("result", "refused").kv("code", result->code).kv("log", result->log);
+  // CheckTx refused these bytes: they are in no mempool and can never land, so the request
+  // may be signed again.
+  {
+    std::lock_guard lock(mutex_);
+    r.signedTxs.back().dead = true;
+  }
+  if (result->code == kCodeWrongSequence && isSdk(result->codespace)) {
+    auto expected = parseExpectedSequence(result->log);
+    metrics_->recoveries.inc();
+    util::LogLine(log_, util::LogLevel::warn, "tx_sequence_recovered")
+        .kv("id", r.request.id)
+        .kv("signer", signer.address)
+        .kv("expected", expected ? std::to_string(*expected) : std::string("unknown"))
+        .kv("got", r.sequence)
+        .kv("stage", "broadcast");
+    if (expected) {
+      signer.nextSequence = *expected;
+    } else {
+      signer.nextSequence.reset();  // read the account again
+    }
+    std::lock_guard lock(mutex_);
+    if (r.mismatchHeight != height) {
+      r.mismatchHeight = height;
+      r.mismatches = 0;
+    }
+    ++r.mismatches;
+    r.state = Record::State::queued;
+    return;
+  }
+  Refusal refusal = classifyRefusal(result->code, result->codespace, result->log);
+  TxOutcome out{r.request.id, TxOutcomeKind::kRejected};
+  out.txHash = r.hash;
+  out.code = result->code;
+  out.codespace = result->codespace;
+  out.log = result->log;
+  out.reason = refusal.words;
+  decide(r, std::move(out));
 }
 
 void ChainTxSubmitter::rebroadcast(Signer& signer, Record& r, std::int64_t height) {

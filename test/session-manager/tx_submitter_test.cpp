@@ -108,6 +108,8 @@ class FakeTxChain final : public sm::TxNode {
       } else {
         ++account.sequence;
         account.balance -= fee(p.tx);
+        result.result.events.push_back(
+            {"tx", {{"fee", fmt::format("{}upokt", fee(p.tx)), true}}});
         result.result.gasUsed = static_cast<std::int64_t>(kGas);
         result.result.gasWanted = static_cast<std::int64_t>(p.tx.fee.gasLimit);
         if (failMessages_) {
