@@ -170,7 +170,7 @@ void printStatus(const nlohmann::json& doc, bool asJson, std::ostream& out) {
     std::string tx = cell(s.value("proofTxHash", nlohmann::json("")));
     if (tx.empty()) tx = cell(s.value("claimTxHash", nlohmann::json("")));
     rows.push_back({cell(s.at("supplier")), cell(s.at("service")),
-                    cell(s.at("sessionId")).substr(0, 12),
+                    cell(s.at("sessionId")),
                     cell(s.at("start")) + "-" + cell(s.at("end")), cell(s.at("relays")),
                     cell(s.at("computeUnits")), cell(s.value("claimedUpokt", nlohmann::json(""))),
                     cell(s.at("state")), cell(s.value("proofRequirement", nlohmann::json(""))),
