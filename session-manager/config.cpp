@@ -149,7 +149,8 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
     throw ConfigError(origin + ": not valid YAML: " + e.what());
   }
   Config config;
-  configAllowOnly(root, "", {"link", "suppliers", "chain", "store", "admin", "log", "transactions"});
+  configAllowOnly(root, "",
+                  {"link", "suppliers", "chain", "store", "admin", "log", "transactions", "lifecycle"});
   if (!root["link"]) configFail("link", "is required");
   parseLink(root["link"], config.link);
   auto suppliers = root["suppliers"];
@@ -189,6 +190,17 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
     }
   }
   if (auto t = root["transactions"]) parseTransactions(t, config.transactions);
+  if (auto l = root["lifecycle"]) {
+    configAllowOnly(l, "lifecycle", {"enabled", "profitability_gate", "retention_blocks"});
+    if (auto v = l["enabled"]) config.lifecycle.enabled = configBool(v, "lifecycle.enabled");
+    if (auto v = l["profitability_gate"]) {
+      config.lifecycle.profitabilityGate = configBool(v, "lifecycle.profitability_gate");
+    }
+    if (auto v = l["retention_blocks"]) {
+      config.lifecycle.retentionBlocks =
+          static_cast<std::int64_t>(configUint(v, "lifecycle.retention_blocks", 1'000'000));
+    }
+  }
   if (auto l = root["log"]) {
     configAllowOnly(l, "log", {"format", "level"});
     if (auto v = l["format"]) {

@@ -65,6 +65,15 @@ struct TransactionsConfig {
   std::uint64_t fallbackGasPerMessage = 100000;  // fee estimate before any tx was seen
 };
 
+// The claim and proof lifecycle (docs/architecture.md §7). Runs only with a full node.
+struct LifecycleConfig {
+  bool enabled = true;
+  // Skip claims whose claimed uPOKT does not exceed the expected claim and proof fees.
+  bool profitabilityGate = true;
+  // Blocks a finished session's tree and record are kept (for status and forensics).
+  std::int64_t retentionBlocks = 100;
+};
+
 struct AdminConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9465;  // 0: any free port (tests)
@@ -77,6 +86,7 @@ struct Config {
   StoreConfig store;
   AdminConfig admin;
   TransactionsConfig transactions;
+  LifecycleConfig lifecycle;
   util::LogFormat logFormat = util::LogFormat::logfmt;
   util::LogLevel logLevel = util::LogLevel::info;
 };

@@ -48,7 +48,7 @@ Ingest::Ingest(IngestOptions options, SessionStore& store, SessionCache& session
   for (auto reason : {kRejectRelayHashMismatch, kRejectRelayMalformed, kRejectSessionHeaderMismatch,
                       kRejectSupplierMismatch, kRejectSupplierNotOurs, kRejectSessionUnknown,
                       kRejectSupplierNotInSession, kRejectDifficulty, kRejectComputeUnits,
-                      kRejectClaimWindowOpen, kRejectSessionParams}) {
+                      kRejectClaimWindowOpen, kRejectSessionParams, kRejectTreeFlushed}) {
     rejected_->with({std::string(reason)});
   }
   received_ = &metrics.counter("sm_relays_received_total", "Mined relays received from edges.").with();
@@ -104,6 +104,14 @@ void Ingest::expireBefore(std::int64_t height) {
   wake_.notify_one();
 }
 
+void Ingest::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
 std::size_t Ingest::queued() const {
   std::lock_guard lock(mutex_);
   return queue_.size();
@@ -115,8 +123,10 @@ void Ingest::loop() {
       {
         std::unique_lock lock(mutex_);
         wake_.wait_for(lock, options_.treeCommitInterval,
-                       [&] { return stopping_ || !queue_.empty() || expireHeight_ > 0; });
-        if (stopping_ && queue_.empty()) break;
+                       [&] {
+          return stopping_ || !queue_.empty() || !tasks_.empty() || expireHeight_ > 0;
+        });
+        if (stopping_ && queue_.empty() && tasks_.empty()) break;
       }
       runOnce();
     }
@@ -139,9 +149,13 @@ void Ingest::crashIf(CrashPoint point) {
 
 std::size_t Ingest::runOnce() {
   std::vector<IngestBatch> group;
+  std::deque<std::function<void()>> tasks;
   std::int64_t expire = 0;
   {
     std::lock_guard lock(mutex_);
+    // Tasks posted before these batches were taken run after them: a task sees every batch
+    // queued before it was posted.
+    tasks.swap(tasks_);
     while (!queue_.empty() && group.size() < options_.maxGroupBatches) {
       group.push_back(std::move(queue_.front()));
       queue_.pop_front();
@@ -163,6 +177,7 @@ std::size_t Ingest::runOnce() {
     }
     for (auto& outcome : outcomes) acks_(std::move(outcome));
   }
+  for (auto& task : tasks) task();
   if (expire > 0) {
     for (const auto& tree : store_.treesExpiredAt(expire)) store_.removeTree(tree);
   }
@@ -341,6 +356,10 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
       continue;
     }
     std::string tree = treeKey(in.supplier, in.header.sessionId);
+    if (store_.isFlushed(tree)) {
+      reject(in, kRejectTreeFlushed, "the session's tree is flushed: its claim root is fixed");
+      continue;
+    }
     if (store_.hasRelay(tree, computed) || changes.contains(tree, computed)) {
       duplicateHash_->inc();
       ++outcome.duplicates;

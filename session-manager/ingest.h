@@ -57,6 +57,7 @@ inline constexpr std::string_view kRejectDifficulty = "difficulty_not_met";
 inline constexpr std::string_view kRejectComputeUnits = "compute_units_mismatch";
 inline constexpr std::string_view kRejectClaimWindowOpen = "claim_window_open";
 inline constexpr std::string_view kRejectSessionParams = "session_params_invalid";
+inline constexpr std::string_view kRejectTreeFlushed = "tree_flushed";
 
 // Batches that are not acked at all (the edge resends them).
 inline constexpr std::string_view kBatchGap = "batch_gap";
@@ -113,6 +114,10 @@ class Ingest {
   void submit(IngestBatch batch);
   // Removes the trees whose proof window closed before `height` (on the ingest thread).
   void expireBefore(std::int64_t height);
+  // Runs `task` on the ingest thread after the batches queued before it (thread-safe): the
+  // claim lifecycle flushes and removes trees this way, in order with the ingest. A task must not
+  // throw anything but smst::StoreError.
+  void post(std::function<void()> task);
 
   // Processes what is queued now as one group; returns the number of batches handled.
   std::size_t runOnce();
@@ -134,6 +139,7 @@ class Ingest {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<IngestBatch> queue_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mutex_
   std::int64_t expireHeight_ = 0;  // guarded by mutex_
   bool stopping_ = false;
   std::chrono::steady_clock::time_point lastTreeCommit_ = std::chrono::steady_clock::now();

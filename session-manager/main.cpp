@@ -10,9 +10,12 @@
 // main() builds every component and hands each its dependencies; reading run() shows the program.
 // SIGTERM / SIGINT: stop taking batches, finish the queued ones, commit the trees, exit 0.
 // --crash-at before_write|after_write|before_ack:N kills the process with SIGKILL at that point
-// of the N-th group commit (fault-injection for the crash tests; never for production).
+// of the N-th group commit; --crash-at before_claim_broadcast|after_claim_broadcast|
+// before_proof_broadcast|after_proof_broadcast at that step of the first claim or proof tx
+// (lifecycle.h). Fault injection for the crash tests; never for production.
 
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -36,6 +39,8 @@
 #include "session-manager/config.h"
 #include "session-manager/fixture_chain.h"
 #include "session-manager/ingest.h"
+#include "session-manager/lifecycle.h"
+#include "session-manager/lifecycle_chain.h"
 #include "session-manager/link_server.h"
 #include "session-manager/node_chain.h"
 #include "session-manager/session_cache.h"
@@ -65,21 +70,7 @@ int usage() {
   return util::usageError(kUsage);
 }
 
-// The operator addresses of the configured supplier keys. Throws naming the key path.
-std::set<std::string> supplierAddresses(const sm::Config& config) {
-  std::set<std::string> out;
-  for (std::size_t i = 0; i < config.suppliers.size(); ++i) {
-    auto key = crypto::loadPrivateKeyFile(config.suppliers[i].keyFile);
-    if (!key) {
-      throw sm::ConfigError("suppliers[" + std::to_string(i) + "].key_file: " +
-                            key.error().message);
-    }
-    out.insert(key->publicKey().address());
-  }
-  return out;
-}
-
-// The configured supplier operator keys, in configuration order. Throws naming the key path.
+// The configured supplier operator keys. Throws naming the key path.
 std::vector<crypto::PrivateKey> supplierKeys(const sm::Config& config) {
   std::vector<crypto::PrivateKey> out;
   for (std::size_t i = 0; i < config.suppliers.size(); ++i) {
@@ -92,6 +83,14 @@ std::vector<crypto::PrivateKey> supplierKeys(const sm::Config& config) {
   }
   return out;
 }
+
+// The operator addresses of the configured supplier keys. Throws naming the key path.
+std::set<std::string> supplierAddresses(const sm::Config& config) {
+  std::set<std::string> out;
+  for (const auto& key : supplierKeys(config)) out.insert(key.publicKey().address());
+  return out;
+}
+
 
 sm::TxSubmitterOptions txSubmitterOptions(const sm::Config& config) {
   sm::TxSubmitterOptions o;
@@ -137,6 +136,39 @@ struct NodeStack {
   sm::ChainTxSubmitter txs;
 };
 
+// The claim/proof lifecycle over the full node and its transaction submitter (absent with the
+// fixture chain or `lifecycle.enabled: false`).
+struct LifecycleStack {
+  LifecycleStack(const sm::Config& config, NodeStack& nodeStack, sm::SessionStore& store, sm::Ingest& ingest,
+                 util::LogSink& log, util::MetricsRegistry& metrics,
+                 sm::LifecycleCrashPoint crashAt)
+      : chain(nodeStack.source, nodeStack.node, nodeStack.queries),
+        lifecycle(lifecycleOptions(config, crashAt), store, chain, nodeStack.txs,
+                  onIngestThread(ingest), log, metrics) {}
+  static sm::LifecycleOptions lifecycleOptions(const sm::Config& config,
+                                               sm::LifecycleCrashPoint crashAt) {
+    sm::LifecycleOptions o;
+    o.crashAt = crashAt;
+    o.profitabilityGate = config.lifecycle.profitabilityGate;
+    o.retentionBlocks = config.lifecycle.retentionBlocks;
+    return o;
+  }
+  // Tree flushes and removals run on the ingest thread, in order with the batches.
+  static sm::Lifecycle::IngestRunner onIngestThread(sm::Ingest& ingest) {
+    return [&ingest](std::function<void()> task) {
+      std::promise<void> done;
+      auto finished = done.get_future();
+      ingest.post([&] {
+        task();
+        done.set_value();
+      });
+      finished.wait();
+    };
+  }
+  sm::NodeLifecycleChain chain;
+  sm::Lifecycle lifecycle;
+};
+
 // Checks everything run would load, without binding anything.
 int checkConfig(const std::string& path) {
   auto config = sm::loadConfig(path);
@@ -166,7 +198,8 @@ int checkConfig(const std::string& path) {
   return 0;
 }
 
-int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGroup) {
+int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGroup,
+        sm::LifecycleCrashPoint lifecycleCrash) {
   auto suppliers = supplierAddresses(config);
   util::LogSink log(stderr, config.logLevel, config.logFormat);
 
@@ -192,6 +225,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   std::unique_ptr<sm::LinkServer> link;
   std::unique_ptr<sm::Ingest> ingest;
   std::unique_ptr<sm::ChainFeed> feed;
+  std::unique_ptr<LifecycleStack> lifecycle;
 
   sm::IngestOptions ingestOptions;
   ingestOptions.suppliers = suppliers;
@@ -203,7 +237,10 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
       [&link](sm::IngestOutcome outcome) { link->sendAck(outcome); }, log, metrics);
 
   sm::ChainFeedCallbacks callbacks;
-  callbacks.newHead = [&link](const sm::ChainHead& head) { link->broadcastChainState(head); };
+  callbacks.newHead = [&link, &lifecycle](const sm::ChainHead& head) {
+    link->broadcastChainState(head);
+    if (lifecycle) lifecycle->lifecycle.onHead(head.height, head.blockTimeUnixMs);
+  };
   callbacks.sessionChanged = [&link](const sm::SessionFacts& f) { link->broadcastSessionInfo(f); };
   callbacks.answer = [&link](const sm::SessionQueryRequest& q, const sm::SessionFacts& f) {
     link->sendSessionInfo(q.peer, f, q.queryId);
@@ -211,7 +248,19 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   callbacks.refuse = [&link](const sm::SessionQueryRequest& q, const std::string& reason) {
     link->sendSessionQueryFailed(q, reason);
   };
-  callbacks.height = [&ingest](std::int64_t height) { ingest->expireBefore(height); };
+  // With the lifecycle on, it removes trees after their settlement and retention instead.
+  callbacks.height = [&ingest, &lifecycle](std::int64_t height) {
+    if (!lifecycle) ingest->expireBefore(height);
+  };
+  std::string lifecycleOff;
+  if (!nodeStack) {
+    lifecycleOff = "the fixture chain takes no transactions";
+  } else if (!config.lifecycle.enabled) {
+    lifecycleOff = "lifecycle.enabled is false";
+  } else {
+    lifecycle = std::make_unique<LifecycleStack>(config, *nodeStack, store, *ingest, log, metrics,
+                                                 lifecycleCrash);
+  }
   // With a node, new blocks are announced by the block feed (below) and the chain feed's own
   // reads of the head are only a safety net; the static chain has no feed to announce them.
   auto headPoll = nodeStack ? config.chain.pollInterval * kSafetyPollFactor : config.chain.pollInterval;
@@ -253,6 +302,11 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   status.trees = [&store] { return store.summaries(); };
   status.edges = [&link] { return link->edges(); };
   status.chainMode = config.chain.fixture.empty() ? "node" : "fixture";
+  if (lifecycle) {
+    status.lifecycle = [&lifecycle] { return lifecycle->lifecycle.sessions(); };
+  } else {
+    status.lifecycleOff = lifecycleOff;
+  }
   if (nodeStack) {
     status.nodeHealth = [&nodeStack] {
       auto report = nodeStack->health.evaluate();
@@ -269,6 +323,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   feed->start();
   if (blocks) blocks->start();
   ingest->start();
+  if (lifecycle) lifecycle->lifecycle.start();
   link->start();
   admin.start();
   adminLoop.start();
@@ -278,13 +333,19 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
       .kv("suppliers", suppliers.size())
       .kv("chain", status.chainMode)
       .kv("height", feed->height());
+  if (!lifecycle) {
+    util::LogLine(log, util::LogLevel::warn, "lifecycle_off")
+        .kv("reason", lifecycleOff + "; no claims or proofs are submitted");
+  }
 
   int signal = util::waitForTerminationSignal();
   util::LogLine(log, util::LogLevel::info, "sm_stopping").kv("signal", signal);
   link->stop();    // no new batches
-  ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
-  if (blocks) blocks->stop();
+  if (blocks) blocks->stop();  // before the chain feed it announces blocks to
   feed->stop();
+  if (lifecycle) lifecycle->lifecycle.stop();  // before the ingest: it may wait on an ingest task
+  ingest->stop();  // finishes the queued ones (their acks are not sent) and commits the trees
+  lifecycle.reset();
   if (nodeStack) nodeStack->node.stop();
   adminLoop.stop();
   adminLoop.join();
@@ -359,6 +420,7 @@ int main(int argc, char** argv) {
     std::string configPath;
     sm::CrashPoint crashAt = sm::CrashPoint::none;
     std::uint64_t crashGroup = 0;
+    sm::LifecycleCrashPoint lifecycleCrash = sm::LifecycleCrashPoint::none;
     for (std::size_t i = 1; i < args.size(); ++i) {
       if (args[i] == "--config" && i + 1 < args.size()) {
         configPath = args[++i];
@@ -369,6 +431,14 @@ int main(int argc, char** argv) {
         if (point == "before_write") crashAt = sm::CrashPoint::beforeWrite;
         else if (point == "after_write") crashAt = sm::CrashPoint::afterWrite;
         else if (point == "before_ack") crashAt = sm::CrashPoint::beforeAck;
+        else if (point == "before_claim_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::beforeClaimBroadcast;
+        else if (point == "after_claim_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::afterClaimBroadcast;
+        else if (point == "before_proof_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::beforeProofBroadcast;
+        else if (point == "after_proof_broadcast")
+          lifecycleCrash = sm::LifecycleCrashPoint::afterProofBroadcast;
         else return usage();
         crashGroup = colon == std::string::npos ? 1 : std::stoull(spec.substr(colon + 1));
       } else {
@@ -376,7 +446,7 @@ int main(int argc, char** argv) {
       }
     }
     if (configPath.empty()) return usage();
-    return run(sm::loadConfig(configPath), crashAt, crashGroup);
+    return run(sm::loadConfig(configPath), crashAt, crashGroup, lifecycleCrash);
   } catch (const sm::ConfigError& e) {
     std::cerr << "session-manager: configuration error: " << e.what() << "\n";
     return 1;

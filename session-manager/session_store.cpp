@@ -123,6 +123,7 @@ struct SessionStore::Impl {
     std::unordered_set<crypto::Hash32, HashOfHash> hashes;
     std::uint64_t nextIndex = 0;
     bool dirty = false;
+    std::optional<smst::Digest> flushedRoot;  // set once the claim root is fixed
   };
 
   util::LogSink& log;
@@ -244,6 +245,18 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
                              std::to_string(tree.hashes.size()) + " relay hashes but " +
                              std::to_string(tree.nextIndex) + " relay records");
     }
+    std::string flushed;
+    auto got = impl_->journal->Get(rocksdb::ReadOptions(), "f" + key, &flushed);
+    if (got.ok()) {
+      if (flushed.size() != smst::kDigestSize) {
+        throw smst::StoreError("journal: corrupt flushed root of " + key);
+      }
+      smst::Digest root;
+      std::memcpy(root.data(), flushed.data(), root.size());
+      tree.flushedRoot = root;
+    } else if (!got.IsNotFound()) {
+      check(got, "read flushed root");
+    }
     impl_->summaries[key] = summary;
   }
   check(it->status(), "iterate");
@@ -310,6 +323,10 @@ void SessionStore::write(WriteSet& changes) {
   std::string value;
   for (const auto& r : changes.relays_) {
     Impl::Tree& tree = impl_->trees.at(r.tree);
+    if (tree.flushedRoot) {
+      throw smst::StoreError("journal: relay written to flushed tree " + r.tree +
+                             " (the ingest must reject it first)");
+    }
     value.assign(reinterpret_cast<const char*>(r.hash.data()), r.hash.size());
     value += be64(r.weight);
     value.append(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
@@ -378,7 +395,7 @@ std::optional<smst::Digest> SessionStore::root(const std::string& tree) {
   return it->second.trie->root();
 }
 
-void SessionStore::removeTree(const std::string& tree) {
+void SessionStore::removeTree(const std::string& tree, std::string_view reason) {
   auto it = impl_->trees.find(tree);
   if (it == impl_->trees.end()) return;
   TreeInfo info = it->second.info;
@@ -389,6 +406,8 @@ void SessionStore::removeTree(const std::string& tree) {
   check(batch.DeleteRange("r" + tree + zero, "r" + tree + one), "delete relays");
   check(batch.DeleteRange("h" + tree + zero, "h" + tree + one), "delete hashes");
   check(batch.Delete("m" + tree), "delete tree");
+  check(batch.Delete("f" + tree), "delete flushed root");
+  check(batch.Delete("l" + tree), "delete lifecycle record");
   rocksdb::WriteOptions sync;
   sync.sync = true;
   check(impl_->journal->Write(sync, &batch), "remove tree");
@@ -397,7 +416,7 @@ void SessionStore::removeTree(const std::string& tree) {
   util::LogLine(impl_->log, util::LogLevel::info, "tree_removed")
       .kv("tree", tree)
       .kv("proof_window_close", info.proofWindowClose)
-      .kv("reason", "the session's proof window has closed");
+      .kv("reason", reason);
 }
 
 std::vector<std::string> SessionStore::treesExpiredAt(std::int64_t height) const {
@@ -405,6 +424,69 @@ std::vector<std::string> SessionStore::treesExpiredAt(std::int64_t height) const
   for (const auto& [key, tree] : impl_->trees) {
     if (tree.info.proofWindowClose < height) out.push_back(key);
   }
+  return out;
+}
+
+util::Result<smst::Digest> SessionStore::flushTree(const std::string& tree) {
+  auto it = impl_->trees.find(tree);
+  if (it == impl_->trees.end()) {
+    return util::makeError(std::string(kStoreUnknownTree), "no tree " + tree + " in the store");
+  }
+  Impl::Tree& t = it->second;
+  if (t.flushedRoot) return *t.flushedRoot;
+  if (t.dirty) {
+    auto started = Clock::now();
+    t.trie->commit();
+    t.dirty = false;
+    impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
+  }
+  smst::Digest root = t.trie->root();
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  check(impl_->journal->Put(sync, "f" + tree,
+                            rocksdb::Slice(reinterpret_cast<const char*>(root.data()), root.size())),
+        "put flushed root");
+  t.flushedRoot = root;
+  std::lock_guard lock(impl_->mutex);
+  impl_->summaries[tree].committedRootHex = util::toHex(root);
+  return root;
+}
+
+bool SessionStore::isFlushed(const std::string& tree) const {
+  auto it = impl_->trees.find(tree);
+  return it != impl_->trees.end() && it->second.flushedRoot.has_value();
+}
+
+util::Result<smst::SparseMerkleClosestProof> SessionStore::proveClosest(
+    const std::string& tree, util::ByteSpan path) const {
+  std::string flushed;
+  auto got = impl_->journal->Get(rocksdb::ReadOptions(), "f" + tree, &flushed);
+  if (got.IsNotFound()) {
+    return util::makeError(std::string(kStoreNotFlushed),
+                           "tree " + tree + " is unknown or not flushed: its root is not fixed");
+  }
+  check(got, "read flushed root");
+  // A flushed tree never changes: a private read-only view of its committed nodes.
+  smst::RocksNodeStore nodes(*impl_->treesDb, "t" + tree + "/");
+  auto trie = smst::SparseMerkleSumTrie::open(
+      nodes, util::ByteSpan(reinterpret_cast<const std::uint8_t*>(flushed.data()), flushed.size()));
+  if (!trie.ok()) return trie.error();
+  return (*trie)->proveClosest(path);
+}
+
+void SessionStore::putLifecycleRecord(const std::string& tree, const std::string& value) {
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  check(impl_->journal->Put(sync, "l" + tree, value), "put lifecycle record");
+}
+
+std::map<std::string, std::string> SessionStore::lifecycleRecords() const {
+  std::map<std::string, std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->journal->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("l"); it->Valid() && it->key().starts_with("l"); it->Next()) {
+    out.emplace(it->key().ToString().substr(1), it->value().ToString());
+  }
+  check(it->status(), "iterate lifecycle records");
   return out;
 }
 

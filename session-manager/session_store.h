@@ -7,6 +7,8 @@
 //             relayBytes and `h‹tree›\0‹relayHash›` → "" (the dedup index); per tree `m‹tree›` →
 //             its session (JSON); per edge `w‹edgeId›\0‹spoolId BE8›` → BE64 high-water mark.
 //             ‹tree› is "‹supplier›/‹sessionId›"; ‹index› counts the tree's relays from 0.
+//             A flushed tree (its claim root fixed) has `f‹tree›` → its 48-byte root; the claim and
+//             proof lifecycle keeps its record of the session under `l‹tree›` (lifecycle.h).
 //   trees/    RocksDB (common/smst/rocksdb_store.h): the committed nodes and root of every tree.
 //
 // Guarantees:
@@ -20,8 +22,12 @@
 //     in memory.
 //   - A relay hash is in a tree at most once: hasRelay() sees every written relay.
 //
-// Ownership and threading: main() owns the store. highWater() and summaries() are thread-safe;
-// every other method belongs to one thread (the ingest thread). RocksDB I/O errors and a corrupt
+//   - flushTree() commits a tree and fixes its root for good (durably): it never changes again,
+//     write() refuses relays for it (the ingest rejects them first), and proveClosest() may read
+//     it from any thread, over its own read-only view of the trees database.
+//
+// Ownership and threading: main() owns the store. highWater(), summaries(), proveClosest() and the
+// lifecycle records are thread-safe; every other method belongs to one thread (the ingest thread). RocksDB I/O errors and a corrupt
 // store throw smst::StoreError (logistics: the process stops; a restart recovers).
 
 #include <cstdint>
@@ -35,14 +41,19 @@
 
 #include "common/crypto/hash.h"
 #include "common/protocol/relay.h"
+#include "common/smst/proof.h"
 #include "common/smst/types.h"
 #include "common/util/bytes.h"
 #include "common/util/log.h"
 #include "common/util/metrics.h"
+#include "common/util/result.h"
 
 namespace pocket::sm {
 
 // Sequence numbers are per (edge id, spool id): a wiped spool starts a new series.
+inline constexpr std::string_view kStoreUnknownTree = "unknown_tree";
+inline constexpr std::string_view kStoreNotFlushed = "tree_not_flushed";
+
 struct EdgeKey {
   std::string edgeId;
   std::uint64_t spoolId = 0;
@@ -117,11 +128,28 @@ class SessionStore {
   std::size_t commitTrees();
   // The current root of a tree (48 bytes), or nullopt for an unknown tree.
   std::optional<smst::Digest> root(const std::string& tree);
-  // Removes a tree and its journal records from disk, durably (a session that can no longer earn
-  // anything). Unknown trees are ignored.
-  void removeTree(const std::string& tree);
+  // Removes a tree and its journal records (lifecycle record included) from disk, durably (a
+  // session that can no longer earn anything); `reason` goes in the log line. Unknown trees are
+  // ignored.
+  void removeTree(const std::string& tree,
+                  std::string_view reason = "the session's proof window has closed");
   // Trees whose proof window closed before `height`.
   std::vector<std::string> treesExpiredAt(std::int64_t height) const;
+
+  // Commits the tree and fixes its root for good (synced): the claim root. Idempotent: a flushed
+  // tree answers its fixed root. Error kStoreUnknownTree for a tree the store does not hold.
+  util::Result<smst::Digest> flushTree(const std::string& tree);
+  bool isFlushed(const std::string& tree) const;
+
+  // Thread-safe. The closest proof of `path` (32 bytes) in a flushed tree, read from disk.
+  // Errors: kStoreNotFlushed (unknown or not flushed tree), the trie's ("invalid_path", ...).
+  util::Result<smst::SparseMerkleClosestProof> proveClosest(const std::string& tree,
+                                                            util::ByteSpan path) const;
+
+  // Thread-safe. The lifecycle's records (opaque values), written synced; removeTree() erases a
+  // tree's record with the tree.
+  void putLifecycleRecord(const std::string& tree, const std::string& value);
+  std::map<std::string, std::string> lifecycleRecords() const;
 
  private:
   struct Impl;

@@ -1,6 +1,7 @@
 #include "session-manager/status.h"
 
 #include <algorithm>
+#include <map>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -21,10 +22,17 @@ nlohmann::json statusDocument(const StatusSources& sources) {
     doc["chain"]["nodeHealthy"] = healthy;
     doc["chain"]["node"] = summary;
   }
+  doc["lifecycle"] = sources.lifecycle ? std::string("on") : "off: " + sources.lifecycleOff;
+  std::map<std::string, SessionRecord> records;
+  if (sources.lifecycle) {
+    for (auto& r : sources.lifecycle()) records.emplace(r.tree, std::move(r));
+  }
   std::int64_t height = head ? head->height : 0;
   nlohmann::json sessions = nlohmann::json::array();
   for (const auto& t : sources.trees()) {
     std::string state = height >= t.info.claimWindowOpen ? "claim_window_open" : "open";
+    auto record = records.find(treeKey(t.info.supplierOperatorAddress, t.info.header.sessionId));
+    if (record != records.end()) state = record->second.state;
     sessions.push_back({{"supplier", t.info.supplierOperatorAddress},
                         {"application", t.info.header.applicationAddress},
                         {"service", t.info.header.serviceId},
@@ -37,6 +45,23 @@ nlohmann::json statusDocument(const StatusSources& sources) {
                         {"proofWindowClose", t.info.proofWindowClose},
                         {"committedRoot", t.committedRootHex},
                         {"state", state}});
+    if (record != records.end()) {
+      const SessionRecord& r = record->second;
+      auto& s = sessions.back();
+      s["stateHeight"] = r.stateHeight;
+      s["claimedUpokt"] = r.claimedUpokt;
+      s["claimTx"] = r.claimTxId;
+      s["claimTxHash"] = r.claimTxHash;
+      s["claimTxHeight"] = r.claimTxHeight;
+      s["proofRequirement"] = r.proofRequirement;
+      s["proofTx"] = r.proofTxId;
+      s["proofTxHash"] = r.proofTxHash;
+      s["proofTxHeight"] = r.proofTxHeight;
+      s["feesUpokt"] = r.feesUpokt;
+      s["settledUpokt"] = r.settledUpokt;
+      s["reasonCode"] = r.reasonCode;
+      s["reason"] = r.reason;
+    }
   }
   doc["sessions"] = sessions;
   nlohmann::json edges = nlohmann::json::array();
@@ -140,12 +165,21 @@ void printStatus(const nlohmann::json& doc, bool asJson, std::ostream& out) {
   out << "\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : doc.at("sessions")) {
-    rows.push_back({cell(s.at("supplier")), cell(s.at("service")), cell(s.at("sessionId")),
+    std::string outcome = cell(s.value("reasonCode", nlohmann::json("")));
+    if (s.value("state", "") == "settled") outcome = cell(s.at("settledUpokt")) + " uPOKT";
+    std::string tx = cell(s.value("proofTxHash", nlohmann::json("")));
+    if (tx.empty()) tx = cell(s.value("claimTxHash", nlohmann::json("")));
+    rows.push_back({cell(s.at("supplier")), cell(s.at("service")),
+                    cell(s.at("sessionId")),
                     cell(s.at("start")) + "-" + cell(s.at("end")), cell(s.at("relays")),
-                    cell(s.at("computeUnits")), cell(s.at("state"))});
+                    cell(s.at("computeUnits")), cell(s.value("claimedUpokt", nlohmann::json(""))),
+                    cell(s.at("state")), cell(s.value("proofRequirement", nlohmann::json(""))),
+                    tx.substr(0, 16), outcome});
   }
-  out << "SESSIONS (" << rows.size() << ")\n";
-  table(out, {"SUPPLIER", "SERVICE", "SESSION", "BLOCKS", "RELAYS", "COMPUTE_UNITS", "STATE"},
+  out << "SESSIONS (" << rows.size() << "), lifecycle " << cell(doc.value("lifecycle", nlohmann::json("off"))) << "\n";
+  table(out,
+        {"SUPPLIER", "SERVICE", "SESSION", "BLOCKS", "RELAYS", "COMPUTE_UNITS", "CLAIMED_UPOKT",
+         "STATE", "PROOF", "TX", "OUTCOME"},
         rows);
   rows.clear();
   for (const auto& e : doc.at("edges")) {

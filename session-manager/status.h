@@ -18,6 +18,7 @@
 #include "common/util/metrics.h"
 #include "edge/http_server.h"
 #include "session-manager/chain_source.h"
+#include "session-manager/lifecycle.h"
 #include "session-manager/link_server.h"
 #include "session-manager/session_store.h"
 
@@ -31,6 +32,9 @@ struct StatusSources {
   std::string chainMode;  // "node" or "fixture"
   // The full node's health (healthy, summary); unset in fixture mode.
   std::function<std::pair<bool, std::string>()> nodeHealth;
+  // The claim/proof lifecycle's records; unset when the lifecycle is off (`lifecycleOff` says why).
+  std::function<std::vector<SessionRecord>()> lifecycle;
+  std::string lifecycleOff;
 };
 
 nlohmann::json statusDocument(const StatusSources& sources);

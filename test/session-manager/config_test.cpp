@@ -49,6 +49,23 @@ TEST_SUITE("session-manager config") {
     CHECK(c.logFormat == pocket::util::LogFormat::logfmt);
   }
 
+  TEST_CASE("the lifecycle keys: defaults, values and errors with their key path") {
+    auto c = parseConfig(kMinimal);
+    CHECK(c.lifecycle.enabled);
+    CHECK(c.lifecycle.profitabilityGate);
+    CHECK(c.lifecycle.retentionBlocks == 100);
+    auto set = parseConfig(std::string(kMinimal) +
+                           "lifecycle:\n  profitability_gate: false\n  retention_blocks: 7\n");
+    CHECK_FALSE(set.lifecycle.profitabilityGate);
+    CHECK(set.lifecycle.retentionBlocks == 7);
+    CHECK(errorOf(std::string(kMinimal) + "lifecycle:\n  retention_blocks: -1\n")
+              .starts_with("lifecycle.retention_blocks: must be a non-negative integer"));
+    CHECK(errorOf(std::string(kMinimal) + "lifecycle:\n  enabled: maybe\n")
+              .starts_with("lifecycle.enabled: must be true or false"));
+    CHECK(errorOf(std::string(kMinimal) + "lifecycle:\n  gate: false\n")
+              .starts_with("lifecycle.gate: unknown key"));
+  }
+
   TEST_CASE("every error names its key path") {
     std::string base = kMinimal;
     CHECK(errorOf(base + "extra: 1\n").rfind("extra: unknown key", 0) == 0);

@@ -182,6 +182,26 @@ TEST_SUITE("session-manager ingest") {
     CHECK(h.log.contains("reason=claim_window_open"));
   }
 
+  TEST_CASE("a flushed tree takes no more relays: its claim root stays fixed") {
+    Harness h;
+    auto session = test::makeSession(0);
+    auto relays = relaysOf(session, 0, 3);
+    h.deliver(1, {relays[0], relays[1]});
+    std::string tree = sm::treeKey(test::kSupplier, session.header.sessionId);
+    // The claim lifecycle flushes on the ingest thread, in order with the batches.
+    util::Result<smst::Digest> flushed = util::makeError("not_run", "");
+    h.ingest->post([&] { flushed = h.store->flushTree(tree); });
+    h.ingest->runOnce();
+    REQUIRE(flushed.ok());
+    auto acks = h.deliver(3, {relays[2]});
+    REQUIRE(acks.size() == 1);
+    REQUIRE(acks[0].rejected.size() == 1);
+    CHECK(acks[0].rejected[0].second == sm::kRejectTreeFlushed);
+    CHECK(*h.store->root(tree) == *flushed);
+    CHECK(*flushed == referenceRoot({relays[0], relays[1]}));
+    CHECK(h.counter("sm_relays_rejected_total{reason=\"tree_flushed\"}") == 1);
+  }
+
   TEST_CASE("duplicates by sequence number or by relay hash are acked and change nothing") {
     Harness h;
     auto session = test::makeSession(0);
