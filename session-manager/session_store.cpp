@@ -1,6 +1,7 @@
 #include "session-manager/session_store.h"
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <unordered_set>
 
@@ -44,9 +45,15 @@ std::string recordKey(const std::string& tree, std::uint64_t index) {
   return "r" + tree + std::string(1, '\0') + be64(index);
 }
 
-std::string hashKey(const std::string& tree, const crypto::Hash32& hash) {
-  return "h" + tree + std::string(1, '\0') +
-         std::string(reinterpret_cast<const char*>(hash.data()), hash.size());
+std::string hashKey(const std::string& tree, std::uint64_t index) {
+  return "h" + tree + std::string(1, '\0') + be64(index);
+}
+
+// One relay in a relay record: relayHash ‖ BE64 weight ‖ BE32 length ‖ relayBytes.
+constexpr std::size_t kRelayHeader = 32 + 8 + 4;
+
+void appendBe32(std::string& out, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 std::string infoJson(const TreeInfo& info) {
@@ -168,13 +175,17 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   options.IncreaseParallelism(2);
   options.write_buffer_size = std::size_t{64} << 20;
   options.compression = rocksdb::kNoCompression;
+  // A restart after kill -9 replays the WAL into the memtable instead of flushing it first.
+  options.avoid_flush_during_recovery = true;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   check(rocksdb::DB::Open(options, directory + "/journal", &raw), "open");
   impl_->journal.reset(raw);
-  impl_->treesDb = smst::RocksDb::open(directory + "/trees");
+  smst::RocksDbOptions treeOptions;
+  treeOptions.backgroundCommits = true;  // commitTrees() does not wait for the disk
+  impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
 
   impl_->writeSeconds = &metrics
                              .histogram("sm_store_write_seconds",
@@ -216,28 +227,53 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     summary.relays = committed;
     summary.computeUnits = tree.trie->sum();
     if (auto root = tree.nodes->committedRoot()) summary.committedRootHex = util::toHex(*root);
-    std::string begin = recordKey(key, committed);
-    std::string prefix = "r" + key + std::string(1, '\0');
     tree.nextIndex = committed;
-    for (it->Seek(begin); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    // The record holding relay `committed`: the last one whose first index is not above it.
+    std::string prefix = "r" + key + std::string(1, '\0');
+    std::string begin = recordKey(key, committed);
+    it->SeekForPrev(begin);
+    if (!(it->Valid() && it->key().starts_with(prefix))) it->Seek(begin);
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto k = it->key();
+      if (k.size() != prefix.size() + 8) throw smst::StoreError("journal: corrupt relay key of " + key);
+      std::uint64_t index = readBe64(std::string_view(k.data() + prefix.size(), 8));
       auto value = it->value();
-      if (value.size() < 40) throw smst::StoreError("journal: truncated relay record of " + key);
       const auto* p = reinterpret_cast<const std::uint8_t*>(value.data());
-      std::uint64_t weight = smst::readBE64(p + 32);
-      tree.trie->update(util::ByteSpan(p, 32), util::ByteSpan(p + 40, value.size() - 40), weight);
-      tree.dirty = true;
-      ++tree.nextIndex;
-      ++summary.relays;
-      summary.computeUnits += weight;
-      ++replayed;
+      std::size_t left = value.size();
+      while (left > 0) {
+        if (left < kRelayHeader) throw smst::StoreError("journal: truncated relay record of " + key);
+        std::uint64_t weight = smst::readBE64(p + 32);
+        std::size_t size = (std::size_t{p[40]} << 24) | (std::size_t{p[41]} << 16) |
+                           (std::size_t{p[42]} << 8) | std::size_t{p[43]};
+        if (left < kRelayHeader + size) {
+          throw smst::StoreError("journal: truncated relay record of " + key);
+        }
+        if (index >= committed) {
+          if (index != tree.nextIndex) {
+            throw smst::StoreError("journal: relay records of " + key + " skip from " +
+                                   std::to_string(tree.nextIndex) + " to " + std::to_string(index));
+          }
+          tree.trie->update(util::ByteSpan(p, 32), util::ByteSpan(p + kRelayHeader, size), weight);
+          tree.dirty = true;
+          ++tree.nextIndex;
+          ++summary.relays;
+          summary.computeUnits += weight;
+          ++replayed;
+        }
+        ++index;
+        p += kRelayHeader + size;
+        left -= kRelayHeader + size;
+      }
     }
     std::string hashPrefix = "h" + key + std::string(1, '\0');
     for (it->Seek(hashPrefix); it->Valid() && it->key().starts_with(hashPrefix); it->Next()) {
-      auto k = it->key();
-      if (k.size() != hashPrefix.size() + 32) throw smst::StoreError("journal: corrupt hash key");
-      crypto::Hash32 h;
-      std::memcpy(h.data(), k.data() + hashPrefix.size(), 32);
-      tree.hashes.insert(h);
+      auto v = it->value();
+      if (v.size() % 32 != 0) throw smst::StoreError("journal: corrupt hash record of " + key);
+      for (std::size_t at = 0; at < v.size(); at += 32) {
+        crypto::Hash32 h;
+        std::memcpy(h.data(), v.data() + at, 32);
+        tree.hashes.insert(h);
+      }
     }
     if (tree.hashes.size() != tree.nextIndex) {
       throw smst::StoreError("journal: tree " + key + " has " +
@@ -297,7 +333,9 @@ bool SessionStore::hasRelay(const std::string& tree, const crypto::Hash32& hash)
 void SessionStore::write(WriteSet& changes) {
   if (changes.empty()) return;
   auto started = Clock::now();
-  rocksdb::WriteBatch batch;
+  std::size_t estimate = 4096;
+  for (const auto& r : changes.relays_) estimate += r.bytes.size() + 96;
+  rocksdb::WriteBatch batch(estimate);
   // New trees first, so that a tree's record exists before any of its relays.
   std::vector<std::string> created;
   for (const auto& [key, info] : changes.trees_) {
@@ -307,14 +345,30 @@ void SessionStore::write(WriteSet& changes) {
       created.push_back(key);
     }
   }
-  std::string value;
-  for (const auto& r : changes.relays_) {
-    Impl::Tree& tree = impl_->trees.at(r.tree);
-    value.assign(reinterpret_cast<const char*>(r.hash.data()), r.hash.size());
-    value += be64(r.weight);
-    value.append(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
-    check(batch.Put(recordKey(r.tree, tree.nextIndex++), value), "put relay");
-    check(batch.Put(hashKey(r.tree, r.hash), rocksdb::Slice()), "put hash");
+  // One relay record and one hash record per tree and group commit, keyed by the index of
+  // their first relay: a few large records instead of two small ones per relay.
+  std::map<std::string_view, std::vector<const WriteSet::Relay*>> byTree;
+  for (const auto& r : changes.relays_) byTree[r.tree].push_back(&r);
+  std::string record, hashes;
+  for (const auto& [key, relays] : byTree) {
+    Impl::Tree& tree = impl_->trees.at(std::string(key));
+    std::string name(key);
+    record.clear();
+    hashes.clear();
+    std::size_t size = 0;
+    for (const auto* r : relays) size += kRelayHeader + r->bytes.size();
+    record.reserve(size);
+    hashes.reserve(32 * relays.size());
+    for (const auto* r : relays) {
+      record.append(reinterpret_cast<const char*>(r->hash.data()), r->hash.size());
+      record += be64(r->weight);
+      appendBe32(record, static_cast<std::uint32_t>(r->bytes.size()));
+      record.append(reinterpret_cast<const char*>(r->bytes.data()), r->bytes.size());
+      hashes.append(reinterpret_cast<const char*>(r->hash.data()), r->hash.size());
+    }
+    check(batch.Put(recordKey(name, tree.nextIndex), record), "put relays");
+    check(batch.Put(hashKey(name, tree.nextIndex), hashes), "put hashes");
+    tree.nextIndex += relays.size();
   }
   for (const auto& [edge, seq] : changes.highWater_) {
     check(batch.Put(edgeKeyBytes(edge), be64(seq)), "put watermark");
@@ -384,6 +438,9 @@ void SessionStore::removeTree(const std::string& tree) {
   TreeInfo info = it->second.info;
   impl_->trees.erase(it);
   impl_->treesDb->dropTree("t" + tree + "/");
+  // The tree's nodes go before its journal records: a crash in between leaves a tree that the
+  // journal rebuilds, never nodes that nothing names.
+  impl_->treesDb->waitForCommits();
   rocksdb::WriteBatch batch;
   std::string zero(1, '\0'), one(1, '\1');
   check(batch.DeleteRange("r" + tree + zero, "r" + tree + one), "delete relays");
