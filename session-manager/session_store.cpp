@@ -194,7 +194,7 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
                              .with();
   impl_->commitSeconds = &metrics
                               .histogram("sm_tree_commit_seconds",
-                                         "Latency of committing the changed trees to disk.", {},
+                                         "Ingest-thread time to commit the changed trees (the disk writes follow in the background).", {},
                                          util::latencyBucketsSeconds())
                               .with();
   impl_->relaysWritten =

@@ -120,7 +120,7 @@ struct CommitJob {
   std::vector<std::string> erases;
   std::optional<Digest> root;
   bool drop = false;
-  std::size_t bytes() const { return puts.bytes + puts.entries.size() * sizeof(StagedPuts::Entry); }
+  std::size_t queued = 0;  // bytes counted against maxPendingBytes (set at submit)
 };
 
 }  // namespace
@@ -230,7 +230,7 @@ struct RocksDb::Impl {
       }
       lock.lock();
       for (const CommitJob& job : jobs) {
-        queuedBytes -= std::min(queuedBytes, job.bytes());
+        queuedBytes -= job.queued;
         auto it = pending.find(job.prefix);
         if (it != pending.end() && --it->second == 0) pending.erase(it);
       }
@@ -252,12 +252,14 @@ struct RocksDb::Impl {
   }
 
   void submit(CommitJob job) {
+    job.queued = job.puts.bytes + job.puts.entries.size() * sizeof(StagedPuts::Entry);
     std::unique_lock lock(mutex);
     changed.wait(lock, [&] {
-      return !failure.empty() || queuedBytes == 0 || queuedBytes + job.bytes() <= settings.maxPendingBytes;
+      return !failure.empty() || queuedBytes == 0 ||
+             queuedBytes + job.queued <= settings.maxPendingBytes;
     });
     throwIfFailed();
-    queuedBytes += job.bytes();
+    queuedBytes += job.queued;
     ++pending[job.prefix];
     ++submitted;
     queue.push_back(std::move(job));

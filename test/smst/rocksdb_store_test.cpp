@@ -79,6 +79,8 @@ TEST_CASE("background commits: many trees in one round, reads see queued commits
   std::vector<smst::Digest> roots;
   smst::RocksDbOptions options;
   options.backgroundCommits = true;
+  // Far less than the commits below: commit() waits for the queue to drain, again and again.
+  options.maxPendingBytes = std::size_t{1} << 20;
   {
     auto db = smst::RocksDb::open(dir.path(), options);
     std::vector<std::unique_ptr<smst::RocksNodeStore>> stores;
