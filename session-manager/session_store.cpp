@@ -185,6 +185,7 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   impl_->journal.reset(raw);
   smst::RocksDbOptions treeOptions;
   treeOptions.backgroundCommits = true;  // commitTrees() does not wait for the disk
+  treeOptions.maxPendingBytes = std::size_t{64} << 20;
   impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
 
   impl_->writeSeconds = &metrics

@@ -19,7 +19,7 @@
 //     write() returned for, and keeps nothing it did not.
 //   - commitTrees() serializes each changed trie's new nodes and root and hands them to the trees
 //     database's commit thread, which writes the whole round with one fsync while ingest goes on
-//     (the ingest thread waits only if more than 256 MiB of commits are queued). A committed
+//     (the ingest thread waits only if more than 64 MiB of commits are queued). A committed
 //     root's count says how many of the tree's relays it holds. Opening the store reopens every
 //     tree from its last durable root and replays the journal's relays after that count, so
 //     every tree has exactly the root it had before a clean stop or a kill -9, wherever the

@@ -487,14 +487,18 @@ void bench1m(const std::string& binary, const Setup& s, std::size_t relays) {
     return batchFrame(session, e, 1 + n * kBatch, kBatch, 1000);
   };
   auto run = runEdges(ctx, s, manager.endpoint, 7, perEdge, batch, 0);
-  // Wait for a tree commit that started after the last ack.
-  std::string before = httpGet(manager.adminPort, "/metrics");
-  double commits = metricValue(before, "sm_tree_commit_seconds_count");
-  auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (Clock::now() < deadline &&
-         metricValue(httpGet(manager.adminPort, "/metrics"), "sm_tree_commit_seconds_count") <
-             commits + 2) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Wait until the trees are committed: no new commit round for 3 commit intervals (a dirty tree
+  // is committed within one).
+  double commits = -1;
+  auto lastChange = Clock::now();
+  auto deadline = Clock::now() + std::chrono::seconds(300);
+  while (Clock::now() < deadline && Clock::now() - lastChange < std::chrono::seconds(6)) {
+    double now = metricValue(httpGet(manager.adminPort, "/metrics"), "sm_tree_commit_seconds_count");
+    if (now != commits) {
+      commits = now;
+      lastChange = Clock::now();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   std::cout << "sm_1m_ingest_relays_per_s=" << static_cast<long>(run.relaysPerS) << "\n";
   std::cout << "sm_rss_mib_1m_relays=" << static_cast<long>(procStatusMib(manager.pid, "VmRSS:"))
@@ -574,6 +578,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: sm-bench SESSION_MANAGER WORK_DIR [RELAYS_PER_EDGE [RELAYS_1M]]\n";
     return 2;
   }
+  std::cout.setf(std::ios::unitbuf);  // each figure as soon as it is known
   std::string manager = argv[1];
   std::string work = argv[2];
   unsigned perEdge = argc > 3 ? static_cast<unsigned>(std::stoul(argv[3])) : 25600;
