@@ -173,7 +173,9 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
-  options.write_buffer_size = std::size_t{64} << 20;
+  // Two memtables of 32 MiB: the memory they take and the WAL a restart replays stay small.
+  options.write_buffer_size = std::size_t{32} << 20;
+  options.max_write_buffer_number = 2;
   options.compression = rocksdb::kNoCompression;
   // A restart after kill -9 replays the WAL into the memtable instead of flushing it first.
   options.avoid_flush_during_recovery = true;
@@ -186,6 +188,8 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   smst::RocksDbOptions treeOptions;
   treeOptions.backgroundCommits = true;  // commitTrees() does not wait for the disk
   treeOptions.maxPendingBytes = std::size_t{64} << 20;
+  treeOptions.writeBufferBytes = std::size_t{16} << 20;  // large commits bypass it as SST files
+  treeOptions.writeBuffers = 2;
   impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
 
   impl_->writeSeconds = &metrics

@@ -301,8 +301,8 @@ std::unique_ptr<RocksDb> RocksDb::open(const std::string& path, RocksDbOptions s
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
-  options.write_buffer_size = std::size_t{64} << 20;
-  options.max_write_buffer_number = 3;
+  options.write_buffer_size = settings.writeBufferBytes;
+  options.max_write_buffer_number = settings.writeBuffers;
   // Reopening after a crash replays the WAL into the memtable instead of flushing it first.
   options.avoid_flush_during_recovery = true;
   // Keys are digests (random): point lookups only, so bloom filters help and order does not.

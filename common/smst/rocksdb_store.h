@@ -36,8 +36,11 @@
 namespace pocket::smst {
 
 struct RocksDbOptions {
-  bool backgroundCommits = false;                     // see above
+  bool backgroundCommits = false;                        // see above
   std::size_t maxPendingBytes = std::size_t{256} << 20;  // queued staged nodes, background mode
+  // RocksDB memtables: their size bounds memory and the WAL a reopen after a crash replays.
+  std::size_t writeBufferBytes = std::size_t{64} << 20;
+  int writeBuffers = 3;
 };
 
 class RocksDb {
