@@ -102,13 +102,13 @@ std::string treeKey(const std::string& supplier, const std::string& sessionId) {
   return supplier + "/" + sessionId;
 }
 
-void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash,
-                        util::ByteSpan relayBytes, std::uint64_t weight) {
+void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash, util::ByteSpan relayBytes,
+                        std::uint64_t weight) {
   std::string tree = treeKey(info.supplierOperatorAddress, info.header.sessionId);
   trees_.emplace(tree, info);
   staged_.insert({tree, hash});
-  relays_.push_back(Relay{std::move(tree), hash, util::Bytes(relayBytes.begin(), relayBytes.end()),
-                          weight});
+  relays_.push_back(
+      Relay{std::move(tree), hash, util::Bytes(relayBytes.begin(), relayBytes.end()), weight});
 }
 
 void WriteSet::setHighWater(const EdgeKey& edge, std::uint64_t seq) {
@@ -194,13 +194,14 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
 
   impl_->writeSeconds = &metrics
                              .histogram("sm_store_write_seconds",
-                                        "Latency of one synced journal write (a group commit).",
-                                        {}, util::latencyBucketsSeconds())
+                                        "Latency of one synced journal write (a group commit).", {},
+                                        util::latencyBucketsSeconds())
                              .with();
   impl_->commitSeconds = &metrics
                               .histogram("sm_tree_commit_seconds",
-                                         "Ingest-thread time to commit the changed trees (the disk writes follow in the background).", {},
-                                         util::latencyBucketsSeconds())
+                                         "Ingest-thread time to commit the changed trees (the disk "
+                                         "writes follow in the background).",
+                                         {}, util::latencyBucketsSeconds())
                               .with();
   impl_->relaysWritten =
       &metrics.counter("sm_store_relays_written_total", "Relays made durable in the journal.")
@@ -240,13 +241,15 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     if (!(it->Valid() && it->key().starts_with(prefix))) it->Seek(begin);
     for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
       auto k = it->key();
-      if (k.size() != prefix.size() + 8) throw smst::StoreError("journal: corrupt relay key of " + key);
+      if (k.size() != prefix.size() + 8)
+        throw smst::StoreError("journal: corrupt relay key of " + key);
       std::uint64_t index = readBe64(std::string_view(k.data() + prefix.size(), 8));
       auto value = it->value();
       const auto* p = reinterpret_cast<const std::uint8_t*>(value.data());
       std::size_t left = value.size();
       while (left > 0) {
-        if (left < kRelayHeader) throw smst::StoreError("journal: truncated relay record of " + key);
+        if (left < kRelayHeader)
+          throw smst::StoreError("journal: truncated relay record of " + key);
         std::uint64_t weight = smst::readBE64(p + 32);
         std::size_t size = (std::size_t{p[40]} << 24) | (std::size_t{p[41]} << 16) |
                            (std::size_t{p[42]} << 8) | std::size_t{p[43]};
@@ -281,9 +284,9 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       }
     }
     if (tree.hashes.size() != tree.nextIndex) {
-      throw smst::StoreError("journal: tree " + key + " has " +
-                             std::to_string(tree.hashes.size()) + " relay hashes but " +
-                             std::to_string(tree.nextIndex) + " relay records");
+      throw smst::StoreError("journal: tree " + key + " has " + std::to_string(tree.hashes.size()) +
+                             " relay hashes but " + std::to_string(tree.nextIndex) +
+                             " relay records");
     }
     impl_->summaries[key] = summary;
   }
@@ -303,8 +306,8 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       .kv("trees", impl_->trees.size())
       .kv("edges", impl_->highWater.size())
       .kv("relays_replayed", replayed)
-      .kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
-                    .count());
+      .kv("ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
 }
 
 SessionStore::~SessionStore() {

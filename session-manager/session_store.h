@@ -1,6 +1,7 @@
 #pragma once
-// The session manager's durable state (docs/architecture.md §4): every accepted mined relay, the high-water mark
-// of every (edge id, spool id), and one sparse Merkle sum trie per (supplier, session).
+// The session manager's durable state (docs/architecture.md §4): every accepted mined relay, the
+// high-water mark of every (edge id, spool id), and one sparse Merkle sum trie per (supplier,
+// session).
 //
 // On disk, under the store directory:
 //   journal/  RocksDB: per tree and group commit, `r‹tree›\0‹index BE8›` → the relays of that

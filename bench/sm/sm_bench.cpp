@@ -2,15 +2,16 @@
 //
 // Ingest (the real session-manager binary, a fixture chain, the store on the local disk, every
 // batch synced before its ack; 4 simulated edges, one CURVE DEALER each on its own thread):
-//   sm_ingest_relays_per_s   relays acked per second, closed loop (8 batches of 64 in flight per edge)
-//   sm_ack_p99_ms            99th percentile of batch send → ack, paced at half that rate
+//   sm_ingest_relays_per_s   relays acked per second, closed loop (8 batches of 64 in flight per
+//   edge) sm_ack_p99_ms            99th percentile of batch send → ack, paced at half that rate
 //   sm_rss_mib_after_ingest  the manager's resident memory after both runs
 //   sm_cpu_us_per_relay      the manager's CPU time (user + system) per relay of both runs
 //
 // 1M relays in open sessions (a second manager on a fresh store: 10 suppliers × 100 sessions,
 // 1 KiB relays over the same 4 edges):
-//   sm_rss_mib_1m_relays     the manager's resident memory once all are acked and the trees committed
-//   sm_restart_ready_s_1m    kill -9, then from the restart until an edge's hello is answered
+//   sm_rss_mib_1m_relays     the manager's resident memory once all are acked and the trees
+//   committed sm_restart_ready_s_1m    kill -9, then from the restart until an edge's hello is
+//   answered
 //                            with its high-water mark
 //
 // One 1M-leaf tree (in process, the SessionStore the manager uses, on the local disk): relays are
@@ -26,13 +27,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <regex>
 #include <sstream>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -322,8 +323,10 @@ Setup makeSetup(const std::string& work, int suppliers) {
   s.work = work;
   std::filesystem::create_directories(work);
   for (int i = 0; i < suppliers; ++i) {
-    auto key = crypto::PrivateKey::fromSecret(util::asBytes("sm-bench-supplier-" + std::to_string(i)));
-    writeOwnerOnly(work + "/supplier" + std::to_string(i) + ".key", util::toHex(key.bytes()) + "\n");
+    auto key =
+        crypto::PrivateKey::fromSecret(util::asBytes("sm-bench-supplier-" + std::to_string(i)));
+    writeOwnerOnly(work + "/supplier" + std::to_string(i) + ".key",
+                   util::toHex(key.bytes()) + "\n");
     s.supplierAddresses.push_back(key.publicKey().address());
   }
   s.serverKeys = net::generateCurveKeyPair();
@@ -346,7 +349,8 @@ std::string writeConfig(const Setup& s, const std::string& name, int suppliers,
       << "  server_key_file: " << s.work << "/sm.key\n"
       << "  allow_list_file: " << s.work << "/edges.allow\n"
       << "suppliers:\n";
-  for (int i = 0; i < suppliers; ++i) out << "  - key_file: " << s.work << "/supplier" << i << ".key\n";
+  for (int i = 0; i < suppliers; ++i)
+    out << "  - key_file: " << s.work << "/supplier" << i << ".key\n";
   out << "chain:\n  fixture: " << chain << "\n"
       << "store:\n  directory: " << store << "\n"
       << "admin:\n  listen: \"127.0.0.1:0\"\n"
@@ -382,8 +386,9 @@ RunResult runEdges(zmq::context_t& ctx, const Setup& s, const std::string& endpo
   for (int e = 0; e < kEdges; ++e) {
     threads.emplace_back([&, e] {
       try {
-        runEdge(ctx, endpoint, s.edgeKeys[e], s.serverKeys.publicKey, e, spool, batchesPerEdge,
-                [&](std::size_t n) { return batch(e, n); }, paceUs, results[e]);
+        runEdge(
+            ctx, endpoint, s.edgeKeys[e], s.serverKeys.publicKey, e, spool, batchesPerEdge,
+            [&](std::size_t n) { return batch(e, n); }, paceUs, results[e]);
       } catch (const std::exception& ex) {
         errors[e] = ex.what();
       }
@@ -462,10 +467,10 @@ void bench1m(const std::string& binary, const Setup& s, std::size_t relays) {
     std::ofstream out(chain);
     out << R"({"chain": {"height": 15, "advance": false}, "sessions": [)";
     for (int k = 0; k < kSessions; ++k) {
-      Session session{{"pokt1benchapp" + std::to_string(k), "svc",
-                       util::toHex(crypto::sha256(util::asBytes("session-" + std::to_string(k)))),
-                       11, 20},
-                      ""};
+      Session session{
+          {"pokt1benchapp" + std::to_string(k), "svc",
+           util::toHex(crypto::sha256(util::asBytes("session-" + std::to_string(k)))), 11, 20},
+          ""};
       out << (k ? ", " : "") << sessionJson(session, s.supplierAddresses);
       for (int i = 0; i < kSuppliers; ++i) {
         session.supplier = s.supplierAddresses[static_cast<std::size_t>(i)];
@@ -493,7 +498,8 @@ void bench1m(const std::string& binary, const Setup& s, std::size_t relays) {
   auto lastChange = Clock::now();
   auto deadline = Clock::now() + std::chrono::seconds(300);
   while (Clock::now() < deadline && Clock::now() - lastChange < std::chrono::seconds(6)) {
-    double now = metricValue(httpGet(manager.adminPort, "/metrics"), "sm_tree_commit_seconds_count");
+    double now =
+        metricValue(httpGet(manager.adminPort, "/metrics"), "sm_tree_commit_seconds_count");
     if (now != commits) {
       commits = now;
       lastChange = Clock::now();
@@ -521,8 +527,7 @@ void bench1m(const std::string& binary, const Setup& s, std::size_t relays) {
   double ready = std::chrono::duration<double>(Clock::now() - restarted).count();
   if (through != static_cast<std::int64_t>(perEdge * kBatch)) {
     throw std::runtime_error("after the restart, hello answered throughSeq " +
-                             std::to_string(through) + ", not " +
-                             std::to_string(perEdge * kBatch));
+                             std::to_string(through) + ", not " + std::to_string(perEdge * kBatch));
   }
   std::cout << "sm_restart_ready_s_1m=" << ready << "\n";
   manager.stop(SIGTERM);

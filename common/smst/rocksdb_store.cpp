@@ -336,8 +336,7 @@ void RocksDb::dropTree(std::string_view prefix) {
 void RocksDb::waitForCommits() {
   std::unique_lock lock(impl_->mutex);
   std::uint64_t target = impl_->submitted;
-  impl_->changed.wait(lock,
-                      [&] { return !impl_->failure.empty() || impl_->completed >= target; });
+  impl_->changed.wait(lock, [&] { return !impl_->failure.empty() || impl_->completed >= target; });
   impl_->throwIfFailed();
 }
 

@@ -2,8 +2,8 @@
 
 #include <filesystem>
 #include <memory>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -74,7 +74,8 @@ TEST_CASE("a RocksDB-backed trie survives closing the database and reopens from 
   CHECK(other.committedRoot().has_value());
 }
 
-TEST_CASE("background commits: many trees in one round, reads see queued commits, reopen has the roots") {
+TEST_CASE(
+    "background commits: many trees in one round, reads see queued commits, reopen has the roots") {
   TempDir dir;
   std::vector<smst::Digest> roots;
   smst::RocksDbOptions options;
@@ -86,8 +87,8 @@ TEST_CASE("background commits: many trees in one round, reads see queued commits
     std::vector<std::unique_ptr<smst::RocksNodeStore>> stores;
     std::vector<std::unique_ptr<smst::SparseMerkleSumTrie>> tries;
     for (int t = 0; t < 50; ++t) {
-      stores.push_back(
-          std::make_unique<smst::RocksNodeStore>(*db, "supplier/session-" + std::to_string(t) + "/"));
+      stores.push_back(std::make_unique<smst::RocksNodeStore>(
+          *db, "supplier/session-" + std::to_string(t) + "/"));
       tries.push_back(std::make_unique<smst::SparseMerkleSumTrie>(*stores.back()));
     }
     for (int round = 0; round < 3; ++round) {
