@@ -1,6 +1,7 @@
 #include "session-manager/session_store.h"
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <unordered_set>
 
@@ -44,9 +45,15 @@ std::string recordKey(const std::string& tree, std::uint64_t index) {
   return "r" + tree + std::string(1, '\0') + be64(index);
 }
 
-std::string hashKey(const std::string& tree, const crypto::Hash32& hash) {
-  return "h" + tree + std::string(1, '\0') +
-         std::string(reinterpret_cast<const char*>(hash.data()), hash.size());
+std::string hashKey(const std::string& tree, std::uint64_t index) {
+  return "h" + tree + std::string(1, '\0') + be64(index);
+}
+
+// One relay in a relay record: relayHash ‖ BE64 weight ‖ BE32 length ‖ relayBytes.
+constexpr std::size_t kRelayHeader = 32 + 8 + 4;
+
+void appendBe32(std::string& out, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 std::string infoJson(const TreeInfo& info) {
@@ -95,13 +102,13 @@ std::string treeKey(const std::string& supplier, const std::string& sessionId) {
   return supplier + "/" + sessionId;
 }
 
-void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash,
-                        util::ByteSpan relayBytes, std::uint64_t weight) {
+void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash, util::ByteSpan relayBytes,
+                        std::uint64_t weight) {
   std::string tree = treeKey(info.supplierOperatorAddress, info.header.sessionId);
   trees_.emplace(tree, info);
   staged_.insert({tree, hash});
-  relays_.push_back(Relay{std::move(tree), hash, util::Bytes(relayBytes.begin(), relayBytes.end()),
-                          weight});
+  relays_.push_back(
+      Relay{std::move(tree), hash, util::Bytes(relayBytes.begin(), relayBytes.end()), weight});
 }
 
 void WriteSet::setHighWater(const EdgeKey& edge, std::uint64_t seq) {
@@ -167,25 +174,35 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
-  options.write_buffer_size = std::size_t{64} << 20;
+  // Two memtables of 32 MiB: the memory they take and the WAL a restart replays stay small.
+  options.write_buffer_size = std::size_t{32} << 20;
+  options.max_write_buffer_number = 2;
   options.compression = rocksdb::kNoCompression;
+  // A restart after kill -9 replays the WAL into the memtable instead of flushing it first.
+  options.avoid_flush_during_recovery = true;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   check(rocksdb::DB::Open(options, directory + "/journal", &raw), "open");
   impl_->journal.reset(raw);
-  impl_->treesDb = smst::RocksDb::open(directory + "/trees");
+  smst::RocksDbOptions treeOptions;
+  treeOptions.backgroundCommits = true;  // commitTrees() does not wait for the disk
+  treeOptions.maxPendingBytes = std::size_t{64} << 20;
+  treeOptions.writeBufferBytes = std::size_t{16} << 20;  // large commits bypass it as SST files
+  treeOptions.writeBuffers = 2;
+  impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
 
   impl_->writeSeconds = &metrics
                              .histogram("sm_store_write_seconds",
-                                        "Latency of one synced journal write (a group commit).",
-                                        {}, util::latencyBucketsSeconds())
+                                        "Latency of one synced journal write (a group commit).", {},
+                                        util::latencyBucketsSeconds())
                              .with();
   impl_->commitSeconds = &metrics
                               .histogram("sm_tree_commit_seconds",
-                                         "Latency of committing the changed trees to disk.", {},
-                                         util::latencyBucketsSeconds())
+                                         "Ingest-thread time to commit the changed trees (the disk "
+                                         "writes follow in the background).",
+                                         {}, util::latencyBucketsSeconds())
                               .with();
   impl_->relaysWritten =
       &metrics.counter("sm_store_relays_written_total", "Relays made durable in the journal.")
@@ -217,33 +234,60 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     summary.relays = committed;
     summary.computeUnits = tree.trie->sum();
     if (auto root = tree.nodes->committedRoot()) summary.committedRootHex = util::toHex(*root);
-    std::string begin = recordKey(key, committed);
-    std::string prefix = "r" + key + std::string(1, '\0');
     tree.nextIndex = committed;
-    for (it->Seek(begin); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    // The record holding relay `committed`: the last one whose first index is not above it.
+    std::string prefix = "r" + key + std::string(1, '\0');
+    std::string begin = recordKey(key, committed);
+    it->SeekForPrev(begin);
+    if (!(it->Valid() && it->key().starts_with(prefix))) it->Seek(begin);
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto k = it->key();
+      if (k.size() != prefix.size() + 8)
+        throw smst::StoreError("journal: corrupt relay key of " + key);
+      std::uint64_t index = readBe64(std::string_view(k.data() + prefix.size(), 8));
       auto value = it->value();
-      if (value.size() < 40) throw smst::StoreError("journal: truncated relay record of " + key);
       const auto* p = reinterpret_cast<const std::uint8_t*>(value.data());
-      std::uint64_t weight = smst::readBE64(p + 32);
-      tree.trie->update(util::ByteSpan(p, 32), util::ByteSpan(p + 40, value.size() - 40), weight);
-      tree.dirty = true;
-      ++tree.nextIndex;
-      ++summary.relays;
-      summary.computeUnits += weight;
-      ++replayed;
+      std::size_t left = value.size();
+      while (left > 0) {
+        if (left < kRelayHeader)
+          throw smst::StoreError("journal: truncated relay record of " + key);
+        std::uint64_t weight = smst::readBE64(p + 32);
+        std::size_t size = (std::size_t{p[40]} << 24) | (std::size_t{p[41]} << 16) |
+                           (std::size_t{p[42]} << 8) | std::size_t{p[43]};
+        if (left < kRelayHeader + size) {
+          throw smst::StoreError("journal: truncated relay record of " + key);
+        }
+        if (index >= committed) {
+          if (index != tree.nextIndex) {
+            throw smst::StoreError("journal: relay records of " + key + " skip from " +
+                                   std::to_string(tree.nextIndex) + " to " + std::to_string(index));
+          }
+          tree.trie->update(util::ByteSpan(p, 32), util::ByteSpan(p + kRelayHeader, size), weight);
+          tree.dirty = true;
+          ++tree.nextIndex;
+          ++summary.relays;
+          summary.computeUnits += weight;
+          ++replayed;
+        }
+        ++index;
+        p += kRelayHeader + size;
+        left -= kRelayHeader + size;
+      }
     }
     std::string hashPrefix = "h" + key + std::string(1, '\0');
     for (it->Seek(hashPrefix); it->Valid() && it->key().starts_with(hashPrefix); it->Next()) {
-      auto k = it->key();
-      if (k.size() != hashPrefix.size() + 32) throw smst::StoreError("journal: corrupt hash key");
-      crypto::Hash32 h;
-      std::memcpy(h.data(), k.data() + hashPrefix.size(), 32);
-      tree.hashes.insert(h);
+      auto v = it->value();
+      if (v.size() % 32 != 0) throw smst::StoreError("journal: corrupt hash record of " + key);
+      for (std::size_t at = 0; at < v.size(); at += 32) {
+        crypto::Hash32 h;
+        std::memcpy(h.data(), v.data() + at, 32);
+        tree.hashes.insert(h);
+      }
     }
     if (tree.hashes.size() != tree.nextIndex) {
-      throw smst::StoreError("journal: tree " + key + " has " +
-                             std::to_string(tree.hashes.size()) + " relay hashes but " +
-                             std::to_string(tree.nextIndex) + " relay records");
+      throw smst::StoreError("journal: tree " + key + " has " + std::to_string(tree.hashes.size()) +
+                             " relay hashes but " + std::to_string(tree.nextIndex) +
+                             " relay records");
     }
     std::string flushed;
     auto got = impl_->journal->Get(rocksdb::ReadOptions(), "f" + key, &flushed);
@@ -275,8 +319,8 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       .kv("trees", impl_->trees.size())
       .kv("edges", impl_->highWater.size())
       .kv("relays_replayed", replayed)
-      .kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
-                    .count());
+      .kv("ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
 }
 
 SessionStore::~SessionStore() {
@@ -310,7 +354,9 @@ bool SessionStore::hasRelay(const std::string& tree, const crypto::Hash32& hash)
 void SessionStore::write(WriteSet& changes) {
   if (changes.empty()) return;
   auto started = Clock::now();
-  rocksdb::WriteBatch batch;
+  std::size_t estimate = 4096;
+  for (const auto& r : changes.relays_) estimate += r.bytes.size() + 96;
+  rocksdb::WriteBatch batch(estimate);
   // New trees first, so that a tree's record exists before any of its relays.
   std::vector<std::string> created;
   for (const auto& [key, info] : changes.trees_) {
@@ -320,18 +366,34 @@ void SessionStore::write(WriteSet& changes) {
       created.push_back(key);
     }
   }
-  std::string value;
-  for (const auto& r : changes.relays_) {
-    Impl::Tree& tree = impl_->trees.at(r.tree);
+  // One relay record and one hash record per tree and group commit, keyed by the index of
+  // their first relay: a few large records instead of two small ones per relay.
+  std::map<std::string_view, std::vector<const WriteSet::Relay*>> byTree;
+  for (const auto& r : changes.relays_) byTree[r.tree].push_back(&r);
+  std::string record, hashes;
+  for (const auto& [key, relays] : byTree) {
+    Impl::Tree& tree = impl_->trees.at(std::string(key));
+    std::string name(key);
     if (tree.flushedRoot) {
-      throw smst::StoreError("journal: relay written to flushed tree " + r.tree +
+      throw smst::StoreError("journal: relay written to flushed tree " + name +
                              " (the ingest must reject it first)");
     }
-    value.assign(reinterpret_cast<const char*>(r.hash.data()), r.hash.size());
-    value += be64(r.weight);
-    value.append(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
-    check(batch.Put(recordKey(r.tree, tree.nextIndex++), value), "put relay");
-    check(batch.Put(hashKey(r.tree, r.hash), rocksdb::Slice()), "put hash");
+    record.clear();
+    hashes.clear();
+    std::size_t size = 0;
+    for (const auto* r : relays) size += kRelayHeader + r->bytes.size();
+    record.reserve(size);
+    hashes.reserve(32 * relays.size());
+    for (const auto* r : relays) {
+      record.append(reinterpret_cast<const char*>(r->hash.data()), r->hash.size());
+      record += be64(r->weight);
+      appendBe32(record, static_cast<std::uint32_t>(r->bytes.size()));
+      record.append(reinterpret_cast<const char*>(r->bytes.data()), r->bytes.size());
+      hashes.append(reinterpret_cast<const char*>(r->hash.data()), r->hash.size());
+    }
+    check(batch.Put(recordKey(name, tree.nextIndex), record), "put relays");
+    check(batch.Put(hashKey(name, tree.nextIndex), hashes), "put hashes");
+    tree.nextIndex += relays.size();
   }
   for (const auto& [edge, seq] : changes.highWater_) {
     check(batch.Put(edgeKeyBytes(edge), be64(seq)), "put watermark");
@@ -401,6 +463,9 @@ void SessionStore::removeTree(const std::string& tree, std::string_view reason) 
   TreeInfo info = it->second.info;
   impl_->trees.erase(it);
   impl_->treesDb->dropTree("t" + tree + "/");
+  // The tree's nodes go before its journal records: a crash in between leaves a tree that the
+  // journal rebuilds, never nodes that nothing names.
+  impl_->treesDb->waitForCommits();
   rocksdb::WriteBatch batch;
   std::string zero(1, '\0'), one(1, '\1');
   check(batch.DeleteRange("r" + tree + zero, "r" + tree + one), "delete relays");
@@ -440,6 +505,9 @@ util::Result<smst::Digest> SessionStore::flushTree(const std::string& tree) {
     t.dirty = false;
     impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
   }
+  // The root is declared fixed only once its nodes are durable: proveClosest() reads them from
+  // the trees database, and a restart must find them without replaying the journal.
+  impl_->treesDb->waitForCommits();
   smst::Digest root = t.trie->root();
   rocksdb::WriteOptions sync;
   sync.sync = true;

@@ -1,25 +1,32 @@
 #pragma once
-// The session manager's durable state (docs/architecture.md §4): every accepted mined relay, the high-water mark
-// of every (edge id, spool id), and one sparse Merkle sum trie per (supplier, session).
+// The session manager's durable state (docs/architecture.md §4): every accepted mined relay, the
+// high-water mark of every (edge id, spool id), and one sparse Merkle sum trie per (supplier,
+// session).
 //
 // On disk, under the store directory:
-//   journal/  RocksDB: per accepted relay `r‹tree›\0‹index BE8›` → relayHash ‖ BE64 weight ‖
-//             relayBytes and `h‹tree›\0‹relayHash›` → "" (the dedup index); per tree `m‹tree›` →
-//             its session (JSON); per edge `w‹edgeId›\0‹spoolId BE8›` → BE64 high-water mark.
-//             ‹tree› is "‹supplier›/‹sessionId›"; ‹index› counts the tree's relays from 0.
+//   journal/  RocksDB: per tree and group commit, `r‹tree›\0‹index BE8›` → the relays of that
+//             tree in that write, each relayHash ‖ BE64 weight ‖ BE32 length ‖ relayBytes, and
+//             `h‹tree›\0‹index BE8›` → their relay hashes, 32 bytes each (the dedup index);
+//             per tree `m‹tree›` → its session (JSON); per edge `w‹edgeId›\0‹spoolId BE8›` →
+//             BE64 high-water mark. ‹tree› is "‹supplier›/‹sessionId›"; ‹index› is the tree's
+//             count of relays before the record (relays are numbered from 0). Two records per
+//             tree and write, not two per relay, keep the per-relay RocksDB work to a copy.
 //             A flushed tree (its claim root fixed) has `f‹tree›` → its 48-byte root; the claim and
 //             proof lifecycle keeps its record of the session under `l‹tree›` (lifecycle.h).
-//   trees/    RocksDB (common/smst/rocksdb_store.h): the committed nodes and root of every tree.
+//   trees/    RocksDB (common/smst/rocksdb_store.h) with background commits: the committed
+//             nodes and root of every tree.
 //
 // Guarantees:
 //   - write() returns once everything in the WriteSet is durable (one synced RocksDB WriteBatch),
 //     and only then applies the relays to the in-memory tries. A crash at any point loses nothing
 //     write() returned for, and keeps nothing it did not.
-//   - commitTrees() writes each changed trie's new nodes and root; the root's count says how many
-//     of the tree's journal records it holds. Opening the store reopens every tree from its
-//     committed root and replays the journal records after that count, so every tree has exactly
-//     the root it had before a clean stop or a kill -9. Committed leaf values live in trees/, not
-//     in memory.
+//   - commitTrees() serializes each changed trie's new nodes and root and hands them to the trees
+//     database's commit thread, which writes the whole round with one fsync while ingest goes on
+//     (the ingest thread waits only if more than 64 MiB of commits are queued). A committed
+//     root's count says how many of the tree's relays it holds. Opening the store reopens every
+//     tree from its last durable root and replays the journal's relays after that count, so
+//     every tree has exactly the root it had before a clean stop or a kill -9, wherever the
+//     commit thread was. Committed leaf values live in trees/, not in memory.
 //   - A relay hash is in a tree at most once: hasRelay() sees every written relay.
 //
 //   - flushTree() commits a tree and fixes its root for good (durably): it never changes again,
@@ -27,8 +34,8 @@
 //     it from any thread, over its own read-only view of the trees database.
 //
 // Ownership and threading: main() owns the store. highWater(), summaries(), proveClosest() and the
-// lifecycle records are thread-safe; every other method belongs to one thread (the ingest thread). RocksDB I/O errors and a corrupt
-// store throw smst::StoreError (logistics: the process stops; a restart recovers).
+// lifecycle records are thread-safe; every other method belongs to one thread (the ingest
+// thread). RocksDB I/O errors and a corrupt store throw smst::StoreError (logistics: the process stops; a restart recovers).
 
 #include <cstdint>
 #include <map>

@@ -1,6 +1,11 @@
 #include "common/smst/rocksdb_store.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -28,25 +33,278 @@ rocksdb::Slice slice(util::ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
+// Staged nodes are copied into blocks of this size, which are reused through a small pool: a
+// commit touches no fresh memory and copies nothing twice while staging.
+constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
+constexpr std::size_t kPoolBlocks = 32;
+
+using Block = std::unique_ptr<char[]>;
+
+class BlockPool {
+ public:
+  Block take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        Block b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+      }
+    }
+    return Block(new char[kBlockBytes]);
+  }
+  void give(Block block) {
+    std::lock_guard lock(mutex_);
+    if (free_.size() < kPoolBlocks) free_.push_back(std::move(block));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Block> free_;
+};
+
+// Staged puts: keys and values appended to blocks, located by `entries`.
+struct StagedPuts {
+  struct Entry {
+    std::uint64_t head;  // the digest's first 8 bytes, big-endian: orders like the key
+    std::uint32_t block;
+    std::uint32_t offset;
+    std::uint32_t keySize;
+    std::uint32_t valueSize;
+  };
+  struct Chunk {
+    Block data;
+    std::size_t size = 0;
+    std::size_t used = 0;
+  };
+  std::vector<Chunk> chunks;
+  std::vector<Entry> entries;
+  std::size_t bytes = 0;
+
+  // Room for `n` bytes; the entry's block and offset are set.
+  char* reserve(BlockPool& pool, std::size_t n, Entry& e) {
+    if (chunks.empty() || chunks.back().used + n > chunks.back().size) {
+      if (n > kBlockBytes) {
+        chunks.push_back({Block(new char[n]), n, 0});
+      } else {
+        chunks.push_back({pool.take(), kBlockBytes, 0});
+      }
+    }
+    Chunk& c = chunks.back();
+    e.block = static_cast<std::uint32_t>(chunks.size() - 1);
+    e.offset = static_cast<std::uint32_t>(c.used);
+    c.used += n;
+    bytes += n;
+    return c.data.get() + e.offset;
+  }
+  rocksdb::Slice keyOf(const Entry& e) const {
+    return {chunks[e.block].data.get() + e.offset, e.keySize};
+  }
+  rocksdb::Slice valueOf(const Entry& e) const {
+    return {chunks[e.block].data.get() + e.offset + e.keySize, e.valueSize};
+  }
+  void release(BlockPool& pool) {
+    for (Chunk& c : chunks) {
+      if (c.size == kBlockBytes) pool.give(std::move(c.data));
+    }
+    chunks.clear();
+    entries.clear();
+    bytes = 0;
+  }
+};
+
+// One unit of work of the commit thread: a tree's puts, erases and root, or a dropped tree.
+struct CommitJob {
+  std::string prefix;
+  StagedPuts puts;
+  std::vector<std::string> erases;
+  std::optional<Digest> root;
+  bool drop = false;
+  std::size_t queued = 0;  // bytes counted against maxPendingBytes (set at submit)
+};
+
 }  // namespace
 
 struct RocksDb::Impl {
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::Options options;
   std::string path;
-  std::uint64_t ingested = 0;
+  std::uint64_t ingested = 0;  // SST files written (names); the commit thread's in background mode
+  RocksDbOptions settings;
+  BlockPool pool;
+
+  // Background commits.
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<CommitJob> queue;
+  std::size_t queuedBytes = 0;
+  std::map<std::string, std::size_t, std::less<>> pending;  // prefix → queued or running jobs
+  std::uint64_t submitted = 0;
+  std::uint64_t completed = 0;
+  std::string failure;  // set once the commit thread failed
+  bool stopping = false;
+  std::thread thread;
+
+  // Writes the staged puts as one sorted SST file and ingests it (durable when this returns).
+  void ingestSst(StagedPuts& st) {
+    if (st.entries.empty()) return;
+    // Every key is prefix ‖ 'n' ‖ digest: the digest's head decides almost every comparison
+    // without touching the staged bytes.
+    std::sort(st.entries.begin(), st.entries.end(),
+              [&](const StagedPuts::Entry& a, const StagedPuts::Entry& b) {
+                if (a.head != b.head) return a.head < b.head;
+                return st.keyOf(a).compare(st.keyOf(b)) < 0;
+              });
+    std::string file = path + "/ingest-" + std::to_string(ingested++) + ".sst";
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+    check(writer.Open(file), "open sst");
+    for (std::size_t i = 0; i < st.entries.size(); ++i) {
+      const StagedPuts::Entry& e = st.entries[i];
+      // Equal keys are the same node (the key is its digest): write it once.
+      if (i > 0 && st.entries[i - 1].head == e.head && st.keyOf(st.entries[i - 1]) == st.keyOf(e)) {
+        continue;
+      }
+      check(writer.Put(st.keyOf(e), st.valueOf(e)), "sst put");
+    }
+    check(writer.Finish(), "finish sst");
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;
+    check(db->IngestExternalFile({file}, ingest), "ingest");
+    st.release(pool);
+  }
+
+  // One round of the commit thread: every job in order, each its own write (a job's nodes,
+  // erases and root land together), and one WAL sync at the end. A crash keeps a prefix of the
+  // writes, so every recovered root has all its nodes.
+  void runJobs(std::vector<CommitJob>& jobs) {
+    bool unsynced = false;
+    auto sync = [&] {
+      if (unsynced) check(db->SyncWAL(), "sync");
+      unsynced = false;
+    };
+    for (CommitJob& job : jobs) {
+      std::size_t estimate = 64 + job.erases.size() * (job.prefix.size() + 64);
+      bool sst = job.puts.bytes >= kSmallCommitBytes;
+      if (!sst) estimate += job.puts.bytes + job.puts.entries.size() * 12;
+      rocksdb::WriteBatch batch(estimate);
+      if (job.drop) {
+        std::string end = job.prefix;
+        end.push_back('\xff');  // keys are prefix ‖ 'n' | 'r' ‖ ...
+        check(batch.DeleteRange(job.prefix, end), "delete range");
+      } else if (sst) {
+        // Earlier writes must be durable before the ingested file.
+        sync();
+        ingestSst(job.puts);
+      } else {
+        for (const StagedPuts::Entry& e : job.puts.entries) {
+          check(batch.Put(job.puts.keyOf(e), job.puts.valueOf(e)), "put");
+        }
+        job.puts.release(pool);
+      }
+      for (const std::string& k : job.erases) check(batch.Delete(k), "erase");
+      if (job.root) check(batch.Put(job.prefix + "r", slice(*job.root)), "put root");
+      if (batch.Count() > 0) {
+        check(db->Write(rocksdb::WriteOptions(), &batch), "commit");
+        unsynced = true;
+      }
+    }
+    sync();
+  }
+
+  void commitThread() {
+    std::unique_lock lock(mutex);
+    while (true) {
+      changed.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, nothing left
+      std::vector<CommitJob> jobs;
+      while (!queue.empty()) {
+        jobs.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+      lock.unlock();
+      std::string error;
+      try {
+        runJobs(jobs);
+      } catch (const StoreError& e) {
+        error = e.what();
+      }
+      lock.lock();
+      for (const CommitJob& job : jobs) {
+        queuedBytes -= job.queued;
+        auto it = pending.find(job.prefix);
+        if (it != pending.end() && --it->second == 0) pending.erase(it);
+      }
+      completed += jobs.size();
+      if (!error.empty() && failure.empty()) failure = error;
+      changed.notify_all();
+      if (!failure.empty()) {
+        // Nothing more is written: later jobs are dropped and every caller sees the failure.
+        queue.clear();
+        pending.clear();
+        queuedBytes = 0;
+        changed.notify_all();
+      }
+    }
+  }
+
+  void throwIfFailed() const {
+    if (!failure.empty()) throw StoreError("rocksdb commit thread: " + failure);
+  }
+
+  void submit(CommitJob job) {
+    job.queued = job.puts.bytes + job.puts.entries.size() * sizeof(StagedPuts::Entry);
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] {
+      return !failure.empty() || queuedBytes == 0 ||
+             queuedBytes + job.queued <= settings.maxPendingBytes;
+    });
+    throwIfFailed();
+    queuedBytes += job.queued;
+    ++pending[job.prefix];
+    ++submitted;
+    queue.push_back(std::move(job));
+    changed.notify_all();
+  }
+
+  // Waits until no job of `prefix` is queued or running.
+  void waitForPrefix(std::string_view prefix) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return !failure.empty() || pending.find(prefix) == pending.end(); });
+    throwIfFailed();
+  }
+
+  bool hasPending(std::string_view prefix) {
+    std::lock_guard lock(mutex);
+    throwIfFailed();
+    return pending.find(prefix) != pending.end();
+  }
 };
 
 RocksDb::RocksDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  if (impl_->settings.backgroundCommits) {
+    impl_->thread = std::thread([this] { impl_->commitThread(); });
+  }
 }
-RocksDb::~RocksDb() = default;
 
-std::unique_ptr<RocksDb> RocksDb::open(const std::string& path) {
+RocksDb::~RocksDb() {
+  if (impl_->thread.joinable()) {
+    {
+      std::lock_guard lock(impl_->mutex);
+      impl_->stopping = true;
+    }
+    impl_->changed.notify_all();
+    impl_->thread.join();
+  }
+}
+
+std::unique_ptr<RocksDb> RocksDb::open(const std::string& path, RocksDbOptions settings) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
-  options.write_buffer_size = std::size_t{64} << 20;
-  options.max_write_buffer_number = 3;
+  options.write_buffer_size = settings.writeBufferBytes;
+  options.max_write_buffer_number = settings.writeBuffers;
+  // Reopening after a crash replays the WAL into the memtable instead of flushing it first.
+  options.avoid_flush_during_recovery = true;
   // Keys are digests (random): point lookups only, so bloom filters help and order does not.
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -58,30 +316,32 @@ std::unique_ptr<RocksDb> RocksDb::open(const std::string& path) {
   impl->db.reset(raw);
   impl->options = options;
   impl->path = path;
+  impl->settings = settings;
   return std::unique_ptr<RocksDb>(new RocksDb(std::move(impl)));
 }
 
 void RocksDb::dropTree(std::string_view prefix) {
-  std::string begin(prefix);
-  std::string end(prefix);
-  end.push_back('\xff');  // keys are prefix ‖ 'n' | 'r' ‖ ...
-  rocksdb::WriteBatch batch;
-  check(batch.DeleteRange(begin, end), "delete range");
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  check(impl_->db->Write(sync, &batch), "drop tree");
+  CommitJob job;
+  job.prefix = std::string(prefix);
+  job.drop = true;
+  if (impl_->settings.backgroundCommits) {
+    impl_->submit(std::move(job));
+    return;
+  }
+  std::vector<CommitJob> jobs;
+  jobs.push_back(std::move(job));
+  impl_->runJobs(jobs);
+}
+
+void RocksDb::waitForCommits() {
+  std::unique_lock lock(impl_->mutex);
+  std::uint64_t target = impl_->submitted;
+  impl_->changed.wait(lock, [&] { return !impl_->failure.empty() || impl_->completed >= target; });
+  impl_->throwIfFailed();
 }
 
 struct RocksNodeStore::Staged {
-  // Staged puts: keys and values appended to `data`, located by `entries`.
-  struct Entry {
-    std::uint64_t head;  // the digest's first 8 bytes, big-endian: orders like the key
-    std::size_t key;
-    std::uint32_t keySize;
-    std::uint32_t valueSize;
-  };
-  std::string data;
-  std::vector<Entry> entries;
+  StagedPuts puts;
   std::vector<std::string> erases;
 };
 
@@ -101,91 +361,79 @@ std::string RocksNodeStore::key(const Digest& digest) const {
   return k;
 }
 
+void RocksNodeStore::waitForTree() const {
+  if (db_.impl().settings.backgroundCommits) db_.impl().waitForPrefix(prefix_);
+}
+
 std::optional<util::Bytes> RocksNodeStore::get(const Digest& digest) const {
+  std::string k = key(digest);
   std::string value;
-  rocksdb::Status s = db_.impl().db->Get(rocksdb::ReadOptions(), key(digest), &value);
+  rocksdb::Status s = db_.impl().db->Get(rocksdb::ReadOptions(), k, &value);
+  if (s.IsNotFound() && db_.impl().settings.backgroundCommits && db_.impl().hasPending(prefix_)) {
+    // Maybe in a queued commit of this tree: read again once it is written.
+    waitForTree();
+    s = db_.impl().db->Get(rocksdb::ReadOptions(), k, &value);
+  }
   if (s.IsNotFound()) return std::nullopt;
   check(s, "get");
   return util::Bytes(value.begin(), value.end());
 }
 
 void RocksNodeStore::put(const Digest& digest, util::ByteSpan preimage) {
-  Staged& st = *staged_;
-  if (st.data.capacity() < kChunkBytes) st.data.reserve(kChunkBytes + 4096);  // no regrowth copies
-  std::size_t at = st.data.size();
-  st.data.append(prefix_);
-  st.data.push_back('n');
-  st.data.append(reinterpret_cast<const char*>(digest.data()), kDigestSize);
-  st.data.append(reinterpret_cast<const char*>(preimage.data()), preimage.size());
-  st.entries.push_back({readBE64(digest.data()), at,
-                        static_cast<std::uint32_t>(prefix_.size() + 1 + kDigestSize),
-                        static_cast<std::uint32_t>(preimage.size())});
-  if (st.data.size() >= kChunkBytes) flushPuts();
+  StagedPuts& st = staged_->puts;
+  StagedPuts::Entry e;
+  e.head = readBE64(digest.data());
+  e.keySize = static_cast<std::uint32_t>(prefix_.size() + 1 + kDigestSize);
+  e.valueSize = static_cast<std::uint32_t>(preimage.size());
+  char* p = st.reserve(db_.impl().pool, e.keySize + e.valueSize, e);
+  std::memcpy(p, prefix_.data(), prefix_.size());
+  p += prefix_.size();
+  *p++ = 'n';
+  std::memcpy(p, digest.data(), kDigestSize);
+  std::memcpy(p + kDigestSize, preimage.data(), preimage.size());
+  st.entries.push_back(e);
+  if (st.bytes >= kChunkBytes) flushPuts();
 }
 
 void RocksNodeStore::erase(const Digest& digest) {
   staged_->erases.push_back(key(digest));
 }
 
-// Writes the staged puts as one sorted SST file and ingests it (durable when this returns).
+// Writes the staged puts as one sorted SST file (a chunk of a large commit).
 void RocksNodeStore::flushPuts() {
-  Staged& st = *staged_;
+  StagedPuts& st = staged_->puts;
   if (st.entries.empty()) return;
-  auto keyOf = [&](const Staged::Entry& e) {
-    return rocksdb::Slice(st.data.data() + e.key, e.keySize);
-  };
-  // Every key is prefix ‖ 'n' ‖ digest: the digest's head decides almost every comparison
-  // without touching the staged bytes.
-  std::sort(st.entries.begin(), st.entries.end(),
-            [&](const Staged::Entry& a, const Staged::Entry& b) {
-              if (a.head != b.head) return a.head < b.head;
-              return keyOf(a).compare(keyOf(b)) < 0;
-            });
   RocksDb::Impl& db = db_.impl();
-  std::string file = db.path + "/ingest-" + std::to_string(db.ingested++) + ".sst";
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db.options);
-  check(writer.Open(file), "open sst");
-  for (std::size_t i = 0; i < st.entries.size(); ++i) {
-    const Staged::Entry& e = st.entries[i];
-    // Equal keys are the same node (the key is its digest): write it once.
-    if (i > 0 && st.entries[i - 1].head == e.head && keyOf(st.entries[i - 1]) == keyOf(e)) {
-      continue;
-    }
-    check(writer.Put(keyOf(e), rocksdb::Slice(st.data.data() + e.key + e.keySize, e.valueSize)),
-          "sst put");
+  if (db.settings.backgroundCommits) {
+    CommitJob job;
+    job.prefix = prefix_;
+    job.puts = std::move(st);
+    st = StagedPuts();
+    db.submit(std::move(job));
+    return;
   }
-  check(writer.Finish(), "finish sst");
-  rocksdb::IngestExternalFileOptions ingest;
-  ingest.move_files = true;
-  check(db.db->IngestExternalFile({file}, ingest), "ingest");
-  st.entries.clear();
-  st.data.clear();
+  db.ingestSst(st);
 }
 
 void RocksNodeStore::commit(const Digest& root) {
-  Staged& st = *staged_;
-  rocksdb::WriteBatch last;
-  if (st.data.size() >= kSmallCommitBytes) {
-    flushPuts();
-  } else {
-    for (const Staged::Entry& e : st.entries) {
-      check(last.Put(rocksdb::Slice(st.data.data() + e.key, e.keySize),
-                     rocksdb::Slice(st.data.data() + e.key + e.keySize, e.valueSize)),
-            "put");
-    }
-    st.entries.clear();
-    st.data.clear();
+  RocksDb::Impl& db = db_.impl();
+  CommitJob job;
+  job.prefix = prefix_;
+  job.puts = std::move(staged_->puts);
+  job.erases = std::move(staged_->erases);
+  job.root = root;
+  *staged_ = Staged();
+  if (db.settings.backgroundCommits) {
+    db.submit(std::move(job));
+    return;
   }
-  // Erases and the root come last, after every put of this commit is durable.
-  for (const std::string& k : st.erases) check(last.Delete(k), "erase");
-  check(last.Put(prefix_ + "r", slice(root)), "put root");
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  check(db_.impl().db->Write(sync, &last), "commit");
-  st.erases.clear();
+  std::vector<CommitJob> jobs;
+  jobs.push_back(std::move(job));
+  db.runJobs(jobs);
 }
 
 std::optional<Digest> RocksNodeStore::committedRoot() const {
+  waitForTree();
   std::string value;
   rocksdb::Status s = db_.impl().db->Get(rocksdb::ReadOptions(), prefix_ + "r", &value);
   if (s.IsNotFound()) return std::nullopt;

@@ -3,16 +3,29 @@
 // under its own key prefix. A tree's nodes are `prefix ‖ 'n' ‖ digest` → preimage and its
 // committed root is `prefix ‖ 'r'` → 48-byte root.
 //
-// Durability: commit(root) returns once the root and every node reachable from it are durable
-// (the last write of a commit is synced). Nodes of a commit are written in batches as they are
-// staged, erases and the root in the final synced batch, so a crash at any point leaves the
+// Durability: by default commit(root) returns once the root and every node reachable from it are
+// durable (the last write of a commit is synced). Nodes of a commit are written in batches as they
+// are staged, erases and the root in the final synced batch, so a crash at any point leaves the
 // previous root and all its nodes intact.
 //
+// Background commits (RocksDbOptions::backgroundCommits): commit(root) and dropTree() hand their
+// work to the database's commit thread and return at once (they wait only while more than
+// maxPendingBytes of staged nodes are queued). The thread takes every commit queued since its last
+// round, in order, and writes them with one synced write (commits whose nodes exceed a few MiB
+// are ingested as their own SST files first), so a thousand trees committed together cost one
+// fsync. A crash before a round is durable leaves each tree at an earlier committed root with all
+// its nodes. Reads stay exact: get() finds a committed node at once (keys are content digests, so
+// a present key is never stale) and waits for the tree's queued commits only when the node is not
+// there yet; committedRoot() waits for the tree's queued commits. waitForCommits() returns once
+// every commit made before it is durable. A failure on the commit thread is kept: every later
+// commit, dropTree, waitForCommits and waiting read throws it as StoreError.
+//
 // Threading: RocksDb may be shared by stores used from different threads (RocksDB is
-// thread-safe); each RocksNodeStore is used from one thread at a time. Prefixes of two live trees
-// must not be prefixes of one another (use a terminator, e.g. "supplier/session/").
-// I/O errors throw StoreError.
+// thread-safe; the commit queue is locked); each RocksNodeStore is used from one thread at a
+// time. Prefixes of two live trees must not be prefixes of one another (use a terminator, e.g.
+// "supplier/session/"). I/O errors throw StoreError.
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,16 +35,29 @@
 
 namespace pocket::smst {
 
+struct RocksDbOptions {
+  bool backgroundCommits = false;                        // see above
+  std::size_t maxPendingBytes = std::size_t{256} << 20;  // queued staged nodes, background mode
+  // RocksDB memtables: their size bounds memory and the WAL a reopen after a crash replays.
+  std::size_t writeBufferBytes = std::size_t{64} << 20;
+  int writeBuffers = 3;
+};
+
 class RocksDb {
  public:
   // Opens (creating if needed) the database in directory `path`.
-  static std::unique_ptr<RocksDb> open(const std::string& path);
+  static std::unique_ptr<RocksDb> open(const std::string& path, RocksDbOptions options = {});
+  // Finishes the queued commits (background mode) and closes the database.
   ~RocksDb();
   RocksDb(const RocksDb&) = delete;
   RocksDb& operator=(const RocksDb&) = delete;
 
-  // Removes every key of the tree under `prefix` (a finished session), durably.
+  // Removes every key of the tree under `prefix` (a finished session): durably before it returns,
+  // or, in background mode, in order after the tree's queued commits.
   void dropTree(std::string_view prefix);
+  // Returns once every commit and drop made before the call is durable (at once without
+  // background commits). Thread-safe.
+  void waitForCommits();
 
   struct Impl;
   Impl& impl() { return *impl_; }
@@ -60,6 +86,7 @@ class RocksNodeStore final : public NodeStore {
   std::unique_ptr<Staged> staged_;
   std::string key(const Digest& digest) const;
   void flushPuts();
+  void waitForTree() const;
 };
 
 }  // namespace pocket::smst

@@ -1,7 +1,9 @@
 #include "common/smst/rocksdb_store.h"
 
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -70,4 +72,63 @@ TEST_CASE("a RocksDB-backed trie survives closing the database and reopens from 
   CHECK_FALSE(store.committedRoot().has_value());
   smst::RocksNodeStore other(*db, "supplier/session-2/");
   CHECK(other.committedRoot().has_value());
+}
+
+TEST_CASE(
+    "background commits: many trees in one round, reads see queued commits, reopen has the roots") {
+  TempDir dir;
+  std::vector<smst::Digest> roots;
+  smst::RocksDbOptions options;
+  options.backgroundCommits = true;
+  // Far less than the commits below: commit() waits for the queue to drain, again and again.
+  options.maxPendingBytes = std::size_t{1} << 20;
+  {
+    auto db = smst::RocksDb::open(dir.path(), options);
+    std::vector<std::unique_ptr<smst::RocksNodeStore>> stores;
+    std::vector<std::unique_ptr<smst::SparseMerkleSumTrie>> tries;
+    for (int t = 0; t < 50; ++t) {
+      stores.push_back(std::make_unique<smst::RocksNodeStore>(
+          *db, "supplier/session-" + std::to_string(t) + "/"));
+      tries.push_back(std::make_unique<smst::SparseMerkleSumTrie>(*stores.back()));
+    }
+    for (int round = 0; round < 3; ++round) {
+      for (int t = 0; t < 50; ++t) {
+        for (int i = 0; i < 40; ++i) {
+          tries[t]->update(b("relay" + std::to_string(round) + "-" + std::to_string(i)),
+                           b(std::string(1000, static_cast<char>('a' + t % 26))), 3);
+        }
+        tries[t]->commit();
+      }
+    }
+    // Right after commit() the leaf values are no longer in memory: get() reads them from the
+    // store, waiting for the queued commit if it is not written yet.
+    auto got = tries[7]->get(b("relay2-39"));
+    REQUIRE(got.has_value());
+    CHECK(got->valueHash == util::toBytes(std::string(1000, 'h')));
+    CHECK(got->weight == 3);
+    // A large commit (more than a few MiB of nodes) goes through an ingested SST file.
+    for (int i = 0; i < 5000; ++i) {
+      tries[0]->update(b("big" + std::to_string(i)), b(std::string(1000, 'z')), 1);
+    }
+    tries[0]->commit();
+    for (auto& trie : tries) roots.push_back(trie->root());
+    CHECK(*stores[0]->committedRoot() == roots[0]);
+    db->waitForCommits();
+    db->dropTree("supplier/session-49/");
+    CHECK_FALSE(stores[49]->committedRoot().has_value());
+  }
+  auto db = smst::RocksDb::open(dir.path(), options);
+  for (int t = 0; t < 49; ++t) {
+    smst::RocksNodeStore store(*db, "supplier/session-" + std::to_string(t) + "/");
+    auto committed = store.committedRoot();
+    REQUIRE(committed.has_value());
+    CHECK(*committed == roots[static_cast<std::size_t>(t)]);
+    auto trie = smst::SparseMerkleSumTrie::open(store, *committed);
+    REQUIRE(trie.ok());
+    CHECK((*trie)->count() == (t == 0 ? 120 + 5000 : 120));
+    auto proof = (*trie)->proveClosest(crypto::sha256(b("path")));
+    REQUIRE(proof.ok());
+  }
+  smst::RocksNodeStore dropped(*db, "supplier/session-49/");
+  CHECK_FALSE(dropped.committedRoot().has_value());
 }
