@@ -348,6 +348,12 @@ def summary(args):
     state = load_state(path)
     chain = devnet_state(base)
     claims = chain["claims"]
+    # Amounts come as JSON numbers or, like the chain's coin amounts, as decimal strings.
+    for c in claims:
+        for name in ("num_relays", "num_claimed_compute_units", "claimed_upokt", "settled_upokt",
+                     "slashed_upokt"):
+            if isinstance(c.get(name), str):
+                c[name] = int(c[name] or 0)
     served = gateway_served(workdir)
     failures = []
 

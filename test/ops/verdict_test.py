@@ -52,7 +52,7 @@ def claim(sid, start, relays, requirement="NOT_REQUIRED", status="PENDING_VALIDA
     claimed = relays * 42
     return {"session_id": sid, "supplier_operator_address": SUPPLIER, "application_address": APP,
             "service_id": "anvil", "session_start_block_height": start, "session_end_block_height": start + 4,
-            "num_relays": relays, "num_claimed_compute_units": relays, "claimed_upokt": claimed,
+            "num_relays": relays, "num_claimed_compute_units": relays, "claimed_upokt": str(claimed),
             "proof_requirement": requirement, "proof_status": status, "proof_failure_reason": "",
             "proof_submitted": status != "PENDING_VALIDATION", "settlement": "settled",
             "settlement_reason": "", "settled_upokt": claimed if settled is None else settled}
