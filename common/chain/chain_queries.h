@@ -1,6 +1,6 @@
 #pragma once
 // Typed chain queries over NodeClient::abciQuery, with the gRPC paths and protobuf bodies of
-// chain.md §3.3: everything the session manager needs to know about a session at a height.
+// docs/protocol.md §9: everything the session manager needs to know about a session at a height.
 //
 // Heights: every query takes `height`, the state height the query runs at (0 = the latest
 // committed state). Queries that ask "at height h" themselves (GetSession's block_height,

@@ -41,7 +41,7 @@ bool parseDecimal(std::string_view text, T& out) {
   return ec == std::errc() && ptr == end;
 }
 
-// Maps the text of a JSON-RPC error's `data` to the codes callers act on (chain.md §1.3).
+// Maps the text of a JSON-RPC error's `data` to the codes callers act on (docs/chain-client.md).
 std::string_view rpcErrorCode(std::string_view data) {
   if (data.find("tx already exists in cache") != std::string_view::npos) return kErrTxInCache;
   if (data.starts_with("tx (") && data.ends_with(") not found")) return kErrTxNotFound;

@@ -66,7 +66,7 @@ inline constexpr std::string_view kErrBadArgument = "bad_argument";
 
 // --- Typed results ------------------------------------------------------------------------------
 
-// `status` (chain.md §2.1): the fields a session manager reads.
+// `status` (docs/chain-client.md): the fields a session manager reads.
 struct NodeStatus {
   std::string nodeId;
   std::string network;  // the chain id
@@ -83,7 +83,7 @@ struct NodeStatus {
   bool catchingUp = false;
 };
 
-// `block` (chain.md §2.2).
+// `block` (docs/chain-client.md).
 struct Block {
   protocol::BlockId blockId;  // blockId.hash is the block hash (session ids, proof seeds)
   protocol::BlockHeader header;
@@ -115,7 +115,7 @@ struct ExecTxResult {
   std::string codespace;
 };
 
-// `tx` (chain.md §2.6).
+// `tx` (docs/chain-client.md).
 struct TxResult {
   util::Bytes hash;  // 32 bytes
   std::int64_t height = 0;
@@ -132,7 +132,8 @@ struct BlockResults {
   util::Bytes appHash;
 };
 
-// `broadcast_tx_sync` (chain.md §2.5): CheckTx's verdict. code 0 = in the mempool, nothing more.
+// `broadcast_tx_sync` (docs/chain-client.md): CheckTx's verdict. code 0 = in the mempool, nothing
+// more.
 struct BroadcastResult {
   std::uint32_t code = 0;
   std::string codespace;

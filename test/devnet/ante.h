@@ -1,10 +1,10 @@
 #pragma once
-// Transaction admission as the Cosmos SDK v0.53 ante handler does it, in its order (chain.md §4.5,
-// §1.4): decode, ValidateBasic of the tx, timeout height / timeout timestamp (and the unordered
-// rules), memo size, constant gas, minimum fee (CheckTx only), fee payer and funds, public key,
-// sequence, SIGN_MODE_DIRECT signature over the received bytes with the chain id and account
-// number. The module-level message checks (ValidateBasic of each message, then its handler) are
-// the state machine's; this only finds the signer.
+// Transaction admission as the Cosmos SDK v0.53 ante handler does it, in its order
+// (docs/transactions.md): decode, ValidateBasic of the tx, timeout height / timeout timestamp
+// (and the unordered rules), memo size, constant gas, minimum fee (CheckTx only), fee payer and
+// funds, public key, sequence, SIGN_MODE_DIRECT signature over the received bytes with the chain id
+// and account number. The module-level message checks (ValidateBasic of each message, then its
+// handler) are the state machine's; this only finds the signer.
 //
 // Pure: checkAnte reads an AccountView and returns what to apply; the caller (the node) applies
 // it to its check state or to the block state. Thread-safe.
@@ -42,8 +42,8 @@ inline constexpr std::uint32_t kCodeTxTimeoutHeight = 30;
 inline constexpr std::uint32_t kCodeWrongSequence = 32;
 inline constexpr std::uint32_t kCodeTxTimeout = 42;
 
-// Constant gas (chain.md §6.8 allows it): per transaction, per message, and the unordered
-// surcharge.
+// Constant gas (a simplification docs/devnet.md lists): per transaction, per message, and the
+// unordered surcharge.
 inline constexpr std::uint64_t kGasPerTx = 50000;
 inline constexpr std::uint64_t kGasPerMessage = 50000;
 inline constexpr std::uint64_t kUnorderedTxGas = 2240;

@@ -1,7 +1,7 @@
 #pragma once
-// The blocks the devnet makes, as CometBFT holds them: a header hashed per chain.md §7, the txs in
-// mempool arrival order, their execution results and the finalize-block events, plus the fake
-// single-validator commit of the previous block.
+// The blocks the devnet makes, as CometBFT holds them: a header hashed as block_header.h does, the
+// txs in mempool arrival order, their execution results and the finalize-block events, plus the
+// fake single-validator commit of the previous block.
 //
 // Value types; no behaviour beyond the hashes below (pure, thread-safe). Events are the state
 // machine's (test/devnet/state/chain_state.h); every attribute is indexed.

@@ -1,6 +1,6 @@
 #pragma once
 // The devnet node: what CometBFT and BaseApp do around the state machine. It keeps the chain of
-// blocks (headers hashed per chain.md §7 and chained by last_block_id), the mempool with its
+// blocks (headers hashed as block_header.h does, chained by last_block_id), the mempool with its
 // duplicate cache and the check state (sequences and fees of txs waiting in the mempool), admits
 // transactions (decode, ValidateBasic, the ante handler of ante.h), executes each block (ante
 // again, then the state machine's deliverTx, then its endBlock), indexes txs by hash, and answers

@@ -89,7 +89,7 @@ Json blockJson(const Block& block, const util::Bytes& proposerAddress) {
                                    header.lastBlockId.partSetHash);
   Json signatures = Json::array();
   if (header.height > 1) {
-    // One validator; its signature is a stand-in (chain.md §6.8 allows a single fake commit).
+    // One validator; its signature is a stand-in (docs/devnet.md: exact vs simplified).
     crypto::Hash32 r = crypto::sha256(header.lastBlockId.hash);
     crypto::Hash32 s = crypto::sha256(r);
     std::array<std::uint8_t, 64> signature{};

@@ -1,7 +1,8 @@
 #pragma once
-// The JSON CometBFT 0.38 writes for blocks, headers, results and events (chain.md §1.3): 64-bit
-// integers as decimal strings, 32-bit ones as numbers, hashes as uppercase hex, []byte as base64,
-// times as RFC 3339 with trailing zeros trimmed, ABCI results in jsonpb form with every field.
+// The JSON CometBFT 0.38 writes for blocks, headers, results and events (docs/chain-client.md):
+// 64-bit integers as decimal strings, 32-bit ones as numbers, hashes as uppercase hex, []byte as
+// base64, times as RFC 3339 with trailing zeros trimmed, ABCI results in jsonpb form with every
+// field.
 //
 // Pure functions; thread-safe. Objects keep CometBFT's field order.
 

@@ -1,5 +1,5 @@
 #pragma once
-// The CometBFT RPC methods the devnet serves (chain.md §2), over the Node: health, status,
+// The CometBFT RPC methods the devnet serves (docs/chain-client.md), over the Node: health, status,
 // abci_info, abci_query, block, block_by_hash, header, blockchain, block_results, check_tx,
 // broadcast_tx_sync, broadcast_tx_async, broadcast_tx_commit, tx, tx_search, num_unconfirmed_txs,
 // unsafe_flush_mempool; the test knobs of POST /devnet/<action>; the events a block

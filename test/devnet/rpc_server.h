@@ -1,6 +1,6 @@
 #pragma once
-// The devnet's CometBFT RPC transport (chain.md §1): JSON-RPC over HTTP `POST /` (single and
-// batch, notifications without a reply), URI `GET /<method>?arg=…` (reply id -1), WebSocket
+// The devnet's CometBFT RPC transport (docs/chain-client.md): JSON-RPC over HTTP `POST /` (single
+// and batch, notifications without a reply), URI `GET /<method>?arg=…` (reply id -1), WebSocket
 // `/websocket` (JSON-RPC text frames; subscribe / unsubscribe / unsubscribe_all for event queries),
 // `GET /devnet/state` and `GET /metrics` (Prometheus text: the devnet's counters), and the
 // test-only knobs `POST /devnet/<action>` (flush the mempool, an RPC outage for N blocks). The

@@ -106,8 +106,8 @@ inline constexpr RegisteredError kErrProofInvalidSessionHeader{"proof", 1115,
 inline constexpr RegisteredError kErrProofInvalidSessionId{"proof", 1116, "invalid session ID"};
 inline constexpr RegisteredError kErrProofInvalidSessionEndHeight{"proof", 1117,
                                                                   "invalid session end height"};
-inline constexpr RegisteredError kErrProofInvalidSessionStartHeight{
-    "proof", 1118, "invalid session start height"};
+inline constexpr RegisteredError kErrProofInvalidSessionStartHeight{"proof", 1118,
+                                                                    "invalid session start height"};
 inline constexpr RegisteredError kErrProofClaimOutsideOfWindow{
     "proof", 1121, "claim attempted outside of the session's claim window"};
 inline constexpr RegisteredError kErrProofProofOutsideOfWindow{
@@ -331,7 +331,7 @@ class ChainState {
 
   // --- Queries ---
   // Answers an abci_query gRPC path at `height` (0 = last committed) with BaseApp's height rules
-  // and error mapping (spec: chain.md §3): the paths of common/protocol/abci_query.h except the
+  // and error mapping (docs/protocol.md §9): the paths of common/protocol/abci_query.h except the
   // two simulation paths, which need the node's ante handler, plus kAllBalancesQueryPath (what
   // Cosmos wallets ask for a balance list). Unknown path: code 6
   // "unknown query path: unknown request".
