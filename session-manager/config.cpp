@@ -189,8 +189,9 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
       config.admin.port = static_cast<std::uint16_t>(configUint(port, "admin.listen", 65535));
     }
   }
-  if (auto t = root["transactions"]) parseTransactions(t, config.transactions);
-  if (auto l = root["lifecycle"]) {
+  // An optional section whose keys are all commented out (a null node) means its defaults.
+  if (auto t = root["transactions"]; t && !t.IsNull()) parseTransactions(t, config.transactions);
+  if (auto l = root["lifecycle"]; l && !l.IsNull()) {
     configAllowOnly(l, "lifecycle", {"enabled", "profitability_gate", "retention_blocks"});
     if (auto v = l["enabled"]) config.lifecycle.enabled = configBool(v, "lifecycle.enabled");
     if (auto v = l["profitability_gate"]) {

@@ -111,6 +111,8 @@ class FunctionCounter final : public FamilyBase {
  public:
   FunctionCounter(std::string name, std::string help, std::function<std::uint64_t()> read)
       : FamilyBase(std::move(name), std::move(help), {}), read_(std::move(read)) {}
+  // Called with the registry's lock held, as render() is.
+  void replaceReader(std::function<std::uint64_t()> read) { read_ = std::move(read); }
   MetricType type() const override { return MetricType::counter; }
   void render(std::string& out) const override {
     header(out, name_, help_, "counter");
@@ -128,6 +130,8 @@ class FunctionGauge final : public FamilyBase {
  public:
   FunctionGauge(std::string name, std::string help, std::function<double()> read)
       : FamilyBase(std::move(name), std::move(help), {}), read_(std::move(read)) {}
+  // Called with the registry's lock held, as render() is.
+  void replaceReader(std::function<double()> read) { read_ = std::move(read); }
   MetricType type() const override { return MetricType::gauge; }
   void render(std::string& out) const override {
     header(out, name_, help_, "gauge");
@@ -317,13 +321,19 @@ Family<Histogram>& MetricsRegistry::histogram(const std::string& name, const std
 void MetricsRegistry::gaugeFunction(const std::string& name, const std::string& help,
                                     std::function<double()> read) {
   checkNaming(name, MetricType::gauge, {});
-  getOrCreate<FunctionGauge>(name, MetricType::gauge, help, std::move(read));
+  auto keep = read;
+  auto& family = getOrCreate<FunctionGauge>(name, MetricType::gauge, help, std::move(read));
+  std::lock_guard lock(mutex_);
+  family.replaceReader(std::move(keep));
 }
 
 void MetricsRegistry::counterFunction(const std::string& name, const std::string& help,
                                       std::function<std::uint64_t()> read) {
   checkNaming(name, MetricType::counter, {});
-  getOrCreate<FunctionCounter>(name, MetricType::counter, help, std::move(read));
+  auto keep = read;
+  auto& family = getOrCreate<FunctionCounter>(name, MetricType::counter, help, std::move(read));
+  std::lock_guard lock(mutex_);
+  family.replaceReader(std::move(keep));
 }
 
 std::string MetricsRegistry::render() const {

@@ -129,7 +129,9 @@ class MetricsRegistry {
                        std::vector<std::string> labels = {});
   Family<Histogram>& histogram(const std::string& name, const std::string& help,
                                std::vector<std::string> labels, std::vector<double> upperBounds);
-  // A gauge whose value is read by `read` at every scrape (must be thread-safe and cheap).
+  // A gauge whose value is read by `read` at every scrape (must be thread-safe and cheap). A
+  // second call with the same name replaces the reader: a component created again over the same
+  // registry (a restart inside one process) is the one read, never the one destroyed.
   void gaugeFunction(const std::string& name, const std::string& help, std::function<double()> read);
   // A counter kept by a component (an atomic it already maintains), read by `read` at every
   // scrape; `read` must be thread-safe, cheap and never decrease.

@@ -66,6 +66,16 @@ TEST_SUITE("session-manager config") {
               .starts_with("lifecycle.gate: unknown key"));
   }
 
+  TEST_CASE("an optional section with every key commented out takes its defaults") {
+    auto c = parseConfig(std::string(kMinimal) +
+                         "lifecycle:\n  # enabled: false\ntransactions:\n  # gas_limit: 5\n");
+    CHECK(c.lifecycle.enabled);
+    CHECK(c.lifecycle.retentionBlocks == 100);
+    CHECK(c.transactions.gasLimit == 0);
+    CHECK(errorOf(std::string(kMinimal) + "transactions: 5\n")
+              .starts_with("transactions: must be a mapping"));
+  }
+
   TEST_CASE("every error names its key path") {
     std::string base = kMinimal;
     CHECK(errorOf(base + "extra: 1\n").rfind("extra: unknown key", 0) == 0);

@@ -1,5 +1,6 @@
 #include "common/util/metrics.h"
 
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -70,6 +71,21 @@ TEST_CASE("function counters render as counters and read their source at every s
         "link_connects_total 3\n");
   source = 12345678901234;
   CHECK(registry.render().find("link_connects_total 12345678901234\n") != std::string::npos);
+}
+
+TEST_CASE("a function registered again under its name is the one read (a component re-created)") {
+  MetricsRegistry registry;
+  {
+    auto first = std::make_unique<std::uint64_t>(1);
+    registry.counterFunction("restarts_total", "Restarts.", [p = first.get()] { return *p; });
+    registry.gaugeFunction("in_flight", "In flight.", [p = first.get()] { return double(*p); });
+  }  // the first owner is gone: its readers must not be called again
+  std::uint64_t second = 7;
+  registry.counterFunction("restarts_total", "Restarts.", [&second] { return second; });
+  registry.gaugeFunction("in_flight", "In flight.", [&second] { return double(second); });
+  std::string text = registry.render();
+  CHECK(text.find("restarts_total 7\n") != std::string::npos);
+  CHECK(text.find("in_flight 7\n") != std::string::npos);
 }
 
 TEST_CASE("names that break the Prometheus conventions are refused at registration") {
