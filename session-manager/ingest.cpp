@@ -1,9 +1,8 @@
 #include "session-manager/ingest.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <map>
-#include <tuple>
 
 #include "common/protocol/relay.h"
 #include "common/protocol/session.h"
@@ -16,21 +15,59 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A session header as the message carries it: views into the received frame.
+struct HeaderView {
+  std::string_view applicationAddress;
+  std::string_view serviceId;
+  std::string_view sessionId;
+  std::int64_t sessionStartBlockHeight = 0;
+  std::int64_t sessionEndBlockHeight = 0;
+
+  bool operator==(const protocol::SessionHeader& h) const {
+    return sessionStartBlockHeight == h.sessionStartBlockHeight &&
+           sessionEndBlockHeight == h.sessionEndBlockHeight && sessionId == h.sessionId &&
+           applicationAddress == h.applicationAddress && serviceId == h.serviceId;
+  }
+};
+
+std::string_view view(capnp::Text::Reader text) {
+  return {text.cStr(), text.size()};
+}
+
 // One relay of a batch, read out of the Cap'n Proto message (any bad pointer throws while
-// reading, before anything is staged).
+// reading, before anything is staged). The views point into the batch's frame.
 struct Incoming {
   std::uint64_t seq = 0;
   util::ByteSpan hash;
   util::ByteSpan bytes;
   std::uint64_t computeUnits = 0;
-  protocol::SessionHeader header;
-  std::string supplier;
+  HeaderView header;
+  std::string_view supplier;
+  std::size_t session = 0;  // index into the batch's session lookups
 };
 
-protocol::SessionHeader readHeader(link::SessionHeader::Reader h) {
-  return protocol::SessionHeader{h.getApplicationAddress(), h.getServiceId(), h.getSessionId(),
-                                 h.getSessionStartBlockHeight(), h.getSessionEndBlockHeight()};
+HeaderView readHeader(link::SessionHeader::Reader h) {
+  return HeaderView{view(h.getApplicationAddress()), view(h.getServiceId()),
+                    view(h.getSessionId()), h.getSessionStartBlockHeight(),
+                    h.getSessionEndBlockHeight()};
 }
+
+// The chain's facts of one session named in a batch (nullptr: the chain has no such session).
+struct SessionLookup {
+  std::string_view applicationAddress;
+  std::string_view serviceId;
+  std::int64_t start = 0;
+  SessionFactsPtr facts;
+};
+
+// What the relays of one (session, supplier) share within a batch.
+struct TreeTarget {
+  const SessionFacts* session = nullptr;
+  std::string_view supplier;
+  std::string tree;
+  TreeInfo info;
+  bool flushed = false;
+};
 
 }  // namespace
 
@@ -213,8 +250,8 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
       in.bytes = util::ByteSpan(bytes.begin(), bytes.size());
       in.computeUnits = r.getComputeUnits();
       in.header = readHeader(r.getSessionHeader());
-      in.supplier = r.getSupplierOperatorAddress();
-      relays.push_back(std::move(in));
+      in.supplier = view(r.getSupplierOperatorAddress());
+      relays.push_back(in);
     }
     return util::Ok{};
   });
@@ -246,20 +283,30 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
         .kv("reason", "no chain head yet");
     return;
   }
-  using SessionKey = std::tuple<std::string, std::string, std::int64_t>;
-  std::map<SessionKey, SessionFactsPtr> facts;  // nullptr: the chain has no such session
-  for (const auto& in : relays) {
+  // Relays of a batch share one or a few sessions: a short list, searched in order.
+  std::vector<SessionLookup> lookups;
+  for (auto& in : relays) {
     if (in.seq <= highWater) continue;
-    SessionKey key{in.header.applicationAddress, in.header.serviceId,
-                   in.header.sessionStartBlockHeight};
-    if (facts.count(key) != 0) continue;
-    auto found = sessions_.get(in.header.applicationAddress, in.header.serviceId,
+    std::size_t k = lookups.size();
+    for (std::size_t j = 0; j < lookups.size(); ++j) {
+      const SessionLookup& l = lookups[j];
+      if (l.start == in.header.sessionStartBlockHeight &&
+          l.applicationAddress == in.header.applicationAddress &&
+          l.serviceId == in.header.serviceId) {
+        k = j;
+        break;
+      }
+    }
+    in.session = k;
+    if (k < lookups.size()) continue;
+    SessionLookup lookup{in.header.applicationAddress, in.header.serviceId,
+                         in.header.sessionStartBlockHeight, nullptr};
+    auto found = sessions_.get(std::string(in.header.applicationAddress),
+                               std::string(in.header.serviceId),
                                in.header.sessionStartBlockHeight);
     if (found.ok()) {
-      facts[key] = *found;
-    } else if (found.error().code == kChainNotFound) {
-      facts[key] = nullptr;
-    } else {
+      lookup.facts = *found;
+    } else if (found.error().code != kChainNotFound) {
       deferred_->inc();
       util::LogLine(log_, util::LogLevel::warn, "batch_deferred")
           .kv("edge_id", edge.edgeId)
@@ -268,7 +315,9 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
           .kv("reason", "chain facts of session unavailable: " + found.error().message);
       return;
     }
+    lookups.push_back(std::move(lookup));
   }
+  std::vector<TreeTarget> targets;
 
   IngestOutcome outcome;
   outcome.peer = batch.peer;
@@ -302,7 +351,7 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
       continue;
     }
     const auto& meta = relay->req->meta;
-    if (!meta.sessionHeader || !(*meta.sessionHeader == in.header)) {
+    if (!meta.sessionHeader || !(in.header == *meta.sessionHeader)) {
       reject(in, kRejectSessionHeaderMismatch,
              "the relay's session header differs from the message's");
       continue;
@@ -310,27 +359,29 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
     if (meta.supplierOperatorAddress != in.supplier) {
       reject(in, kRejectSupplierMismatch, "the relay names supplier " +
                                               meta.supplierOperatorAddress + ", the message " +
-                                              in.supplier);
+                                              std::string(in.supplier));
       continue;
     }
-    if (options_.suppliers.count(in.supplier) == 0) {
-      reject(in, kRejectSupplierNotOurs, "supplier " + in.supplier + " is not configured here");
+    if (std::none_of(options_.suppliers.begin(), options_.suppliers.end(),
+                     [&](const std::string& s) { return s == in.supplier; })) {
+      reject(in, kRejectSupplierNotOurs,
+             "supplier " + std::string(in.supplier) + " is not configured here");
       continue;
     }
-    const SessionFactsPtr& session = facts.at(SessionKey{
-        in.header.applicationAddress, in.header.serviceId, in.header.sessionStartBlockHeight});
+    const SessionFactsPtr& session = lookups[in.session].facts;
     if (!session) {
       reject(in, kRejectSessionUnknown, "the chain has no such session");
       continue;
     }
-    if (!(session->header == in.header)) {
+    if (!(in.header == session->header)) {
       reject(in, kRejectSessionHeaderMismatch,
              "the chain's session is " + session->header.sessionId + " from " +
                  std::to_string(session->header.sessionStartBlockHeight));
       continue;
     }
     if (!session->hasSupplier(in.supplier)) {
-      reject(in, kRejectSupplierNotInSession, "supplier " + in.supplier + " is not in the session");
+      reject(in, kRejectSupplierNotInSession,
+             "supplier " + std::string(in.supplier) + " is not in the session");
       continue;
     }
     if (!protocol::meetsDifficulty(computed, session->difficultyTarget)) {
@@ -343,35 +394,49 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
                  std::to_string(session->computeUnitsPerRelay) + " at session start");
       continue;
     }
-    auto windows = protocol::sessionWindows(session->windowParams,
-                                            session->header.sessionEndBlockHeight);
-    if (!windows.ok()) {
-      reject(in, kRejectSessionParams, windows.error().message);
-      continue;
+    TreeTarget* target = nullptr;
+    for (auto& t : targets) {
+      if (t.session == session.get() && t.supplier == in.supplier) {
+        target = &t;
+        break;
+      }
     }
-    if (height >= windows->claimWindowOpen) {
+    if (target == nullptr) {
+      auto windows = protocol::sessionWindows(session->windowParams,
+                                              session->header.sessionEndBlockHeight);
+      if (!windows.ok()) {
+        reject(in, kRejectSessionParams, windows.error().message);
+        continue;
+      }
+      TreeTarget t;
+      t.session = session.get();
+      t.supplier = in.supplier;
+      t.info.supplierOperatorAddress = std::string(in.supplier);
+      t.info.header = session->header;
+      t.info.computeUnitsPerRelay = session->computeUnitsPerRelay;
+      t.info.claimWindowOpen = windows->claimWindowOpen;
+      t.info.proofWindowClose = windows->proofWindowClose;
+      t.tree = treeKey(t.info.supplierOperatorAddress, session->header.sessionId);
+      t.flushed = store_.isFlushed(t.tree);
+      targets.push_back(std::move(t));
+      target = &targets.back();
+    }
+    if (height >= target->info.claimWindowOpen) {
       reject(in, kRejectClaimWindowOpen,
              "arrived at height " + std::to_string(height) + ", claim window opened at " +
-                 std::to_string(windows->claimWindowOpen));
+                 std::to_string(target->info.claimWindowOpen));
       continue;
     }
-    std::string tree = treeKey(in.supplier, in.header.sessionId);
-    if (store_.isFlushed(tree)) {
+    if (target->flushed) {
       reject(in, kRejectTreeFlushed, "the session's tree is flushed: its claim root is fixed");
       continue;
     }
-    if (store_.hasRelay(tree, computed) || changes.contains(tree, computed)) {
+    if (store_.hasRelay(target->tree, computed) || changes.contains(target->tree, computed)) {
       duplicateHash_->inc();
       ++outcome.duplicates;
       continue;
     }
-    TreeInfo info;
-    info.supplierOperatorAddress = in.supplier;
-    info.header = in.header;
-    info.computeUnitsPerRelay = session->computeUnitsPerRelay;
-    info.claimWindowOpen = windows->claimWindowOpen;
-    info.proofWindowClose = windows->proofWindowClose;
-    changes.addRelay(info, computed, in.bytes, in.computeUnits);
+    changes.addRelay(target->tree, target->info, computed, in.bytes, in.computeUnits);
     accepted_->inc();
     ++outcome.accepted;
   }

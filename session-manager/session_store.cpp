@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <filesystem>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
@@ -21,6 +21,10 @@ namespace pocket::sm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+long long ms(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 void check(const rocksdb::Status& s, const char* what) {
   if (!s.ok()) throw smst::StoreError(std::string("journal ") + what + ": " + s.ToString());
@@ -52,9 +56,27 @@ std::string hashKey(const std::string& tree, std::uint64_t index) {
 // One relay in a relay record: relayHash ‖ BE64 weight ‖ BE32 length ‖ relayBytes.
 constexpr std::size_t kRelayHeader = 32 + 8 + 4;
 
-void appendBe32(std::string& out, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+// Calls visit(hash, relayBytes, weight) for each relay of a relay record of tree `key`.
+template <class Visit>
+void forEachRelay(std::string_view record, const std::string& key, Visit&& visit) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(record.data());
+  std::size_t left = record.size();
+  while (left > 0) {
+    if (left < kRelayHeader) throw smst::StoreError("journal: truncated relay record of " + key);
+    std::uint64_t weight = smst::readBE64(p + 32);
+    std::size_t size = (std::size_t{p[40]} << 24) | (std::size_t{p[41]} << 16) |
+                       (std::size_t{p[42]} << 8) | std::size_t{p[43]};
+    if (left < kRelayHeader + size) {
+      throw smst::StoreError("journal: truncated relay record of " + key);
+    }
+    visit(util::ByteSpan(p, 32), util::ByteSpan(p + kRelayHeader, size), weight);
+    p += kRelayHeader + size;
+    left -= kRelayHeader + size;
+  }
 }
+
+// Pending trie updates from which write() applies them ahead of the next root() (see there).
+constexpr std::size_t kApplyPendingAt = 8192;
 
 std::string infoJson(const TreeInfo& info) {
   nlohmann::json j = {{"supplier", info.supplierOperatorAddress},
@@ -88,14 +110,6 @@ TreeInfo parseInfo(const std::string& text) {
   }
 }
 
-struct HashOfHash {
-  std::size_t operator()(const crypto::Hash32& h) const {
-    std::size_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return v;
-  }
-};
-
 }  // namespace
 
 std::string treeKey(const std::string& supplier, const std::string& sessionId) {
@@ -104,11 +118,41 @@ std::string treeKey(const std::string& supplier, const std::string& sessionId) {
 
 void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash, util::ByteSpan relayBytes,
                         std::uint64_t weight) {
-  std::string tree = treeKey(info.supplierOperatorAddress, info.header.sessionId);
-  trees_.emplace(tree, info);
-  staged_.insert({tree, hash});
-  relays_.push_back(
-      Relay{std::move(tree), hash, util::Bytes(relayBytes.begin(), relayBytes.end()), weight});
+  addRelay(treeKey(info.supplierOperatorAddress, info.header.sessionId), info, hash, relayBytes,
+           weight);
+}
+
+void WriteSet::addRelay(const std::string& tree, const TreeInfo& info, const crypto::Hash32& hash,
+                        util::ByteSpan relayBytes, std::uint64_t weight) {
+  auto it = trees_.find(tree);
+  if (it == trees_.end()) it = trees_.emplace(tree, Tree{info, {}, {}, {}, 0}).first;
+  Tree& t = it->second;
+  std::size_t at = t.record.size();
+  t.record.resize(at + kRelayHeader + relayBytes.size());
+  auto* p = reinterpret_cast<std::uint8_t*>(t.record.data() + at);
+  std::memcpy(p, hash.data(), hash.size());
+  smst::writeBE64(p + 32, weight);
+  auto size = static_cast<std::uint32_t>(relayBytes.size());
+  p[40] = static_cast<std::uint8_t>(size >> 24);
+  p[41] = static_cast<std::uint8_t>(size >> 16);
+  p[42] = static_cast<std::uint8_t>(size >> 8);
+  p[43] = static_cast<std::uint8_t>(size);
+  if (!relayBytes.empty()) std::memcpy(p + kRelayHeader, relayBytes.data(), relayBytes.size());
+  t.hashes.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+  t.fingerprints.insert(FingerprintSet::fingerprint(hash));
+  ++t.count;
+  ++relays_;
+}
+
+bool WriteSet::contains(const std::string& tree, const crypto::Hash32& hash) const {
+  auto it = trees_.find(tree);
+  if (it == trees_.end() || !it->second.fingerprints.mayContain(FingerprintSet::fingerprint(hash)))
+    return false;
+  const std::string& hashes = it->second.hashes;
+  for (std::size_t at = 0; at < hashes.size(); at += 32) {
+    if (std::memcmp(hashes.data() + at, hash.data(), 32) == 0) return true;
+  }
+  return false;
 }
 
 void WriteSet::setHighWater(const EdgeKey& edge, std::uint64_t seq) {
@@ -127,10 +171,16 @@ struct SessionStore::Impl {
     TreeInfo info;
     std::unique_ptr<smst::RocksNodeStore> nodes;
     std::unique_ptr<smst::SparseMerkleSumTrie> trie;
-    std::unordered_set<crypto::Hash32, HashOfHash> hashes;
+    FingerprintSet fingerprints;  // of every relay hash in the tree (the dedup index)
     std::uint64_t nextIndex = 0;
     bool dirty = false;
     std::optional<smst::Digest> flushedRoot;  // set once the claim root is fixed
+    // First indexes of the tree's relay records in the journal, oldest first.
+    std::deque<std::uint64_t> records;
+    // The last commit handed to the trees database: its ticket (commitsSubmitted() right after
+    // it) and the relays its root holds. Once it is durable, the journal records it covers go.
+    std::uint64_t commitTicket = 0;
+    std::uint64_t commitCount = 0;
   };
 
   util::LogSink& log;
@@ -146,6 +196,7 @@ struct SessionStore::Impl {
   util::Histogram* commitSeconds;
   util::Counter* relaysWritten;
   util::Counter* groupCommits;
+  util::Counter* recordsPruned;
 
   explicit Impl(util::LogSink& l) : log(l) {}
 
@@ -161,6 +212,44 @@ struct SessionStore::Impl {
       tree.trie = std::make_unique<smst::SparseMerkleSumTrie>(*tree.nodes);
     }
     return trees.emplace(key, std::move(tree)).first->second;
+  }
+
+  // The rest of a removal whose `x‹tree›` mark is durable: the tree's nodes, then its journal
+  // records and the mark.
+  void finishRemoval(const std::string& tree) {
+    treesDb->dropTree("t" + tree + "/");
+    treesDb->waitForCommits();
+    rocksdb::WriteBatch batch;
+    std::string zero(1, '\0'), one(1, '\1');
+    check(batch.DeleteRange("r" + tree + zero, "r" + tree + one), "delete relays");
+    check(batch.DeleteRange("h" + tree + zero, "h" + tree + one), "delete hashes");
+    check(batch.Delete("f" + tree), "delete flushed root");
+    check(batch.Delete("l" + tree), "delete lifecycle record");
+    check(batch.Delete("x" + tree), "delete removal mark");
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    check(journal->Write(sync, &batch), "remove tree");
+  }
+
+  // Deletes the journal's relay records that a durable tree commit covers: a restart reopens
+  // those relays from the trees database and replays only the records after. Unsynced: a
+  // deletion lost in a crash leaves records that the restart skips. Hash records stay (the
+  // dedup index).
+  void pruneJournal() {
+    std::uint64_t durable = treesDb->commitsDurable();
+    rocksdb::WriteBatch batch;
+    for (auto& [key, tree] : trees) {
+      if (tree.commitTicket > durable) continue;
+      while (!tree.records.empty()) {
+        std::uint64_t end = tree.records.size() > 1 ? tree.records[1] : tree.nextIndex;
+        if (end > tree.commitCount) break;
+        check(batch.Delete(recordKey(key, tree.records.front())), "prune relays");
+        tree.records.pop_front();
+      }
+    }
+    if (batch.Count() == 0) return;
+    check(journal->Write(rocksdb::WriteOptions(), &batch), "prune");
+    recordsPruned->inc(batch.Count());
   }
 };
 
@@ -186,12 +275,14 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   rocksdb::DB* raw = nullptr;
   check(rocksdb::DB::Open(options, directory + "/journal", &raw), "open");
   impl_->journal.reset(raw);
+  auto journalOpened = Clock::now();
   smst::RocksDbOptions treeOptions;
   treeOptions.backgroundCommits = true;  // commitTrees() does not wait for the disk
   treeOptions.maxPendingBytes = std::size_t{64} << 20;
   treeOptions.writeBufferBytes = std::size_t{16} << 20;  // large commits bypass it as SST files
   treeOptions.writeBuffers = 2;
   impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
+  auto treesOpened = Clock::now();
 
   impl_->writeSeconds = &metrics
                              .histogram("sm_store_write_seconds",
@@ -209,9 +300,17 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
            .with();
   impl_->groupCommits =
       &metrics.counter("sm_store_group_commits_total", "Synced journal writes.").with();
+  impl_->recordsPruned =
+      &metrics
+           .counter("sm_store_journal_records_pruned_total",
+                    "Journal relay records deleted because a durable tree commit holds their "
+                    "relays.")
+           .with();
 
   // Restore: watermarks, then every tree from its committed root plus the journal after it.
   std::uint64_t replayed = 0;
+  Clock::duration replaying{}, indexing{};
+  rocksdb::WriteBatch leftovers;
   std::unique_ptr<rocksdb::Iterator> it(impl_->journal->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("w"); it->Valid() && it->key().starts_with("w"); it->Next()) {
     std::string key = it->key().ToString();
@@ -221,6 +320,16 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     }
     EdgeKey edge{key.substr(1, zero - 1), readBe64(std::string_view(key).substr(zero + 1))};
     impl_->highWater[edge] = readBe64(it->value().ToStringView());
+  }
+  std::vector<std::string> removals;
+  for (it->Seek("x"); it->Valid() && it->key().starts_with("x"); it->Next()) {
+    removals.push_back(it->key().ToString().substr(1));
+  }
+  for (const auto& tree : removals) {
+    impl_->finishRemoval(tree);
+    util::LogLine(log, util::LogLevel::info, "tree_removed")
+        .kv("tree", tree)
+        .kv("reason", "finishing a removal that a stop interrupted");
   }
   std::vector<std::pair<std::string, TreeInfo>> infos;
   for (it->Seek("m"); it->Valid() && it->key().starts_with("m"); it->Next()) {
@@ -235,57 +344,71 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     summary.computeUnits = tree.trie->sum();
     if (auto root = tree.nodes->committedRoot()) summary.committedRootHex = util::toHex(*root);
     tree.nextIndex = committed;
+    auto phase = Clock::now();
     // The record holding relay `committed`: the last one whose first index is not above it.
+    // The iterator is bounded to this tree's records: deleted records (see pruneJournal) of
+    // other trees are never stepped over.
     std::string prefix = "r" + key + std::string(1, '\0');
+    std::string end = "r" + key + std::string(1, '\1');
+    rocksdb::Slice lower(prefix), upper(end);
+    rocksdb::ReadOptions bounded;
+    bounded.iterate_lower_bound = &lower;
+    bounded.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> rit(impl_->journal->NewIterator(bounded));
     std::string begin = recordKey(key, committed);
-    it->SeekForPrev(begin);
-    if (!(it->Valid() && it->key().starts_with(prefix))) it->Seek(begin);
-    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      auto k = it->key();
+    rit->SeekForPrev(begin);
+    if (rit->Valid()) {
+      // Records before this one are covered by the durable root; a crash before their deletion
+      // (see pruneJournal) left them: they go now.
+      std::string first = rit->key().ToString();
+      rit->Prev();
+      if (rit->Valid()) check(leftovers.DeleteRange(recordKey(key, 0), first), "prune relays");
+      rit->Seek(first);
+    } else {
+      rit->Seek(begin);
+    }
+    for (; rit->Valid(); rit->Next()) {
+      auto k = rit->key();
       if (k.size() != prefix.size() + 8)
         throw smst::StoreError("journal: corrupt relay key of " + key);
       std::uint64_t index = readBe64(std::string_view(k.data() + prefix.size(), 8));
-      auto value = it->value();
-      const auto* p = reinterpret_cast<const std::uint8_t*>(value.data());
-      std::size_t left = value.size();
-      while (left > 0) {
-        if (left < kRelayHeader)
-          throw smst::StoreError("journal: truncated relay record of " + key);
-        std::uint64_t weight = smst::readBE64(p + 32);
-        std::size_t size = (std::size_t{p[40]} << 24) | (std::size_t{p[41]} << 16) |
-                           (std::size_t{p[42]} << 8) | std::size_t{p[43]};
-        if (left < kRelayHeader + size) {
-          throw smst::StoreError("journal: truncated relay record of " + key);
-        }
-        if (index >= committed) {
-          if (index != tree.nextIndex) {
-            throw smst::StoreError("journal: relay records of " + key + " skip from " +
-                                   std::to_string(tree.nextIndex) + " to " + std::to_string(index));
-          }
-          tree.trie->update(util::ByteSpan(p, 32), util::ByteSpan(p + kRelayHeader, size), weight);
-          tree.dirty = true;
-          ++tree.nextIndex;
-          ++summary.relays;
-          summary.computeUnits += weight;
-          ++replayed;
-        }
-        ++index;
-        p += kRelayHeader + size;
-        left -= kRelayHeader + size;
-      }
+      tree.records.push_back(index);
+      forEachRelay(rit->value().ToStringView(), key,
+                   [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t weight) {
+                     if (index >= committed) {
+                       if (index != tree.nextIndex) {
+                         throw smst::StoreError("journal: relay records of " + key +
+                                                " skip from " + std::to_string(tree.nextIndex) +
+                                                " to " + std::to_string(index));
+                       }
+                       tree.trie->update(hash, bytes, weight);
+                       tree.dirty = true;
+                       ++tree.nextIndex;
+                       ++summary.relays;
+                       summary.computeUnits += weight;
+                       ++replayed;
+                     }
+                     ++index;
+                   });
     }
+    check(rit->status(), "iterate relays");
+    auto replayedAt = Clock::now();
+    replaying += replayedAt - phase;
     std::string hashPrefix = "h" + key + std::string(1, '\0');
+    tree.fingerprints.reserve(tree.nextIndex);
+    std::uint64_t hashCount = 0;
     for (it->Seek(hashPrefix); it->Valid() && it->key().starts_with(hashPrefix); it->Next()) {
       auto v = it->value();
       if (v.size() % 32 != 0) throw smst::StoreError("journal: corrupt hash record of " + key);
+      const auto* h = reinterpret_cast<const std::uint8_t*>(v.data());
       for (std::size_t at = 0; at < v.size(); at += 32) {
-        crypto::Hash32 h;
-        std::memcpy(h.data(), v.data() + at, 32);
-        tree.hashes.insert(h);
+        tree.fingerprints.insert(FingerprintSet::fingerprint(h + at));
       }
+      hashCount += v.size() / 32;
     }
-    if (tree.hashes.size() != tree.nextIndex) {
-      throw smst::StoreError("journal: tree " + key + " has " + std::to_string(tree.hashes.size()) +
+    indexing += Clock::now() - replayedAt;
+    if (hashCount != tree.nextIndex) {
+      throw smst::StoreError("journal: tree " + key + " has " + std::to_string(hashCount) +
                              " relay hashes but " + std::to_string(tree.nextIndex) +
                              " relay records");
     }
@@ -301,9 +424,12 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     } else if (!got.IsNotFound()) {
       check(got, "read flushed root");
     }
+    tree.commitCount = committed;  // durable: the root the tree was opened at
     impl_->summaries[key] = summary;
   }
   check(it->status(), "iterate");
+  it.reset();
+  if (leftovers.Count() > 0) check(impl_->journal->Write(rocksdb::WriteOptions(), &leftovers), "prune");
   metrics.gaugeFunction("sm_open_trees", "Session trees held (open sessions).", [this] {
     std::lock_guard lock(impl_->mutex);
     return static_cast<double>(impl_->summaries.size());
@@ -319,8 +445,11 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       .kv("trees", impl_->trees.size())
       .kv("edges", impl_->highWater.size())
       .kv("relays_replayed", replayed)
-      .kv("ms",
-          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+      .kv("ms", ms(Clock::now() - started))
+      .kv("journal_open_ms", ms(journalOpened - started))
+      .kv("trees_open_ms", ms(treesOpened - journalOpened))
+      .kv("replay_ms", ms(replaying))
+      .kv("dedup_index_ms", ms(indexing));
 }
 
 SessionStore::~SessionStore() {
@@ -348,52 +477,46 @@ std::vector<TreeSummary> SessionStore::summaries() const {
 
 bool SessionStore::hasRelay(const std::string& tree, const crypto::Hash32& hash) const {
   auto it = impl_->trees.find(tree);
-  return it != impl_->trees.end() && it->second.hashes.count(hash) != 0;
+  if (it == impl_->trees.end()) return false;
+  Impl::Tree& t = it->second;
+  if (!t.fingerprints.mayContain(FingerprintSet::fingerprint(hash))) return false;
+  // Probably a duplicate: the tree says for sure (its key is the relay hash).
+  return t.trie->get(hash).has_value();
 }
 
 void SessionStore::write(WriteSet& changes) {
   if (changes.empty()) return;
   auto started = Clock::now();
   std::size_t estimate = 4096;
-  for (const auto& r : changes.relays_) estimate += r.bytes.size() + 96;
+  for (const auto& [key, t] : changes.trees_) {
+    estimate += t.record.size() + t.hashes.size() + 2 * key.size() + 64;
+  }
   rocksdb::WriteBatch batch(estimate);
-  // New trees first, so that a tree's record exists before any of its relays.
+  // A new tree's record goes in the same write as its first relays.
   std::vector<std::string> created;
-  for (const auto& [key, info] : changes.trees_) {
-    if (impl_->trees.count(key) == 0) {
-      check(batch.Put("m" + key, infoJson(info)), "put tree");
-      impl_->openTree(key, info);
+  std::vector<Impl::Tree*> targets;
+  for (const auto& [key, t] : changes.trees_) {
+    auto found = impl_->trees.find(key);
+    if (found == impl_->trees.end()) {
+      check(batch.Put("m" + key, infoJson(t.info)), "put tree");
       created.push_back(key);
+      targets.push_back(&impl_->openTree(key, t.info));
+    } else {
+      targets.push_back(&found->second);
     }
   }
   // One relay record and one hash record per tree and group commit, keyed by the index of
   // their first relay: a few large records instead of two small ones per relay.
-  std::map<std::string_view, std::vector<const WriteSet::Relay*>> byTree;
-  for (const auto& r : changes.relays_) byTree[r.tree].push_back(&r);
-  std::string record, hashes;
-  for (const auto& [key, relays] : byTree) {
-    Impl::Tree& tree = impl_->trees.at(std::string(key));
-    std::string name(key);
+  std::size_t k = 0;
+  for (const auto& [key, t] : changes.trees_) {
+    Impl::Tree& tree = *targets[k++];
     if (tree.flushedRoot) {
-      throw smst::StoreError("journal: relay written to flushed tree " + name +
+      throw smst::StoreError("journal: relay written to flushed tree " + key +
                              " (the ingest must reject it first)");
     }
-    record.clear();
-    hashes.clear();
-    std::size_t size = 0;
-    for (const auto* r : relays) size += kRelayHeader + r->bytes.size();
-    record.reserve(size);
-    hashes.reserve(32 * relays.size());
-    for (const auto* r : relays) {
-      record.append(reinterpret_cast<const char*>(r->hash.data()), r->hash.size());
-      record += be64(r->weight);
-      appendBe32(record, static_cast<std::uint32_t>(r->bytes.size()));
-      record.append(reinterpret_cast<const char*>(r->bytes.data()), r->bytes.size());
-      hashes.append(reinterpret_cast<const char*>(r->hash.data()), r->hash.size());
-    }
-    check(batch.Put(recordKey(name, tree.nextIndex), record), "put relays");
-    check(batch.Put(hashKey(name, tree.nextIndex), hashes), "put hashes");
-    tree.nextIndex += relays.size();
+    check(batch.Put(recordKey(key, tree.nextIndex), t.record), "put relays");
+    check(batch.Put(hashKey(key, tree.nextIndex), t.hashes), "put hashes");
+    tree.records.push_back(tree.nextIndex);
   }
   for (const auto& [edge, seq] : changes.highWater_) {
     check(batch.Put(edgeKeyBytes(edge), be64(seq)), "put watermark");
@@ -403,9 +526,24 @@ void SessionStore::write(WriteSet& changes) {
   check(impl_->journal->Write(sync, &batch), "write");
   impl_->writeSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
   impl_->groupCommits->inc();
-  impl_->relaysWritten->inc(changes.relays_.size());
+  impl_->relaysWritten->inc(changes.relays_);
 
   // Durable: now the tries and the in-memory views.
+  std::vector<std::uint64_t> added(targets.size(), 0);  // compute units per tree
+  k = 0;
+  for (const auto& [key, t] : changes.trees_) {
+    std::uint64_t& weights = added[k];
+    Impl::Tree& tree = *targets[k++];
+    forEachRelay(t.record, key, [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t w) {
+      tree.trie->update(hash, bytes, w);
+      tree.fingerprints.insert(FingerprintSet::fingerprint(hash.data()));
+      weights += w;
+    });
+    tree.nextIndex += t.count;
+    tree.dirty = true;
+    // A large tree absorbs its updates as they come, so that its root (the claim) is cheap.
+    if (tree.trie->pendingUpdates() >= kApplyPendingAt) tree.trie->applyPending();
+  }
   std::lock_guard lock(impl_->mutex);
   for (const auto& key : created) {
     TreeSummary s;
@@ -417,14 +555,11 @@ void SessionStore::write(WriteSet& changes) {
         .kv("start", s.info.header.sessionStartBlockHeight)
         .kv("end", s.info.header.sessionEndBlockHeight);
   }
-  for (auto& r : changes.relays_) {
-    Impl::Tree& tree = impl_->trees.at(r.tree);
-    tree.trie->update(r.hash, r.bytes, r.weight);
-    tree.hashes.insert(r.hash);
-    tree.dirty = true;
-    TreeSummary& s = impl_->summaries[r.tree];
-    ++s.relays;
-    s.computeUnits += r.weight;
+  k = 0;
+  for (const auto& [key, t] : changes.trees_) {
+    TreeSummary& s = impl_->summaries[key];
+    s.relays += t.count;
+    s.computeUnits += added[k++];
   }
   for (const auto& [edge, seq] : changes.highWater_) {
     auto& hw = impl_->highWater[edge];
@@ -436,9 +571,12 @@ void SessionStore::write(WriteSet& changes) {
 std::size_t SessionStore::commitTrees() {
   auto started = Clock::now();
   std::size_t n = 0;
+  impl_->pruneJournal();
   for (auto& [key, tree] : impl_->trees) {
     if (!tree.dirty) continue;
     tree.trie->commit();
+    tree.commitTicket = impl_->treesDb->commitsSubmitted();
+    tree.commitCount = tree.trie->count();
     tree.dirty = false;
     ++n;
     std::string rootHex = util::toHex(tree.trie->root());
@@ -462,20 +600,15 @@ void SessionStore::removeTree(const std::string& tree, std::string_view reason) 
   if (it == impl_->trees.end()) return;
   TreeInfo info = it->second.info;
   impl_->trees.erase(it);
-  impl_->treesDb->dropTree("t" + tree + "/");
-  // The tree's nodes go before its journal records: a crash in between leaves a tree that the
-  // journal rebuilds, never nodes that nothing names.
-  impl_->treesDb->waitForCommits();
+  // The journal holds only the relays after the tree's durable root (see pruneJournal), so it
+  // cannot rebuild a half-removed tree: the removal is recorded first, and a restart finishes it.
   rocksdb::WriteBatch batch;
-  std::string zero(1, '\0'), one(1, '\1');
-  check(batch.DeleteRange("r" + tree + zero, "r" + tree + one), "delete relays");
-  check(batch.DeleteRange("h" + tree + zero, "h" + tree + one), "delete hashes");
   check(batch.Delete("m" + tree), "delete tree");
-  check(batch.Delete("f" + tree), "delete flushed root");
-  check(batch.Delete("l" + tree), "delete lifecycle record");
+  check(batch.Put("x" + tree, ""), "mark removal");
   rocksdb::WriteOptions sync;
   sync.sync = true;
   check(impl_->journal->Write(sync, &batch), "remove tree");
+  impl_->finishRemoval(tree);
   std::lock_guard lock(impl_->mutex);
   impl_->summaries.erase(tree);
   util::LogLine(impl_->log, util::LogLevel::info, "tree_removed")
@@ -502,6 +635,8 @@ util::Result<smst::Digest> SessionStore::flushTree(const std::string& tree) {
   if (t.dirty) {
     auto started = Clock::now();
     t.trie->commit();
+    t.commitTicket = impl_->treesDb->commitsSubmitted();
+    t.commitCount = t.trie->count();
     t.dirty = false;
     impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
   }

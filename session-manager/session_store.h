@@ -11,8 +11,11 @@
 //             BE64 high-water mark. ‹tree› is "‹supplier›/‹sessionId›"; ‹index› is the tree's
 //             count of relays before the record (relays are numbered from 0). Two records per
 //             tree and write, not two per relay, keep the per-relay RocksDB work to a copy.
+//             Relay records whose relays a durable tree commit holds are deleted (at the next
+//             commitTrees()); hash records stay until the tree is removed.
 //             A flushed tree (its claim root fixed) has `f‹tree›` → its 48-byte root; the claim and
-//             proof lifecycle keeps its record of the session under `l‹tree›` (lifecycle.h).
+//             proof lifecycle keeps its record of the session under `l‹tree›` (lifecycle.h);
+//             `x‹tree›` marks a removal in progress (a restart finishes it).
 //   trees/    RocksDB (common/smst/rocksdb_store.h) with background commits: the committed
 //             nodes and root of every tree.
 //
@@ -26,8 +29,11 @@
 //     root's count says how many of the tree's relays it holds. Opening the store reopens every
 //     tree from its last durable root and replays the journal's relays after that count, so
 //     every tree has exactly the root it had before a clean stop or a kill -9, wherever the
-//     commit thread was. Committed leaf values live in trees/, not in memory.
-//   - A relay hash is in a tree at most once: hasRelay() sees every written relay.
+//     commit thread was. Committed leaf values live in trees/, not in memory. A large tree
+//     applies its relays to the trie as they come (every few thousand), so that root() and a
+//     claim's flushTree() find little left to hash.
+//   - A relay hash is in a tree at most once: hasRelay() sees every written relay (a compact
+//     fingerprint index in memory; a match is confirmed in the tree).
 //
 //   - flushTree() commits a tree and fixes its root for good (durably): it never changes again,
 //     write() refuses relays for it (the ingest rejects them first), and proveClosest() may read
@@ -54,6 +60,7 @@
 #include "common/util/log.h"
 #include "common/util/metrics.h"
 #include "common/util/result.h"
+#include "session-manager/fingerprint_set.h"
 
 namespace pocket::sm {
 
@@ -86,30 +93,33 @@ struct TreeSummary {
   std::string committedRootHex;  // empty before the first commit
 };
 
-// Changes gathered by the ingest thread for one group commit.
+// Changes gathered by the ingest thread for one group commit. Each relay is copied once, straight
+// into its tree's journal record (the bytes the store writes and later applies to the trie).
 class WriteSet {
  public:
-  bool contains(const std::string& tree, const crypto::Hash32& hash) const {
-    return staged_.count({tree, hash}) != 0;
-  }
+  // Whether `hash` was added to `tree` in this set.
+  bool contains(const std::string& tree, const crypto::Hash32& hash) const;
   void addRelay(const TreeInfo& info, const crypto::Hash32& hash, util::ByteSpan relayBytes,
                 std::uint64_t weight);
+  // The same, for a caller that already holds treeKey(info's supplier, info's session id).
+  void addRelay(const std::string& tree, const TreeInfo& info, const crypto::Hash32& hash,
+                util::ByteSpan relayBytes, std::uint64_t weight);
   void setHighWater(const EdgeKey& edge, std::uint64_t seq);
   std::optional<std::uint64_t> highWater(const EdgeKey& edge) const;
-  bool empty() const { return relays_.empty() && highWater_.empty(); }
-  std::size_t relayCount() const { return relays_.size(); }
+  bool empty() const { return relays_ == 0 && highWater_.empty(); }
+  std::size_t relayCount() const { return relays_; }
 
  private:
   friend class SessionStore;
-  struct Relay {
-    std::string tree;
-    crypto::Hash32 hash;
-    util::Bytes bytes;
-    std::uint64_t weight;
+  struct Tree {
+    TreeInfo info;
+    std::string record;  // the journal's relay record: per relay hash ‖ BE64 weight ‖ BE32 size ‖ bytes
+    std::string hashes;  // the journal's hash record: the relay hashes, 32 bytes each
+    FingerprintSet fingerprints;  // of `hashes`
+    std::size_t count = 0;
   };
-  std::vector<Relay> relays_;
-  std::map<std::string, TreeInfo> trees_;
-  std::set<std::pair<std::string, crypto::Hash32>> staged_;
+  std::map<std::string, Tree, std::less<>> trees_;
+  std::size_t relays_ = 0;
   std::map<EdgeKey, std::uint64_t> highWater_;
 };
 

@@ -173,10 +173,91 @@ struct RocksDb::Impl {
     st.release(pool);
   }
 
+  // Whether a round can go through runRoundAsSst: enough staged bytes to be worth a file, and
+  // one job per tree and no dropped tree (then no erase of one job can meet a put of another).
+  bool roundFitsSst(const std::vector<CommitJob>& jobs) {
+    std::size_t bytes = 0;
+    std::vector<std::string_view> prefixes;
+    prefixes.reserve(jobs.size());
+    for (const CommitJob& job : jobs) {
+      if (job.drop || !job.root) return false;
+      bytes += job.puts.bytes;
+      prefixes.push_back(job.prefix);
+    }
+    if (bytes < kSmallCommitBytes) return false;
+    std::sort(prefixes.begin(), prefixes.end());
+    return std::adjacent_find(prefixes.begin(), prefixes.end()) == prefixes.end();
+  }
+
+  // A round of whole commits of distinct trees: every staged node of the round in one sorted SST
+  // file, ingested (durable when it returns; each byte written once, no memtable), then every
+  // erase and root in one write and one WAL sync. A crash before the roots are durable leaves
+  // every tree at its previous root with all its nodes (the new ones are unreachable).
+  void runRoundAsSst(std::vector<CommitJob>& jobs) {
+    struct Ref {
+      std::uint32_t job;
+      std::uint32_t rank;  // of the job's prefix among the round's prefixes (key order)
+      std::uint64_t head;
+      const StagedPuts::Entry* entry;
+    };
+    std::vector<std::uint32_t> order(jobs.size());
+    for (std::uint32_t j = 0; j < jobs.size(); ++j) order[j] = j;
+    std::sort(order.begin(), order.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return jobs[a].prefix < jobs[b].prefix; });
+    std::vector<std::uint32_t> rank(jobs.size());
+    for (std::uint32_t r = 0; r < order.size(); ++r) rank[order[r]] = r;
+    std::vector<Ref> refs;
+    std::size_t total = 0;
+    for (const CommitJob& job : jobs) total += job.puts.entries.size();
+    refs.reserve(total);
+    for (std::uint32_t j = 0; j < jobs.size(); ++j) {
+      for (const StagedPuts::Entry& e : jobs[j].puts.entries) refs.push_back({j, rank[j], e.head, &e});
+    }
+    // Keys are prefix ‖ 'n' ‖ digest and no prefix is a prefix of another: the prefix's rank,
+    // then the digest's head, decide almost every comparison without touching the keys.
+    auto key = [&](const Ref& r) { return jobs[r.job].puts.keyOf(*r.entry); };
+    std::sort(refs.begin(), refs.end(), [&](const Ref& a, const Ref& b) {
+      if (a.rank != b.rank) return a.rank < b.rank;
+      if (a.head != b.head) return a.head < b.head;
+      return key(a).compare(key(b)) < 0;
+    });
+    if (!refs.empty()) {
+      std::string file = path + "/ingest-" + std::to_string(ingested++) + ".sst";
+      rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+      check(writer.Open(file), "open sst");
+      for (std::size_t i = 0; i < refs.size(); ++i) {
+        // Equal keys are the same node (the key is its digest): write it once.
+        if (i > 0 && refs[i - 1].rank == refs[i].rank && refs[i - 1].head == refs[i].head &&
+            key(refs[i - 1]) == key(refs[i])) {
+          continue;
+        }
+        check(writer.Put(key(refs[i]), jobs[refs[i].job].puts.valueOf(*refs[i].entry)), "sst put");
+      }
+      check(writer.Finish(), "finish sst");
+      rocksdb::IngestExternalFileOptions ingest;
+      ingest.move_files = true;
+      check(db->IngestExternalFile({file}, ingest), "ingest");
+    }
+    std::size_t estimate = 64;
+    for (const CommitJob& job : jobs) estimate += job.erases.size() * (job.prefix.size() + 64) + 128;
+    rocksdb::WriteBatch batch(estimate);
+    for (CommitJob& job : jobs) {
+      job.puts.release(pool);
+      for (const std::string& k : job.erases) check(batch.Delete(k), "erase");
+      check(batch.Put(job.prefix + "r", slice(*job.root)), "put root");
+    }
+    check(db->Write(rocksdb::WriteOptions(), &batch), "commit");
+    check(db->SyncWAL(), "sync");
+  }
+
   // One round of the commit thread: every job in order, each its own write (a job's nodes,
   // erases and root land together), and one WAL sync at the end. A crash keeps a prefix of the
   // writes, so every recovered root has all its nodes.
   void runJobs(std::vector<CommitJob>& jobs) {
+    if (roundFitsSst(jobs)) {
+      runRoundAsSst(jobs);
+      return;
+    }
     bool unsynced = false;
     auto sync = [&] {
       if (unsynced) check(db->SyncWAL(), "sync");
@@ -338,6 +419,17 @@ void RocksDb::waitForCommits() {
   std::uint64_t target = impl_->submitted;
   impl_->changed.wait(lock, [&] { return !impl_->failure.empty() || impl_->completed >= target; });
   impl_->throwIfFailed();
+}
+
+std::uint64_t RocksDb::commitsSubmitted() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->submitted;
+}
+
+std::uint64_t RocksDb::commitsDurable() const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->throwIfFailed();  // failed rounds count as completed, never as durable
+  return impl_->completed;
 }
 
 struct RocksNodeStore::Staged {

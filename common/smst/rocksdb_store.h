@@ -26,6 +26,7 @@
 // "supplier/session/"). I/O errors throw StoreError.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,13 @@ class RocksDb {
   // Returns once every commit and drop made before the call is durable (at once without
   // background commits). Thread-safe.
   void waitForCommits();
+  // Without waiting: the commits and drops handed to the commit thread so far (each chunk of a
+  // large commit counts), and how many of them, the oldest first, are durable. A commit is
+  // durable once commitsDurable() reaches the value commitsSubmitted() had right after it. Both
+  // are 0 without background commits (every commit is durable when it returns). After a failure
+  // of the commit thread commitsDurable() throws it. Thread-safe.
+  std::uint64_t commitsSubmitted() const;
+  std::uint64_t commitsDurable() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -122,6 +122,7 @@ struct SparseMerkleSumTrie::Impl {
   std::vector<Digest> orphans;
   util::Bytes scratch;
   util::Bytes scratch2;
+  util::Bytes persistBuffer;  // a node's preimage on its way to the store (commit)
   // Updates not yet applied to the structure (see flush()).
   struct Pending {
     std::uint64_t prefix;  // first 8 path bytes, big-endian: sorts like the path
@@ -131,6 +132,8 @@ struct SparseMerkleSumTrie::Impl {
   std::vector<Pending> pending;
   std::vector<Index> newExts;
   std::uint32_t nextSeq = 1;
+  // Leaves created since the last commit (their values are in the value arena until it).
+  std::vector<Index> arenaLeaves;
 
   Impl(NodeStore& s, ValueHasher h) : store(s), hasher(h) {}
 
@@ -331,6 +334,7 @@ struct SparseMerkleSumTrie::Impl {
     }
     writeBE64(v + vhLen, weight);
     writeBE64(v + vhLen + 8, 1);
+    arenaLeaves.push_back(i);
     return i;
   }
 
@@ -907,6 +911,12 @@ struct SparseMerkleSumTrie::Impl {
 
   util::Bytes encode(const VNode& v) {
     util::Bytes out;
+    encodeInto(v, out);
+    return out;
+  }
+
+  // The preimage of a resolved node into `out` (resized to fit).
+  void encodeInto(const VNode& v, util::Bytes& out) {
     if (v.chain || at(v.index).kind == Kind::inner) {
       VNode kids[2];
       children(v, kids);
@@ -918,29 +928,35 @@ struct SparseMerkleSumTrie::Impl {
       std::memcpy(out.data() + 1 + kDigestSize, r.data(), kDigestSize);
       writeBE64(out.data() + 1 + 2 * kDigestSize, sumOf(l) + sumOf(r));
       writeBE64(out.data() + 1 + 2 * kDigestSize + 8, countOf(l) + countOf(r));
-      return out;
+      return;
     }
     Node& n = at(v.index);
     if (n.kind == Kind::leaf) {
+      if (n.valueRef != kValueInStore) {
+        leafPreimage(n, out);
+        return;
+      }
       util::Bytes holder;
       util::ByteSpan value = leafValue(v.index, holder);
-      out.reserve(1 + kPathSize + value.size());
-      out.push_back(0x00);
-      out.insert(out.end(), n.path.begin(), n.path.end());
-      out.insert(out.end(), value.begin(), value.end());
-      return out;
+      Node& m = at(v.index);
+      out.resize(1 + kPathSize + value.size());
+      out[0] = 0x00;
+      std::memcpy(out.data() + 1, m.path.data(), kPathSize);
+      std::memcpy(out.data() + 1 + kPathSize, value.data(), value.size());
+      return;
     }
     if (n.kind == Kind::ext) {
       Digest c = digest(n.child[0]);
       Node& e = at(v.index);
-      out.reserve(3 + kPathSize + kDigestSize + kSuffixSize);
-      out.push_back(0x02);
-      out.push_back(e.start);
-      out.push_back(e.end);
-      out.insert(out.end(), e.path.begin(), e.path.end());
-      out.insert(out.end(), c.begin(), c.end());
-      out.insert(out.end(), c.begin() + kHashSize, c.end());
-      return out;
+      out.resize(3 + kPathSize + kDigestSize + kSuffixSize);
+      std::uint8_t* p = out.data();
+      p[0] = 0x02;
+      p[1] = e.start;
+      p[2] = e.end;
+      std::memcpy(p + 3, e.path.data(), kPathSize);
+      std::memcpy(p + 3 + kPathSize, c.data(), kDigestSize);
+      std::memcpy(p + 3 + kPathSize + kDigestSize, c.data() + kHashSize, kSuffixSize);
+      return;
     }
     throw std::logic_error("smst: cannot encode an unresolved node");
   }
@@ -972,9 +988,9 @@ struct SparseMerkleSumTrie::Impl {
       persist(n.child[0], orphanSet);
     }
     const Digest& d = digest(i);
-    util::Bytes pre = encode(VNode{i});
-    store.put(d, pre);
-    orphanSet.erase(d);
+    encodeInto(VNode{i}, persistBuffer);
+    store.put(d, persistBuffer);
+    if (!orphanSet.empty()) orphanSet.erase(d);
     at(i).flags |= kPersisted;
   }
 
@@ -1193,15 +1209,27 @@ void SparseMerkleSumTrie::commit() {
   for (const Digest& d : orphanSet) m.store.erase(d);
   m.store.commit(rootDigest);
   m.orphans.clear();
-  // Every leaf is in the store now: drop the in-memory copies of the values.
-  for (Index i = 1; i < m.next; ++i) {
+  // Every leaf is in the store now: drop the in-memory copies of the values. Only leaves made
+  // since the last commit can hold one (a slot reused since holds another kind, or a leaf that
+  // is in the list again).
+  for (Index i : m.arenaLeaves) {
     Node& n = m.at(i);
     if (n.kind == Kind::leaf) n.valueRef = kValueInStore;
   }
+  m.arenaLeaves.clear();
   m.valueChunks.clear();
   m.valueMaps.clear();
   m.bigValues.clear();
   m.valueChunkUsed = kValueChunk;
+}
+
+std::size_t SparseMerkleSumTrie::pendingUpdates() const {
+  return impl_->pending.size();
+}
+
+void SparseMerkleSumTrie::applyPending() {
+  impl_->flush();
+  impl_->digest(impl_->root);
 }
 
 std::size_t SparseMerkleSumTrie::nodeCount() const {

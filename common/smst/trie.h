@@ -94,6 +94,12 @@ class SparseMerkleSumTrie {
   // Writes the changes since the last commit to the store and records the root (see above).
   void commit();
 
+  // Updates queued since the structure was last read (see Batching).
+  std::size_t pendingUpdates() const;
+  // Applies the queued updates now and hashes every node changed since the last root(): the work
+  // root() would do, done ahead (a large tree stays cheap to ask for its root).
+  void applyPending();
+
   ValueHasher valueHasher() const { return hasher_; }
   // Number of arena node slots in use (for memory accounting and tests).
   std::size_t nodeCount() const;
