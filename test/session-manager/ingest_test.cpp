@@ -2,6 +2,7 @@
 // restarts that give the same roots (docs/architecture.md §4–§5).
 
 #include <doctest.h>
+#include <rocksdb/db.h>
 
 #include "common/smst/store.h"
 #include "common/smst/trie.h"
@@ -335,6 +336,79 @@ TEST_SUITE("session-manager ingest") {
     CHECK(again[0].duplicates == 5);
     CHECK(*h.store->root(t0) == referenceRoot(all0));
     CHECK(h.log.contains("event=store_opened"));
+  }
+
+  TEST_CASE("relay records a durable tree commit holds leave the journal; nothing is lost") {
+    Harness h;
+    auto s0 = test::makeSession(0);
+    auto s1 = test::makeSession(1);
+    h.chain.sessions.push_back(s1);
+    std::vector<TestRelay> all0, all1;
+    std::uint64_t seq = 1;
+    for (int from : {0, 100}) {  // two group commits: two relay records per tree
+      auto a = relaysOf(s0, from, 20);
+      auto b = relaysOf(s1, from, 10);
+      std::vector<TestRelay> both = a;
+      both.insert(both.end(), b.begin(), b.end());
+      REQUIRE(h.deliver(seq, both).size() == 1);
+      seq += both.size();
+      all0.insert(all0.end(), a.begin(), a.end());
+      all1.insert(all1.end(), b.begin(), b.end());
+    }
+    std::string t0 = sm::treeKey(test::kSupplier, s0.header.sessionId);
+    std::string t1 = sm::treeKey(test::kSupplier, s1.header.sessionId);
+    CHECK(h.store->commitTrees() == 2);
+    // Flushing t1 waits until every queued commit is durable, t0's included.
+    REQUIRE(h.store->flushTree(t1).ok());
+    auto more = relaysOf(s0, 200, 5);
+    REQUIRE(h.deliver(seq, more).size() == 1);
+    seq += more.size();
+    all0.insert(all0.end(), more.begin(), more.end());
+    CHECK(h.counter("sm_store_journal_records_pruned_total") == 0);
+    CHECK(h.store->commitTrees() == 1);
+    CHECK(h.counter("sm_store_journal_records_pruned_total") == 4);
+
+    // A restart finds the pruned relays in the trees, the rest in the journal.
+    h.reopen();
+    CHECK(*h.store->root(t0) == referenceRoot(all0));
+    CHECK(*h.store->root(t1) == referenceRoot(all1));
+    CHECK(h.store->isFlushed(t1));
+    // The dedup index still knows the pruned relays.
+    auto again = h.deliver(seq, relaysOf(s0, 0, 5));
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].duplicates == 5);
+    CHECK(again[0].accepted == 0);
+    CHECK(*h.store->root(t0) == referenceRoot(all0));
+  }
+
+  TEST_CASE("a removal that a crash interrupted is finished by the restart") {
+    Harness h;
+    auto session = test::makeSession(0);
+    h.deliver(1, relaysOf(session, 0, 3));
+    h.store->commitTrees();
+    std::string tree = sm::treeKey(test::kSupplier, session.header.sessionId);
+    h.close();
+    {
+      // What removeTree() makes durable before it drops the tree's nodes.
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(rocksdb::Options(), h.dir / "store/journal", &raw)
+                  .ok());
+      std::unique_ptr<rocksdb::DB> db(raw);
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), "m" + tree).ok());
+      REQUIRE(db->Put(rocksdb::WriteOptions(), "x" + tree, "").ok());
+    }
+    h.open();
+    CHECK(!h.store->root(tree));
+    CHECK(h.store->summaries().empty());
+    CHECK(h.log.contains("finishing a removal that a stop interrupted"));
+    // Nothing of it is left: the same relays make a new tree from scratch.
+    auto acks = h.deliver(1, relaysOf(session, 0, 3), {"edge-2", 1});
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].accepted == 3);
+    CHECK(*h.store->root(tree) == referenceRoot(relaysOf(session, 0, 3)));
+    h.reopen();
+    CHECK(*h.store->root(tree) == referenceRoot(relaysOf(session, 0, 3)));
+    CHECK(!h.log.contains("event=store_failed"));
   }
 
   TEST_CASE("trees past their proof window are removed from disk") {
