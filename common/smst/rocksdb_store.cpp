@@ -191,8 +191,9 @@ struct RocksDb::Impl {
 
   // A round of whole commits of distinct trees: every staged node of the round in one sorted SST
   // file, ingested (durable when it returns; each byte written once, no memtable), then every
-  // erase and root in one write and one WAL sync. A crash before the roots are durable leaves
-  // every tree at its previous root with all its nodes (the new ones are unreachable).
+  // root in one write and one WAL sync, then the erases as a second sorted file. A crash before
+  // the roots are durable leaves every tree at its previous root with all its nodes (the new ones
+  // are unreachable); a crash after them leaves at most some unreachable old nodes.
   void runRoundAsSst(std::vector<CommitJob>& jobs) {
     struct Ref {
       std::uint32_t job;
@@ -238,16 +239,48 @@ struct RocksDb::Impl {
       ingest.move_files = true;
       check(db->IngestExternalFile({file}, ingest), "ingest");
     }
-    std::size_t estimate = 64;
-    for (const CommitJob& job : jobs) estimate += job.erases.size() * (job.prefix.size() + 64) + 128;
-    rocksdb::WriteBatch batch(estimate);
+    rocksdb::WriteBatch batch(64 + jobs.size() * 128);
     for (CommitJob& job : jobs) {
       job.puts.release(pool);
-      for (const std::string& k : job.erases) check(batch.Delete(k), "erase");
       check(batch.Put(job.prefix + "r", slice(*job.root)), "put root");
     }
     check(db->Write(rocksdb::WriteOptions(), &batch), "commit");
     check(db->SyncWAL(), "sync");
+    // The nodes the new roots no longer reach, as a second file: after the roots, so that a crash
+    // in between leaves unreachable nodes, never a durable root without its nodes. (An erased
+    // digest is never one the same tree puts in this round: the trie leaves those out.)
+    struct Erase {
+      std::uint32_t rank;
+      std::uint64_t head;
+      const std::string* key;
+    };
+    std::vector<Erase> erases;
+    for (std::uint32_t j = 0; j < jobs.size(); ++j) {
+      std::size_t at = jobs[j].prefix.size() + 1;
+      for (const std::string& k : jobs[j].erases) {
+        std::uint64_t head = k.size() >= at + 8
+                                 ? readBE64(reinterpret_cast<const std::uint8_t*>(k.data() + at))
+                                 : 0;
+        erases.push_back({rank[j], head, &k});
+      }
+    }
+    if (erases.empty()) return;
+    std::sort(erases.begin(), erases.end(), [](const Erase& a, const Erase& b) {
+      if (a.rank != b.rank) return a.rank < b.rank;
+      if (a.head != b.head) return a.head < b.head;
+      return *a.key < *b.key;
+    });
+    std::string file = path + "/ingest-" + std::to_string(ingested++) + ".sst";
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+    check(writer.Open(file), "open sst");
+    for (std::size_t i = 0; i < erases.size(); ++i) {
+      if (i > 0 && *erases[i - 1].key == *erases[i].key) continue;
+      check(writer.Delete(*erases[i].key), "sst delete");
+    }
+    check(writer.Finish(), "finish sst");
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;
+    check(db->IngestExternalFile({file}, ingest), "ingest");
   }
 
   // One round of the commit thread: every job in order, each its own write (a job's nodes,

@@ -13,8 +13,10 @@
 // maxPendingBytes of staged nodes are queued). The thread takes every commit queued since its last
 // round, in order, and writes them with one synced write (commits whose nodes exceed a few MiB
 // are ingested as their own SST files first), so a thousand trees committed together cost one
-// fsync. A crash before a round is durable leaves each tree at an earlier committed root with all
-// its nodes. Reads stay exact: get() finds a committed node at once (keys are content digests, so
+// fsync. A round of whole commits of distinct trees writes its nodes as one sorted SST file, then
+// the roots, then the erased nodes as a second file. A crash before a round is durable leaves
+// each tree at an earlier committed root with all its nodes (a crash after the roots but before
+// the erases leaves some unreachable nodes behind). Reads stay exact: get() finds a committed node at once (keys are content digests, so
 // a present key is never stale) and waits for the tree's queued commits only when the node is not
 // there yet; committedRoot() waits for the tree's queued commits. waitForCommits() returns once
 // every commit made before it is durable. A failure on the commit thread is kept: every later

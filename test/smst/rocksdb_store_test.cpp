@@ -132,3 +132,54 @@ TEST_CASE(
   smst::RocksNodeStore dropped(*db, "supplier/session-49/");
   CHECK_FALSE(dropped.committedRoot().has_value());
 }
+
+TEST_CASE("background commits of many trees at once: nodes and erases as files, roots exact") {
+  TempDir dir;
+  smst::RocksDbOptions options;
+  options.backgroundCommits = true;
+  constexpr int kTrees = 20;
+  std::vector<smst::Digest> firstRoots, roots;
+  {
+    auto db = smst::RocksDb::open(dir.path(), options);
+    std::vector<std::unique_ptr<smst::RocksNodeStore>> stores;
+    std::vector<std::unique_ptr<smst::SparseMerkleSumTrie>> tries;
+    for (int t = 0; t < kTrees; ++t) {
+      stores.push_back(std::make_unique<smst::RocksNodeStore>(
+          *db, "supplier/session-" + std::to_string(t) + "/"));
+      tries.push_back(std::make_unique<smst::SparseMerkleSumTrie>(*stores.back()));
+    }
+    // Two rounds of about 6 MiB each (more than one write batch takes); the second replaces
+    // every value of the first, so every node of the first roots is erased.
+    for (int round = 0; round < 2; ++round) {
+      for (int t = 0; t < kTrees; ++t) {
+        for (int i = 0; i < 300; ++i) {
+          tries[t]->update(b("relay" + std::to_string(i)),
+                           b(std::string(1000, static_cast<char>('a' + round))), 1 + round);
+        }
+        if (round == 1) tries[t]->update(b("extra"), b("x"), 5);
+      }
+      for (auto& trie : tries) trie->commit();
+      for (auto& trie : tries) (round == 0 ? firstRoots : roots).push_back(trie->root());
+    }
+    db->waitForCommits();
+  }
+  auto db = smst::RocksDb::open(dir.path(), options);
+  for (int t = 0; t < kTrees; ++t) {
+    smst::RocksNodeStore store(*db, "supplier/session-" + std::to_string(t) + "/");
+    auto committed = store.committedRoot();
+    REQUIRE(committed.has_value());
+    CHECK(*committed == roots[static_cast<std::size_t>(t)]);
+    auto trie = smst::SparseMerkleSumTrie::open(store, *committed);
+    REQUIRE(trie.ok());
+    CHECK((*trie)->count() == 301);
+    CHECK((*trie)->sum() == 300 * 2 + 5);
+    auto got = (*trie)->get(b("relay123"));
+    REQUIRE(got.has_value());
+    CHECK(got->valueHash == util::toBytes(std::string(1000, 'b')));
+    REQUIRE((*trie)->proveClosest(crypto::sha256(b("path"))).ok());
+    // The first root's nodes were erased: nothing of that version is left to read.
+    auto old = smst::SparseMerkleSumTrie::open(store, firstRoots[static_cast<std::size_t>(t)]);
+    REQUIRE(old.ok());
+    CHECK_THROWS_AS((void)(*old)->get(b("relay123")), smst::StoreError);
+  }
+}
