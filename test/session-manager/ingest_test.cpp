@@ -96,6 +96,30 @@ std::vector<TestRelay> relaysOf(const sm::SessionFacts& session, int from, int c
   return out;
 }
 
+// Two sessions of one supplier fed together: each push is one batch (20 relays of the first
+// session, 10 of the second) and one group commit.
+struct TwoTrees {
+  explicit TwoTrees(Harness& harness) : h(harness) { h.chain.sessions.push_back(s1); }
+  void push(int from) {
+    auto a = relaysOf(s0, from, 20);
+    auto b = relaysOf(s1, from, 10);
+    std::vector<TestRelay> both = a;
+    both.insert(both.end(), b.begin(), b.end());
+    REQUIRE(h.deliver(seq, both).size() == 1);
+    seq += both.size();
+    all0.insert(all0.end(), a.begin(), a.end());
+    all1.insert(all1.end(), b.begin(), b.end());
+  }
+
+  Harness& h;
+  sm::SessionFacts s0 = test::makeSession(0);
+  sm::SessionFacts s1 = test::makeSession(1);
+  std::vector<TestRelay> all0, all1;
+  std::uint64_t seq = 1;
+  std::string t0 = sm::treeKey(test::kSupplier, s0.header.sessionId);
+  std::string t1 = sm::treeKey(test::kSupplier, s1.header.sessionId);
+};
+
 }  // namespace
 
 TEST_SUITE("session-manager ingest") {
@@ -297,23 +321,14 @@ TEST_SUITE("session-manager ingest") {
 
   TEST_CASE("a restart, with or without committed trees, gives exactly the same roots") {
     Harness h;
-    auto s0 = test::makeSession(0);
-    auto s1 = test::makeSession(1);
-    h.chain.sessions.push_back(s1);
-    std::vector<TestRelay> all0, all1;
-    std::uint64_t seq = 1;
-    auto push = [&](int from) {
-      auto a = relaysOf(s0, from, 20);
-      auto b = relaysOf(s1, from, 10);
-      std::vector<TestRelay> both = a;
-      both.insert(both.end(), b.begin(), b.end());
-      REQUIRE(h.deliver(seq, both).size() == 1);
-      seq += both.size();
-      all0.insert(all0.end(), a.begin(), a.end());
-      all1.insert(all1.end(), b.begin(), b.end());
-    };
-    std::string t0 = sm::treeKey(test::kSupplier, s0.header.sessionId);
-    std::string t1 = sm::treeKey(test::kSupplier, s1.header.sessionId);
+    TwoTrees two(h);
+    const auto& s0 = two.s0;
+    const std::string& t0 = two.t0;
+    const std::string& t1 = two.t1;
+    const auto& all0 = two.all0;
+    const auto& all1 = two.all1;
+    std::uint64_t& seq = two.seq;
+    auto push = [&](int from) { two.push(from); };
 
     push(0);
     h.reopen();  // nothing committed: everything replays from the journal
@@ -340,23 +355,15 @@ TEST_SUITE("session-manager ingest") {
 
   TEST_CASE("relay records a durable tree commit holds leave the journal; nothing is lost") {
     Harness h;
-    auto s0 = test::makeSession(0);
-    auto s1 = test::makeSession(1);
-    h.chain.sessions.push_back(s1);
-    std::vector<TestRelay> all0, all1;
-    std::uint64_t seq = 1;
-    for (int from : {0, 100}) {  // two group commits: two relay records per tree
-      auto a = relaysOf(s0, from, 20);
-      auto b = relaysOf(s1, from, 10);
-      std::vector<TestRelay> both = a;
-      both.insert(both.end(), b.begin(), b.end());
-      REQUIRE(h.deliver(seq, both).size() == 1);
-      seq += both.size();
-      all0.insert(all0.end(), a.begin(), a.end());
-      all1.insert(all1.end(), b.begin(), b.end());
-    }
-    std::string t0 = sm::treeKey(test::kSupplier, s0.header.sessionId);
-    std::string t1 = sm::treeKey(test::kSupplier, s1.header.sessionId);
+    TwoTrees two(h);
+    const auto& s0 = two.s0;
+    const std::string& t0 = two.t0;
+    const std::string& t1 = two.t1;
+    auto& all0 = two.all0;
+    const auto& all1 = two.all1;
+    std::uint64_t& seq = two.seq;
+    two.push(0);  // two group commits: two relay records per tree
+    two.push(100);
     CHECK(h.store->commitTrees() == 2);
     // Flushing t1 waits until every queued commit is durable, t0's included.
     REQUIRE(h.store->flushTree(t1).ok());

@@ -22,6 +22,17 @@ util::ByteSpan b(const std::string& s) {
   return util::asBytes(s);
 }
 
+// The tree of `store` opened at its committed root, which must be `expected`.
+std::unique_ptr<smst::SparseMerkleSumTrie> reopenAt(smst::RocksNodeStore& store,
+                                                    const smst::Digest& expected) {
+  auto committed = store.committedRoot();
+  REQUIRE(committed.has_value());
+  CHECK(*committed == expected);
+  auto trie = smst::SparseMerkleSumTrie::open(store, *committed);
+  REQUIRE(trie.ok());
+  return std::move(*trie);
+}
+
 }  // namespace
 
 TEST_CASE("a RocksDB-backed trie survives closing the database and reopens from its root") {
@@ -120,13 +131,9 @@ TEST_CASE(
   auto db = smst::RocksDb::open(dir.path(), options);
   for (int t = 0; t < 49; ++t) {
     smst::RocksNodeStore store(*db, "supplier/session-" + std::to_string(t) + "/");
-    auto committed = store.committedRoot();
-    REQUIRE(committed.has_value());
-    CHECK(*committed == roots[static_cast<std::size_t>(t)]);
-    auto trie = smst::SparseMerkleSumTrie::open(store, *committed);
-    REQUIRE(trie.ok());
-    CHECK((*trie)->count() == (t == 0 ? 120 + 5000 : 120));
-    auto proof = (*trie)->proveClosest(crypto::sha256(b("path")));
+    auto trie = reopenAt(store, roots[static_cast<std::size_t>(t)]);
+    CHECK(trie->count() == (t == 0 ? 120 + 5000 : 120));
+    auto proof = trie->proveClosest(crypto::sha256(b("path")));
     REQUIRE(proof.ok());
   }
   smst::RocksNodeStore dropped(*db, "supplier/session-49/");
@@ -166,17 +173,13 @@ TEST_CASE("background commits of many trees at once: nodes and erases as files, 
   auto db = smst::RocksDb::open(dir.path(), options);
   for (int t = 0; t < kTrees; ++t) {
     smst::RocksNodeStore store(*db, "supplier/session-" + std::to_string(t) + "/");
-    auto committed = store.committedRoot();
-    REQUIRE(committed.has_value());
-    CHECK(*committed == roots[static_cast<std::size_t>(t)]);
-    auto trie = smst::SparseMerkleSumTrie::open(store, *committed);
-    REQUIRE(trie.ok());
-    CHECK((*trie)->count() == 301);
-    CHECK((*trie)->sum() == 300 * 2 + 5);
-    auto got = (*trie)->get(b("relay123"));
+    auto trie = reopenAt(store, roots[static_cast<std::size_t>(t)]);
+    CHECK(trie->count() == 301);
+    CHECK(trie->sum() == 300 * 2 + 5);
+    auto got = trie->get(b("relay123"));
     REQUIRE(got.has_value());
     CHECK(got->valueHash == util::toBytes(std::string(1000, 'b')));
-    REQUIRE((*trie)->proveClosest(crypto::sha256(b("path"))).ok());
+    REQUIRE(trie->proveClosest(crypto::sha256(b("path"))).ok());
     // The first root's nodes were erased: nothing of that version is left to read.
     auto old = smst::SparseMerkleSumTrie::open(store, firstRoots[static_cast<std::size_t>(t)]);
     REQUIRE(old.ok());
