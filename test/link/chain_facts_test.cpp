@@ -157,6 +157,27 @@ TEST_SUITE("chain_facts") {
     CHECK(facts.takeQueriesToSend(true).empty());
   }
 
+  TEST_CASE("a transient refusal (the manager could not ask the chain) is not remembered") {
+    CapturedLog log;
+    ChainFactsOptions options;
+    options.negativeTtl = 10s;
+    ChainFacts facts(options, log.sink());
+    Answer answer;
+    facts.lookupSession("pokt1app", "anvil", 101, answer.callback());
+    auto queries = facts.takeQueriesToSend(false);
+    REQUIRE(queries.size() == 1);
+    facts.failQuery(queries[0].queryId, "chain unavailable: timeout", true);
+    REQUIRE(answer.wait());
+    REQUIRE_FALSE(answer.result->ok());
+    CHECK(answer.result->error().code == pocket::edge::kErrSessionChainUnavailable);
+    CHECK(log.contains("transient=true"));
+    // The next miss asks the manager again.
+    Answer again;
+    facts.lookupSession("pokt1app", "anvil", 101, again.callback());
+    CHECK(again.calls == 0);
+    CHECK(facts.takeQueriesToSend(false).size() == 1);
+  }
+
   TEST_CASE("an answer for another session fails the query instead of caching a lie") {
     CapturedLog log;
     ChainFacts facts(ChainFactsOptions{}, log.sink());
