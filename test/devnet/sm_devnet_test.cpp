@@ -172,6 +172,32 @@ std::uint64_t lastSeqOf(const testing::SessionManager& manager, const std::strin
   return 0;
 }
 
+// The manager's configuration with the devnet behind `node` and `timeoutMs` per chain call.
+testing::SessionManagerConfigFile behind(const World& world, const testing::TcpProxy& node,
+                                         int timeoutMs) {
+  auto config = world.managerConfig();
+  config.rpcUrl = "http://127.0.0.1:" + std::to_string(node.port());
+  config.timeoutMs = timeoutMs;
+  return config;
+}
+
+// Waits until `manager` is ready (on a healthy node), then asks it for application `app`'s
+// anvil session at the devnet's height.
+QueriedSession readyWithSession(const World& world, const testing::SessionManager& manager,
+                                const std::string& app) {
+  REQUIRE(testing::waitFor([&] { return manager.admin("/readyz").status == 200; },
+                           "the manager ready on a healthy node"));
+  return querySession(world.dir, manager, app, world.devnet.height());
+}
+
+// Relays up to `count` of `session` from edge `edgeId`, all acked within the driver's minute.
+void deliver(const testing::TempDir& dir, const testing::SessionManager& manager,
+             const std::string& edgeId, const std::string& app, const QueriedSession& session,
+             const std::string& supplier, int count) {
+  auto edge = startDriver(dir, manager, edgeId, app, session, supplier, count, 60000);
+  REQUIRE(edge->exitCode(testing::kGenerous) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("WebSocket: every new block reaches the edge as a chain state; the session's budget "
@@ -234,18 +260,11 @@ TEST_CASE("a hung full node: calls end at their deadline, the node is reported u
 
   SUBCASE("deadlines, health and acks while the node hangs, and the recovery") {
     testing::TcpProxy node(world.devnet.port());
-    auto config = world.managerConfig();
-    config.rpcUrl = "http://127.0.0.1:" + std::to_string(node.port());
-    config.timeoutMs = 2000;
+    auto config = behind(world, node, 2000);
     config.pollIntervalMs = 200;
     testing::SessionManager manager(world.dir.path(), "sm-hang", config);
-    REQUIRE(testing::waitFor([&] { return manager.admin("/readyz").status == 200; },
-                             "the manager ready on a healthy node"));
-    auto session = querySession(world.dir, manager, app, world.devnet.height());
-    {
-      auto edge = startDriver(world.dir, manager, "edge-a", app, session, supplier, 100, 60000);
-      REQUIRE(edge->exitCode(testing::kGenerous) == 0);
-    }
+    auto session = readyWithSession(world, manager, app);
+    deliver(world.dir, manager, "edge-a", app, session, supplier, 100);
     REQUIRE(testing::waitFor([&] { return relaysInTree(manager, session.id) == 100; },
                              "100 relays in the session's tree"));
 
@@ -279,10 +298,7 @@ TEST_CASE("a hung full node: calls end at their deadline, the node is reported u
     CHECK(refused.output.find("error session_chain_unavailable") != std::string::npos);
 
     // The edge's relays of the known session are acked all the same.
-    {
-      auto edge = startDriver(world.dir, manager, "edge-a", app, session, supplier, 300, 60000);
-      REQUIRE(edge->exitCode(testing::kGenerous) == 0);
-    }
+    deliver(world.dir, manager, "edge-a", app, session, supplier, 300);
     CHECK(testing::waitFor([&] { return relaysInTree(manager, session.id) == 300; },
                            "300 relays in the session's tree"));
     CHECK(manager.metric("sm_chain_height") == heightAtHang);  // no head was read meanwhile
@@ -299,18 +315,10 @@ TEST_CASE("a hung full node: calls end at their deadline, the node is reported u
 
   SUBCASE("a batch whose session lookup waits on the hung node holds up no other edge") {
     testing::TcpProxy node(world.devnet.port());
-    auto config = world.managerConfig();
-    config.rpcUrl = "http://127.0.0.1:" + std::to_string(node.port());
     // A deadline far beyond the test's own waits: a lookup on the hung node outlasts them.
-    config.timeoutMs = 600000;
-    testing::SessionManager manager(world.dir.path(), "sm-lookup", config);
-    REQUIRE(testing::waitFor([&] { return manager.admin("/readyz").status == 200; },
-                             "the manager ready on a healthy node"));
-    auto session = querySession(world.dir, manager, app, world.devnet.height());
-    {
-      auto edge = startDriver(world.dir, manager, "edge-c", app, session, supplier, 100, 60000);
-      REQUIRE(edge->exitCode(testing::kGenerous) == 0);
-    }
+    testing::SessionManager manager(world.dir.path(), "sm-lookup", behind(world, node, 600000));
+    auto session = readyWithSession(world, manager, app);
+    deliver(world.dir, manager, "edge-c", app, session, supplier, 100);
 
     node.hang();
     // Edge D delivers relays of the next session, which the manager has not looked up: the
@@ -320,10 +328,7 @@ TEST_CASE("a hung full node: calls end at their deadline, the node is reported u
     REQUIRE(testing::waitFor([&] { return lastSeqOf(manager, "edge-d") >= 5; },
                              "edge-d's batch at the manager"));
     // Edge C's relays of the known session are acked meanwhile.
-    {
-      auto edge = startDriver(world.dir, manager, "edge-c", app, session, supplier, 300, 60000);
-      REQUIRE(edge->exitCode(testing::kGenerous) == 0);
-    }
+    deliver(world.dir, manager, "edge-c", app, session, supplier, 300);
     CHECK(testing::waitFor([&] { return relaysInTree(manager, session.id) == 300; },
                            "300 relays in the session's tree"));
     CHECK(waiting->running());  // its batch is still waiting for the node, unacked

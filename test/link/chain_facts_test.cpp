@@ -136,7 +136,7 @@ TEST_SUITE("chain_facts") {
     CHECK(facts.takeQueriesToSend(true).empty());
   }
 
-  TEST_CASE("a refusal fails the query and is remembered for a while") {
+  TEST_CASE("a refusal fails the query and is remembered for a while; a transient one is not") {
     CapturedLog log;
     ChainFactsOptions options;
     options.negativeTtl = 10s;
@@ -155,26 +155,21 @@ TEST_SUITE("chain_facts") {
     CHECK(again.calls == 1);  // inline, from the negative cache
     CHECK(again.result->error().code == pocket::edge::kErrSessionNotFound);
     CHECK(facts.takeQueriesToSend(true).empty());
-  }
 
-  TEST_CASE("a transient refusal (the manager could not ask the chain) is not remembered") {
-    CapturedLog log;
-    ChainFactsOptions options;
-    options.negativeTtl = 10s;
-    ChainFacts facts(options, log.sink());
-    Answer answer;
-    facts.lookupSession("pokt1app", "anvil", 101, answer.callback());
-    auto queries = facts.takeQueriesToSend(false);
+    // A transient refusal (the manager could not ask the chain) is not remembered: the next miss
+    // asks again.
+    Answer unavailable;
+    facts.lookupSession("pokt1app", "anvil", 101, unavailable.callback());
+    queries = facts.takeQueriesToSend(false);
     REQUIRE(queries.size() == 1);
     facts.failQuery(queries[0].queryId, "chain unavailable: timeout", true);
-    REQUIRE(answer.wait());
-    REQUIRE_FALSE(answer.result->ok());
-    CHECK(answer.result->error().code == pocket::edge::kErrSessionChainUnavailable);
+    REQUIRE(unavailable.wait());
+    REQUIRE_FALSE(unavailable.result->ok());
+    CHECK(unavailable.result->error().code == pocket::edge::kErrSessionChainUnavailable);
     CHECK(log.contains("transient=true"));
-    // The next miss asks the manager again.
-    Answer again;
-    facts.lookupSession("pokt1app", "anvil", 101, again.callback());
-    CHECK(again.calls == 0);
+    Answer retry;
+    facts.lookupSession("pokt1app", "anvil", 101, retry.callback());
+    CHECK(retry.calls == 0);
     CHECK(facts.takeQueriesToSend(false).size() == 1);
   }
 
