@@ -128,6 +128,9 @@ struct SessionQueryFailed {
   serviceId @2 :Text;
   blockHeight @3 :Int64;
   reason @4 :Text;
+  # True when the manager could not ask the chain (its full node is down, hung or erroring): the
+  # session may well exist, so the edge must not remember the refusal. False: the chain said no.
+  transient @5 :Bool;
 }
 
 struct ManagerMessage {

@@ -198,15 +198,16 @@ void ChainFeed::answer(const SessionQueryRequest& query) {
     return;
   }
   queriesRefused_->inc();
-  std::string reason = facts.error().code == kChainNotFound
-                           ? facts.error().message
-                           : "chain unavailable: " + facts.error().message;
+  bool transient = facts.error().code != kChainNotFound;
+  std::string reason =
+      transient ? "chain unavailable: " + facts.error().message : facts.error().message;
   util::LogLine(log_, util::LogLevel::info, "session_query_refused")
       .kv("application", query.applicationAddress)
       .kv("service", query.serviceId)
       .kv("height", query.blockHeight)
+      .kv("transient", transient)
       .kv("reason", reason);
-  if (callbacks_.refuse) callbacks_.refuse(query, reason);
+  if (callbacks_.refuse) callbacks_.refuse(query, reason, transient);
 }
 
 }  // namespace pocket::sm

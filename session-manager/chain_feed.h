@@ -15,7 +15,8 @@
 //
 // Session queries (one thread): answered from the SessionCache, so every edge asking for the same
 // session is served by one chain query. Not found → sessionQueryFailed with the chain's reason;
-// chain unavailable → sessionQueryFailed saying so (the edge asks again on its next miss).
+// chain unavailable → sessionQueryFailed saying so, marked transient (the edge does not remember
+// it and asks again on its next miss).
 //
 // Ownership and threading: main() owns it; it borrows the chain, the cache and the callbacks'
 // targets. head(), submitQuery() and newBlockAnnounced() are thread-safe and never block on the
@@ -43,7 +44,9 @@ struct ChainFeedCallbacks {
   std::function<void(const ChainHead&)> newHead;                 // → every edge
   std::function<void(const SessionFacts&)> sessionChanged;       // → every edge
   std::function<void(const SessionQueryRequest&, const SessionFacts&)> answer;
-  std::function<void(const SessionQueryRequest&, const std::string& reason)> refuse;
+  // `transient`: the chain could not be asked (not a "no" from the chain).
+  std::function<void(const SessionQueryRequest&, const std::string& reason, bool transient)>
+      refuse;
   std::function<void(std::int64_t height)> height;               // → ingest (expiry)
 };
 

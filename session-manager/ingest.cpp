@@ -101,6 +101,7 @@ Ingest::Ingest(IngestOptions options, SessionStore& store, SessionCache& session
   gaps_ = &batches.with({std::string(kBatchGap)});
   deferred_ = &batches.with({std::string(kBatchDeferred)});
   malformed_ = &batches.with({std::string(kBatchMalformed)});
+  awaitingSession_ = &batches.with({std::string(kBatchAwaitingSession)});
   ingestSeconds_ = &metrics
                         .histogram("sm_ingest_seconds",
                                    "From a batch's arrival to its ack being handed to the link.",
@@ -113,6 +114,11 @@ Ingest::~Ingest() {
 }
 
 void Ingest::start() {
+  {
+    std::lock_guard lock(mutex_);
+    lookupsOffThread_ = true;
+  }
+  lookupThread_ = std::thread([this] { lookupLoop(); });
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -122,7 +128,58 @@ void Ingest::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  lookupWake_.notify_all();
+  if (lookupThread_.joinable()) lookupThread_.join();
   if (thread_.joinable()) thread_.join();
+}
+
+void Ingest::lookupLoop() {
+  while (true) {
+    AwaitingBatch next;
+    {
+      std::unique_lock lock(mutex_);
+      lookupWake_.wait(lock, [&] { return stopping_ || !awaiting_.empty(); });
+      if (stopping_) return;  // set-aside batches were never acked: the edges resend them
+      next = std::move(awaiting_.front());
+      awaiting_.pop_front();
+      lookingUp_.emplace(next.batch.edge, next.firstSeq);
+    }
+    // Bounded by the chain's per-call deadline; the cache shares one lookup per session.
+    for (const auto& key : next.keys) {
+      const auto& [app, service, start] = key;
+      next.batch.lookedUp.insert_or_assign(key, sessions_.get(app, service, start));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      lookingUp_.reset();
+      queue_.push_back(std::move(next.batch));
+    }
+    wake_.notify_one();
+  }
+}
+
+void Ingest::setAside(IngestBatch& batch, std::uint64_t firstSeq,
+                      std::vector<SessionLookupKey> keys) {
+  awaitingSession_->inc();
+  util::LogLine(log_, util::LogLevel::info, "batch_awaiting_session")
+      .kv("edge_id", batch.edge.edgeId)
+      .kv("first_seq", firstSeq)
+      .kv("sessions", keys.size())
+      .kv("reason", "the chain facts of a session it names are not cached; looking them up off "
+                    "the ingest thread");
+  std::lock_guard lock(mutex_);
+  // An edge resends a batch that is not acked in time: one copy of it waits, the newest (it
+  // came on the edge's current connection).
+  if (lookingUp_ && lookingUp_->first == batch.edge && lookingUp_->second == firstSeq) return;
+  for (auto& waiting : awaiting_) {
+    if (waiting.batch.edge == batch.edge && waiting.firstSeq == firstSeq) {
+      waiting.batch = std::move(batch);
+      waiting.keys = std::move(keys);
+      return;
+    }
+  }
+  awaiting_.push_back(AwaitingBatch{std::move(batch), firstSeq, std::move(keys)});
+  lookupWake_.notify_one();
 }
 
 void Ingest::submit(IngestBatch batch) {
@@ -257,7 +314,7 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
   });
   if (!read.ok()) return malformed(read.error().message);
   if (first == 0 || relays.empty()) return malformed("empty batch or firstSeq 0");
-  received_->inc(relays.size());
+  if (batch.lookedUp.empty()) received_->inc(relays.size());  // not again after a set-aside
 
   const EdgeKey& edge = batch.edge;
   std::uint64_t highWater = changes.highWater(edge).value_or(store_.highWater(edge));
@@ -285,6 +342,12 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
   }
   // Relays of a batch share one or a few sessions: a short list, searched in order.
   std::vector<SessionLookup> lookups;
+  std::vector<SessionLookupKey> notCached;  // to look up off the ingest thread
+  bool offThread;
+  {
+    std::lock_guard lock(mutex_);
+    offThread = lookupsOffThread_;
+  }
   for (auto& in : relays) {
     if (in.seq <= highWater) continue;
     std::size_t k = lookups.size();
@@ -301,9 +364,22 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
     if (k < lookups.size()) continue;
     SessionLookup lookup{in.header.applicationAddress, in.header.serviceId,
                          in.header.sessionStartBlockHeight, nullptr};
-    auto found = sessions_.get(std::string(in.header.applicationAddress),
-                               std::string(in.header.serviceId),
-                               in.header.sessionStartBlockHeight);
+    SessionLookupKey key{std::string(in.header.applicationAddress),
+                         std::string(in.header.serviceId), in.header.sessionStartBlockHeight};
+    const auto& [app, service, start] = key;
+    if (auto cached = sessions_.find(app, service, start)) {
+      lookup.facts = std::move(cached);
+      lookups.push_back(std::move(lookup));
+      continue;
+    }
+    auto earlier = batch.lookedUp.find(key);
+    if (earlier == batch.lookedUp.end() && offThread) {
+      notCached.push_back(std::move(key));  // the batch is set aside below
+      lookups.push_back(std::move(lookup));
+      continue;
+    }
+    auto found = earlier != batch.lookedUp.end() ? earlier->second
+                                                 : sessions_.get(app, service, start);
     if (found.ok()) {
       lookup.facts = *found;
     } else if (found.error().code != kChainNotFound) {
@@ -317,6 +393,7 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
     }
     lookups.push_back(std::move(lookup));
   }
+  if (!notCached.empty()) return setAside(batch, first, std::move(notCached));
   std::vector<TreeTarget> targets;
 
   IngestOutcome outcome;

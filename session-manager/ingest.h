@@ -5,11 +5,16 @@
 // (acked, nothing changes); a batch that starts past the next expected sequence number is
 // dropped unacked (`batch_gap`: an earlier batch was deferred, the edge rewinds); the chain facts
 // of every session in the batch are looked up (a chain that does not answer defers the whole
-// batch unacked: `batch_deferred`, the edge resends). Then each relay gets the cheap checks, in
-// this order, and is rejected with the first that fails (the reason goes back in the ack and is
-// counted): relayHash == sha256(relayBytes); the bytes decode as a Relay whose request carries the
-// message's session header and supplier; the supplier is one of ours; the chain knows the
-// session, with the same header, and the supplier is in it; the hash meets the service's
+// batch unacked: `batch_deferred`, the edge resends). Once started, the ingest thread never waits
+// for the chain: a batch naming a session the cache does not hold is set aside
+// (`batch_awaiting_session`) while the session lookup runs on a thread of its own, within the
+// chain's per-call deadline, and is then processed with its answer. So a slow or hung full node
+// holds up only the batches that need it; every other edge's relays keep being acked. (Without
+// start(), as in tests that call runOnce(), lookups run inline.) Then each relay gets the cheap
+// checks, in this order, and is rejected with the first that fails (the reason goes back in the
+// ack and is counted): relayHash == sha256(relayBytes); the bytes decode as a Relay whose request
+// carries the message's session header and supplier; the supplier is one of ours; the chain knows
+// the session, with the same header, and the supplier is in it; the hash meets the service's
 // difficulty at session start; computeUnits equal compute units per relay at session start; the
 // claim window (params at session end) has not opened at the current height. A relay whose hash
 // is already in its (supplier, session) tree is a duplicate: acked, nothing changes.
@@ -21,20 +26,25 @@
 //
 // Ownership and threading: main() owns it; it borrows the store, the cache, the log and the
 // metrics. submit() and expireBefore() are thread-safe; the ingest thread (start()) does all
-// other work. Tests may call runOnce() instead of start(). StoreError from the store is fatal
-// (logged, the process exits non-zero; a restart recovers).
+// other work; a second thread started with it does the session lookups of set-aside batches
+// (stop() waits for the lookup in progress, which the chain's deadline bounds). Tests may call
+// runOnce() instead of start(). StoreError from the store is fatal (logged, the process exits
+// non-zero; a restart recovers).
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "common/net/frame.h"
@@ -63,6 +73,11 @@ inline constexpr std::string_view kRejectTreeFlushed = "tree_flushed";
 inline constexpr std::string_view kBatchGap = "batch_gap";
 inline constexpr std::string_view kBatchDeferred = "batch_deferred";
 inline constexpr std::string_view kBatchMalformed = "batch_malformed";
+// Set aside until the chain facts of its sessions are looked up (then processed, and acked).
+inline constexpr std::string_view kBatchAwaitingSession = "batch_awaiting_session";
+
+// A session as a batch names it: application, service, session start height.
+using SessionLookupKey = std::tuple<std::string, std::string, std::int64_t>;
 
 struct IngestBatch {
   std::string peer;  // ZeroMQ routing id of the connection it came on
@@ -72,6 +87,9 @@ struct IngestBatch {
   std::uint64_t resumeFloor = 0;
   std::unique_ptr<net::DecodedFrame> frame;  // an EdgeMessage holding minedRelays
   std::chrono::steady_clock::time_point receivedAt = std::chrono::steady_clock::now();
+  // Lookups made for this batch while it was set aside (the ingest consults them before the
+  // cache, so a "no such session" or a failure is not asked again).
+  std::map<SessionLookupKey, util::Result<SessionFactsPtr>> lookedUp;
 };
 
 struct IngestOutcome {
@@ -125,8 +143,17 @@ class Ingest {
 
  private:
   struct Staged;
+  // A batch set aside until `keys` are looked up.
+  struct AwaitingBatch {
+    IngestBatch batch;
+    std::uint64_t firstSeq = 0;
+    std::vector<SessionLookupKey> keys;
+  };
   void loop();
+  void lookupLoop();
   void processBatch(IngestBatch& batch, WriteSet& changes, std::vector<IngestOutcome>& outcomes);
+  // Hands `batch` to the lookup thread (the same batch resent replaces the one waiting).
+  void setAside(IngestBatch& batch, std::uint64_t firstSeq, std::vector<SessionLookupKey> keys);
   void crashIf(CrashPoint point);
 
   IngestOptions options_;
@@ -142,6 +169,11 @@ class Ingest {
   std::deque<std::function<void()>> tasks_;  // guarded by mutex_
   std::int64_t expireHeight_ = 0;  // guarded by mutex_
   bool stopping_ = false;
+  bool lookupsOffThread_ = false;  // set by start(): set batches aside instead of waiting
+  std::condition_variable lookupWake_;
+  std::deque<AwaitingBatch> awaiting_;  // guarded by mutex_
+  // (edge, firstSeq) of the batch whose lookups run now; guarded by mutex_.
+  std::optional<std::pair<EdgeKey, std::uint64_t>> lookingUp_;
   std::chrono::steady_clock::time_point lastTreeCommit_ = std::chrono::steady_clock::now();
   std::uint64_t groups_ = 0;
 
@@ -154,9 +186,11 @@ class Ingest {
   util::Counter* gaps_;
   util::Counter* deferred_;
   util::Counter* malformed_;
+  util::Counter* awaitingSession_;
   util::Histogram* ingestSeconds_;
 
   std::thread thread_;
+  std::thread lookupThread_;
 };
 
 }  // namespace pocket::sm

@@ -346,7 +346,7 @@ void LinkServer::sendSessionInfo(const std::string& peer, const SessionFacts& fa
 }
 
 void LinkServer::sendSessionQueryFailed(const SessionQueryRequest& query,
-                                        const std::string& reason) {
+                                        const std::string& reason, bool transient) {
   capnp::MallocMessageBuilder builder;
   auto failed = builder.initRoot<link::ManagerMessage>().initSessionQueryFailed();
   failed.setQueryId(query.queryId);
@@ -354,6 +354,7 @@ void LinkServer::sendSessionQueryFailed(const SessionQueryRequest& query,
   failed.setServiceId(query.serviceId);
   failed.setBlockHeight(query.blockHeight);
   failed.setReason(reason);
+  failed.setTransient(transient);
   enqueue(query.peer, net::encodeFrame(builder));
 }
 

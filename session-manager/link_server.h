@@ -84,7 +84,9 @@ class LinkServer {
 
   void sendAck(const IngestOutcome& outcome);
   void sendSessionInfo(const std::string& peer, const SessionFacts& facts, std::uint64_t queryId);
-  void sendSessionQueryFailed(const SessionQueryRequest& query, const std::string& reason);
+  // `transient`: the chain could not be asked; the edge must not remember the refusal.
+  void sendSessionQueryFailed(const SessionQueryRequest& query, const std::string& reason,
+                              bool transient = false);
   void broadcastChainState(const ChainHead& head);
   // Pushes a session (queryId 0) to every connected edge (its params or budget changed).
   void broadcastSessionInfo(const SessionFacts& facts);

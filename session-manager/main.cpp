@@ -245,9 +245,8 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   callbacks.answer = [&link](const sm::SessionQueryRequest& q, const sm::SessionFacts& f) {
     link->sendSessionInfo(q.peer, f, q.queryId);
   };
-  callbacks.refuse = [&link](const sm::SessionQueryRequest& q, const std::string& reason) {
-    link->sendSessionQueryFailed(q, reason);
-  };
+  callbacks.refuse = [&link](const sm::SessionQueryRequest& q, const std::string& reason,
+                             bool transient) { link->sendSessionQueryFailed(q, reason, transient); };
   // With the lifecycle on, it removes trees after their settlement and retention instead.
   callbacks.height = [&ingest, &lifecycle](std::int64_t height) {
     if (!lifecycle) ingest->expireBefore(height);

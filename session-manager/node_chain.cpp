@@ -43,8 +43,10 @@ util::Result<protocol::SharedParams> NodeChain::paramsAt(std::int64_t height) {
 
 util::Result<ChainHead> NodeChain::latestHead() {
   auto status = health_.probe(node_);
-  if (!status.ok()) return unavailable(status.error());
+  // Evaluated after a failed probe too: the health gauges and the node_health log line follow a
+  // node that stopped answering without waiting for someone to ask /readyz.
   health_.evaluate();
+  if (!status.ok()) return unavailable(status.error());
   ChainHead head;
   head.height = status->latestBlockHeight;
   head.blockHash = status->latestBlockHash;

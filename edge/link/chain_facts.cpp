@@ -222,7 +222,7 @@ util::Status ChainFacts::putSession(SessionFacts facts, std::uint64_t queryId) {
   return util::Ok{};
 }
 
-void ChainFacts::failQuery(std::uint64_t queryId, std::string_view reason) {
+void ChainFacts::failQuery(std::uint64_t queryId, std::string_view reason, bool transient) {
   std::vector<SessionCallback> callbacks;
   SessionQuery query;
   {
@@ -232,18 +232,22 @@ void ChainFacts::failQuery(std::uint64_t queryId, std::string_view reason) {
     query = it->second.query;
     callbacks = std::move(it->second.callbacks);
     pending_.erase(it);
-    negative_[negativeKey(query.applicationAddress, query.serviceId, query.blockHeight)] =
-        Negative{query.blockHeight, std::string(reason),
-                 std::chrono::steady_clock::now() + options_.negativeTtl};
+    if (!transient) {
+      negative_[negativeKey(query.applicationAddress, query.serviceId, query.blockHeight)] =
+          Negative{query.blockHeight, std::string(reason),
+                   std::chrono::steady_clock::now() + options_.negativeTtl};
+    }
   }
   queryFailures_.fetch_add(1);
   util::LogLine(log_, util::LogLevel::info, "session_query_failed")
       .kv("application", query.applicationAddress)
       .kv("service", query.serviceId)
       .kv("height", query.blockHeight)
+      .kv("transient", transient)
       .kv("reason", reason);
   for (auto& cb : callbacks) {
-    cb(util::makeError(kErrSessionNotFound, "session manager: " + std::string(reason)));
+    cb(util::makeError(transient ? kErrSessionChainUnavailable : kErrSessionNotFound,
+                       "session manager: " + std::string(reason)));
   }
 }
 

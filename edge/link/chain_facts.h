@@ -13,6 +13,8 @@
 //   kErrSessionNotFound       the session manager has no such session (cached negatively for
 //                             negativeTtl, so a flood of bad requests does not become a flood of
 //                             queries)
+//   kErrSessionChainUnavailable  the session manager could not ask the chain (its full node is
+//                             down or hung); not remembered: the next miss asks again
 //   kErrSessionAnswerInvalid  the answer did not match the question or had malformed keys
 // on one of: the caller's thread (inline, when the answer is already known), the link thread, or
 // the cache's timer thread. Callbacks must be cheap, thread-safe and must not block or call back
@@ -49,6 +51,7 @@ namespace pocket::edge {
 // Error codes of lookupSession's callback and of putSession (util::Error::code).
 inline constexpr char kErrSessionQueryTimeout[] = "session_query_timeout";
 inline constexpr char kErrSessionNotFound[] = "session_not_found";
+inline constexpr char kErrSessionChainUnavailable[] = "session_chain_unavailable";
 inline constexpr char kErrSessionAnswerInvalid[] = "session_answer_invalid";
 
 // pocket.shared.Params as the session and window arithmetic takes it: pass it straight to
@@ -145,8 +148,9 @@ class ChainFacts {
   // Caches `facts` and answers the query `queryId` (0: pushed unasked) and any pending query it
   // covers. Errors (the facts are dropped): kErrSessionAnswerInvalid.
   util::Status putSession(SessionFacts facts, std::uint64_t queryId = 0);
-  // The session manager could not answer `queryId`.
-  void failQuery(std::uint64_t queryId, std::string_view reason);
+  // The session manager could not answer `queryId`: the chain said no (remembered for
+  // negativeTtl), or with `transient` it could not ask the chain (not remembered).
+  void failQuery(std::uint64_t queryId, std::string_view reason, bool transient = false);
   // Queries to send now: those not yet handed out, or with `all` every pending one (after a
   // reconnect, when earlier sends may have been lost).
   std::vector<SessionQuery> takeQueriesToSend(bool all);

@@ -346,7 +346,8 @@ void EdgeLink::Worker::handle(const zmq::message_t& frame) {
           return handleSessionInfo(message.getSessionInfo());
         case link::ManagerMessage::SESSION_QUERY_FAILED: {
           auto failed = message.getSessionQueryFailed();
-          link_.facts_.failQuery(failed.getQueryId(), failed.getReason().cStr());
+          link_.facts_.failQuery(failed.getQueryId(), failed.getReason().cStr(),
+                                 failed.getTransient());
           return util::Ok{};
         }
       }

@@ -136,7 +136,7 @@ TEST_SUITE("chain_facts") {
     CHECK(facts.takeQueriesToSend(true).empty());
   }
 
-  TEST_CASE("a refusal fails the query and is remembered for a while") {
+  TEST_CASE("a refusal fails the query and is remembered for a while; a transient one is not") {
     CapturedLog log;
     ChainFactsOptions options;
     options.negativeTtl = 10s;
@@ -155,6 +155,22 @@ TEST_SUITE("chain_facts") {
     CHECK(again.calls == 1);  // inline, from the negative cache
     CHECK(again.result->error().code == pocket::edge::kErrSessionNotFound);
     CHECK(facts.takeQueriesToSend(true).empty());
+
+    // A transient refusal (the manager could not ask the chain) is not remembered: the next miss
+    // asks again.
+    Answer unavailable;
+    facts.lookupSession("pokt1app", "anvil", 101, unavailable.callback());
+    queries = facts.takeQueriesToSend(false);
+    REQUIRE(queries.size() == 1);
+    facts.failQuery(queries[0].queryId, "chain unavailable: timeout", true);
+    REQUIRE(unavailable.wait());
+    REQUIRE_FALSE(unavailable.result->ok());
+    CHECK(unavailable.result->error().code == pocket::edge::kErrSessionChainUnavailable);
+    CHECK(log.contains("transient=true"));
+    Answer retry;
+    facts.lookupSession("pokt1app", "anvil", 101, retry.callback());
+    CHECK(retry.calls == 0);
+    CHECK(facts.takeQueriesToSend(false).size() == 1);
   }
 
   TEST_CASE("an answer for another session fails the query instead of caching a lie") {

@@ -119,7 +119,7 @@ struct Stack {
 TEST_CASE("kill -9 of relay-edge under load: every served relay reaches the manager exactly once") {
   CurlGlobal curlGlobal;
   for (auto manager : testing::kBothManagers) {
-  INFO("session manager: ", testing::managerName(manager));
+  INFO("session manager: ", std::string(testing::managerName(manager)));
   Stack stack(manager);
   const int total = 8000;
   std::vector<util::Bytes> requests;

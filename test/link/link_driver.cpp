@@ -1,12 +1,15 @@
 // link-driver: an edge reduced to its delivery path, for process-level tests. It opens a spool,
-// appends mined relays 1..N (makeRelay(i), so relay i always has sequence number i: after a
-// kill -9 it continues from the spool's last sequence number), runs an EdgeLink, and waits until
-// the session manager acked everything.
+// appends mined relays 1..N (relay i always has sequence number i: after a kill -9 it continues
+// from the spool's last sequence number), runs an EdgeLink, and waits until the session manager
+// acked everything. Relay i is makeRelay(i) (made-up bytes, for the double), or with --session
+// makeSessionRelay(i, ...) (a real Relay of that session, which the real session manager accepts).
 //
 //   link-driver --spool DIR --endpoint EP --count N
 //               (--plaintext | --key KEY_PAIR_FILE --server-key PUBLIC_KEY_FILE)
 //               [--edge-id ID] [--append-interval-us U] [--wait-ms T]
-//               [--query APP SERVICE HEIGHT]     look up one session instead, print the outcome
+//               [--session APP SERVICE SESSION_ID START END --supplier ADDR --compute-units C]
+//               [--query APP SERVICE HEIGHT [--query-timeout-ms T]]
+//                                                look up one session instead, print the outcome
 //                 ("session ID start=S end=E ring_keys=N compute_units_per_relay=C
 //                  [stake_upokt=U bonus_multiplier=M]" or "error CODE")
 // Exit status: 0 when all N are acked (or the query was answered), 1 otherwise, 2 on usage errors.
@@ -15,6 +18,7 @@
 #include <cstdio>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,9 +34,12 @@ constexpr const char* kUsage =
     "usage: link-driver --spool DIR --endpoint EP --count N\n"
     "                   (--plaintext | --key KEY_PAIR_FILE --server-key PUBLIC_KEY_FILE)\n"
     "                   [--edge-id ID] [--append-interval-us U] [--wait-ms T]\n"
-    "                   [--query APP SERVICE HEIGHT]\n"
+    "                   [--session APP SERVICE SESSION_ID START END --supplier ADDR\n"
+    "                    --compute-units C]\n"
+    "                   [--query APP SERVICE HEIGHT [--query-timeout-ms T]]\n"
     "An edge reduced to its delivery path: appends mined relays 1..N to the spool, delivers them\n"
     "over the link and waits until all are acked (exit 0; 1 otherwise, 2 on usage errors).\n"
+    "--session makes them real relays of that session (supplier ADDR, C compute units each).\n"
     "--query looks up one session instead and prints the outcome.\n";
 
 }  // namespace
@@ -49,6 +56,10 @@ int main(int argc, char** argv) {
   long appendIntervalUs = 0;
   long waitMs = 30000;
   std::vector<std::string> query;
+  pocket::edge::ChainFactsOptions factsOptions;
+  std::optional<pocket::protocol::SessionHeader> relaySession;
+  std::string supplier;
+  std::uint64_t computeUnits = 1;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       auto value = [&]() -> std::string {
@@ -78,21 +89,43 @@ int main(int argc, char** argv) {
         appendIntervalUs = std::stol(value());
       } else if (a == "--wait-ms") {
         waitMs = std::stol(value());
+      } else if (a == "--session") {
+        pocket::protocol::SessionHeader header;
+        header.applicationAddress = value();
+        header.serviceId = value();
+        header.sessionId = value();
+        header.sessionStartBlockHeight = std::stoll(value());
+        header.sessionEndBlockHeight = std::stoll(value());
+        relaySession = header;
+      } else if (a == "--supplier") {
+        supplier = value();
+      } else if (a == "--compute-units") {
+        computeUnits = std::stoull(value());
+      } else if (a == "--query-timeout-ms") {
+        factsOptions.queryTimeout = milliseconds(std::stol(value()));
       } else if (a == "--query") {
         query = {value(), value(), value()};
       } else {
         throw std::invalid_argument("unknown option " + a);
       }
     }
+    if (relaySession && supplier.empty()) {
+      throw std::invalid_argument("--session needs --supplier");
+    }
   } catch (const std::exception& e) {
     std::cerr << "link-driver: " << e.what() << "\n";
     return 2;
   }
+  auto relay = [&](std::uint64_t i) {
+    return relaySession
+               ? pocket::test::makeSessionRelay(i, *relaySession, supplier, computeUnits)
+               : pocket::test::makeRelay(i);
+  };
 
   pocket::util::LogSink log(stderr, pocket::util::LogLevel::info);
   try {
     pocket::edge::Spool spool(spoolOptions, log);
-    pocket::edge::ChainFacts facts(pocket::edge::ChainFactsOptions{}, log);
+    pocket::edge::ChainFacts facts(factsOptions, log);
     pocket::edge::EdgeLink link(linkOptions, spool, facts, log);
 
     if (!query.empty()) {
@@ -121,7 +154,7 @@ int main(int argc, char** argv) {
     }
 
     for (std::uint64_t i = spool.lastSeq() + 1; i <= count; ++i) {
-      auto seq = spool.append(pocket::test::makeRelay(i));
+      auto seq = spool.append(relay(i));
       if (!seq.ok() || *seq != i) {
         std::cerr << "link-driver: append " << i << " failed\n";
         return 1;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/crypto/hash.h"
+#include "common/protocol/relay.h"
 #include "common/util/log.h"
 #include "edge/link/mined_relay.h"
 
@@ -47,6 +48,38 @@ inline edge::MinedRelay makeRelay(std::uint64_t i, std::size_t size = 64) {
   relay.sessionHeader = {"pokt1app", "anvil", "session-" + std::to_string(i / 100), 101, 110};
   relay.supplierOperatorAddress = "pokt1supplier";
   relay.arrivalHeight = 105;
+  return relay;
+}
+
+// The bytes of relay `n` of a session: a real Relay (a request carrying the session header and the
+// supplier, a response carrying the header and a placeholder signature), so that a session manager
+// that decodes and checks what it is given accepts it. Distinct for every `n`.
+inline util::Bytes sessionRelayBytes(std::uint64_t n, const protocol::SessionHeader& header,
+                                     const std::string& supplier) {
+  protocol::Relay relay;
+  protocol::RelayRequest request;
+  request.meta.sessionHeader = header;
+  request.meta.supplierOperatorAddress = supplier;
+  request.payload = util::toBytes("request-" + std::to_string(n));
+  protocol::RelayResponse response;
+  response.meta.sessionHeader = header;
+  response.meta.supplierOperatorSignature = util::Bytes(64, 0x11);
+  relay.req = request;
+  relay.res = response;
+  return protocol::marshal(relay);
+}
+
+// Relay number `n` of a session, as an edge mines it: real relay bytes (sessionRelayBytes), their
+// sha256, the session's compute units per relay.
+inline edge::MinedRelay makeSessionRelay(std::uint64_t n, const protocol::SessionHeader& header,
+                                         const std::string& supplier, std::uint64_t computeUnits) {
+  edge::MinedRelay relay;
+  relay.relayBytes = sessionRelayBytes(n, header, supplier);
+  relay.relayHash = crypto::sha256(relay.relayBytes);
+  relay.computeUnits = computeUnits;
+  relay.sessionHeader = header;
+  relay.supplierOperatorAddress = supplier;
+  relay.arrivalHeight = header.sessionStartBlockHeight;
   return relay;
 }
 

@@ -26,7 +26,11 @@ TEST_SUITE("session-manager chain feed") {
     cb.answer = [&](const sm::SessionQueryRequest&, const sm::SessionFacts& f) {
       answered.push_back(f);
     };
-    cb.refuse = [&](const sm::SessionQueryRequest&, const std::string& r) { refused.push_back(r); };
+    std::vector<bool> refusedTransient;
+    cb.refuse = [&](const sm::SessionQueryRequest&, const std::string& r, bool transient) {
+      refused.push_back(r);
+      refusedTransient.push_back(transient);
+    };
     cb.height = [&](std::int64_t h) { heights.push_back(h); };
     sm::ChainFeed feed(std::chrono::milliseconds(1000), chain, cache, cb, log.sink(), metrics);
 
@@ -46,6 +50,7 @@ TEST_SUITE("session-manager chain feed") {
     CHECK(chain.sessionCalls == 2);  // the session once, the unknown service once
     REQUIRE(refused.size() == 1);
     CHECK(refused[0] == "no such session");
+    CHECK(!refusedTransient[0]);  // the chain's own "no"
     CHECK(cache.chainQueries() == 2);
 
     // The application's stake changes before the session ends: re-pushed on the next block.

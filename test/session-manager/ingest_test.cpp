@@ -1,6 +1,9 @@
 // Ingest and store: every check's rejection, duplicates, group commit, gaps and deferrals, and
 // restarts that give the same roots (docs/architecture.md §4–§5).
 
+#include <condition_variable>
+#include <mutex>
+
 #include <doctest.h>
 #include <rocksdb/db.h>
 
@@ -120,9 +123,121 @@ struct TwoTrees {
   std::string t1 = sm::treeKey(test::kSupplier, s1.header.sessionId);
 };
 
+// A chain whose answers about one session start wait until the test opens the gate (a full
+// node that hangs on that query); everything else is the FakeChain's.
+class GatedChain final : public sm::ChainSource {
+ public:
+  explicit GatedChain(std::int64_t gatedStart) : gatedStart_(gatedStart) {}
+  util::Result<sm::ChainHead> latestHead() override { return chain.latestHead(); }
+  util::Result<sm::SessionFacts> session(const std::string& app, const std::string& service,
+                                         std::int64_t height) override {
+    if (height == gatedStart_) {
+      std::unique_lock lock(mutex_);
+      ++waiting_;
+      opened_.wait(lock, [&] { return open_; });
+    }
+    return chain.session(app, service, height);
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  int waiting() {
+    std::lock_guard lock(mutex_);
+    return waiting_;
+  }
+  FakeChain chain;
+
+ private:
+  std::int64_t gatedStart_;
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+  int waiting_ = 0;
+};
+
 }  // namespace
 
 TEST_SUITE("session-manager ingest") {
+  TEST_CASE("once started, a batch whose session the chain is slow to confirm waits off the "
+            "ingest thread while other edges' batches are acked") {
+    auto known = test::makeSession(0);
+    auto slow = test::makeSession(1);
+    GatedChain chain(slow.header.sessionStartBlockHeight);
+    chain.chain.sessions = {known, slow};
+    pocket::testing::TempDir dir;
+    test::CapturedLog log;
+    util::MetricsRegistry metrics;
+    sm::SessionStore store(dir / "store", log.sink(), metrics);
+    sm::SessionCache cache(chain, log.sink(), metrics);
+    std::mutex acksMutex;
+    std::vector<sm::IngestOutcome> acks;
+    sm::IngestOptions options;
+    options.suppliers = {test::kSupplier};
+    sm::Ingest ingest(
+        options, store, cache, [] { return std::int64_t{15}; },
+        [&](sm::IngestOutcome o) {
+          std::lock_guard lock(acksMutex);
+          acks.push_back(std::move(o));
+        },
+        log.sink(), metrics);
+    ingest.start();
+    // Whatever happens, the gate opens before the ingest stops (stop() waits for the lookup).
+    struct OpenOnExit {
+      GatedChain& chain;
+      ~OpenOnExit() { chain.open(); }
+    } openOnExit{chain};
+    auto submit = [&](const std::string& edge, std::uint64_t firstSeq,
+                      const std::vector<TestRelay>& relays) {
+      sm::IngestBatch batch;
+      batch.peer = "peer-" + edge;
+      batch.edge = {edge, 1};
+      batch.frame = test::batchFrame(firstSeq, relays);
+      ingest.submit(std::move(batch));
+    };
+    auto ackedThrough = [&](const std::string& edge) -> std::uint64_t {
+      std::lock_guard lock(acksMutex);
+      std::uint64_t through = 0;
+      for (const auto& a : acks) {
+        if (a.edge.edgeId == edge) through = std::max(through, a.throughSeq);
+      }
+      return through;
+    };
+
+    submit("edge-known", 1, relaysOf(known, 0, 3));
+    REQUIRE(pocket::testing::waitFor([&] { return ackedThrough("edge-known") == 3; },
+                                     "the known session's first batch acked"));
+    // edge-slow's session needs the chain, which does not answer.
+    submit("edge-slow", 1, relaysOf(slow, 0, 2));
+    REQUIRE(pocket::testing::waitFor([&] { return chain.waiting() == 1; },
+                                     "the lookup of edge-slow's session in progress"));
+    // The same batch resent while it waits is kept once.
+    submit("edge-slow", 1, relaysOf(slow, 0, 2));
+    submit("edge-known", 4, relaysOf(known, 3, 3));
+    CHECK(pocket::testing::waitFor([&] { return ackedThrough("edge-known") == 6; },
+                                   "edge-known acked while edge-slow's lookup waits"));
+    CHECK(ackedThrough("edge-slow") == 0);
+
+    chain.open();
+    CHECK(pocket::testing::waitFor([&] { return ackedThrough("edge-slow") == 2; },
+                                   "edge-slow acked once the chain answered"));
+    ingest.stop();
+    {
+      std::lock_guard lock(acksMutex);
+      std::uint64_t accepted = 0;
+      for (const auto& a : acks) {
+        if (a.edge.edgeId == "edge-slow") accepted += a.accepted;
+      }
+      CHECK(accepted == 2);  // once, although it was submitted twice
+    }
+    CHECK(chain.waiting() == 1);  // one lookup for both copies
+    CHECK(log.contains("event=batch_awaiting_session edge_id=edge-slow"));
+    CHECK(store.summaries().size() == 2);
+  }
+
   TEST_CASE("accepted relays are durable, in their (supplier, session) tree, and acked") {
     Harness h;
     auto session = test::makeSession(0);

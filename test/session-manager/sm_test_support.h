@@ -17,6 +17,7 @@
 #include "common/protocol/relay.h"
 #include "edge_link.capnp.h"
 #include "session-manager/chain_source.h"
+#include "test/link/test_support.h"
 
 namespace pocket::test {
 
@@ -88,18 +89,8 @@ struct TestRelay {
 // response), its real hash, the session's compute units.
 inline TestRelay makeRelay(int n, const sm::SessionFacts& session,
                            const std::string& supplier = kSupplier) {
-  protocol::Relay relay;
-  protocol::RelayRequest req;
-  req.meta.sessionHeader = session.header;
-  req.meta.supplierOperatorAddress = supplier;
-  req.payload = util::toBytes("request-" + std::to_string(n));
-  protocol::RelayResponse res;
-  res.meta.sessionHeader = session.header;
-  res.meta.supplierOperatorSignature = util::Bytes(64, 0x11);
-  relay.req = req;
-  relay.res = res;
   TestRelay out;
-  out.relayBytes = protocol::marshal(relay);
+  out.relayBytes = sessionRelayBytes(static_cast<std::uint64_t>(n), session.header, supplier);
   auto hash = crypto::sha256(out.relayBytes);
   out.relayHash.assign(hash.begin(), hash.end());
   out.computeUnits = session.computeUnitsPerRelay;

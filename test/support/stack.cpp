@@ -294,6 +294,7 @@ std::string SessionManagerConfigFile::toYaml() const {
     if (blockIntervalMs) out << YAML::Key << "block_interval_ms" << YAML::Value << *blockIntervalMs;
   }
   if (pollIntervalMs) out << YAML::Key << "poll_interval_ms" << YAML::Value << *pollIntervalMs;
+  if (timeoutMs) out << YAML::Key << "timeout_ms" << YAML::Value << *timeoutMs;
   out << YAML::EndMap;
   out << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "directory" << YAML::Value << storeDirectory;
@@ -312,15 +313,11 @@ std::string SessionManagerConfigFile::toYaml() const {
 }
 
 SessionManager::SessionManager(const std::string& dir, const std::string& name,
-                               SessionManagerConfigFile config)
+                               SessionManagerConfigFile config, std::vector<std::string> runArgs)
     : dir_(dir), name_(name), config_(std::move(config)) {
   if (config_.storeDirectory.empty()) config_.storeDirectory = dir_ + "/" + name_ + "-store";
   writeFile(dir_ + "/" + name_ + ".yaml", config_.toYaml());
-  process_ = std::make_unique<ChildProcess>(
-      name_,
-      std::vector<std::string>{binaryPath(kSessionManagerVar), "run", "--config",
-                               dir_ + "/" + name_ + ".yaml"},
-      dir_ + "/" + name_ + ".log");
+  process_ = std::make_unique<ChildProcess>(name_, argv(runArgs), dir_ + "/" + name_ + ".log");
   waitStarted();
   // A restart binds the same port: the edges keep their endpoint.
   config_.bind = endpoint();
@@ -344,9 +341,16 @@ void SessionManager::waitStarted() {
   adminPort_ = std::stoi(m[2]);
 }
 
-void SessionManager::restart() {
+std::vector<std::string> SessionManager::argv(const std::vector<std::string>& runArgs) const {
+  std::vector<std::string> out = {binaryPath(kSessionManagerVar), "run", "--config",
+                                  dir_ + "/" + name_ + ".yaml"};
+  out.insert(out.end(), runArgs.begin(), runArgs.end());
+  return out;
+}
+
+void SessionManager::restart(std::vector<std::string> runArgs) {
   if (process_->running()) process_->kill9();
-  process_->restart();
+  process_->restart(argv(runArgs));
   waitStarted();
 }
 
@@ -426,6 +430,43 @@ StackBuilder& StackBuilder::manager(ManagerKind kind) {
   return *this;
 }
 
+StackBuilder& StackBuilder::managerSupplierKey(const std::string& name) {
+  managerSupplierKeys_.push_back(name);
+  return *this;
+}
+
+StackBuilder& StackBuilder::managerDiesAfterDurableWrite(int n) {
+  dieAfterDurableWrite_ = n;
+  return *this;
+}
+
+StackBuilder& StackBuilder::linkCurve(std::string serverKeyFile, std::string allowListFile) {
+  curveServerKeyFile_ = std::move(serverKeyFile);
+  curveAllowListFile_ = std::move(allowListFile);
+  return *this;
+}
+
+ChildProcess& Stack::managerProcess() {
+  if (sm) return sm->process();
+  if (manager) return manager->process();
+  throw std::logic_error("the stack runs no session manager");
+}
+
+void Stack::restartManager() {
+  if (manager) return manager->restart();
+  if (!sm) throw std::logic_error("the stack runs no session manager");
+  std::vector<std::string> args;
+  const auto& now = sm->args();
+  for (std::size_t i = 0; i < now.size(); ++i) {
+    if (now[i] == "--exit-after-durable-batches") {
+      ++i;  // and its value
+      continue;
+    }
+    args.push_back(now[i]);
+  }
+  sm->restart(args);
+}
+
 std::string Stack::managerEndpoint() const {
   if (sm) return sm->endpoint();
   if (manager) return manager->endpoint();
@@ -467,23 +508,44 @@ std::unique_ptr<Stack> StackBuilder::start() {
   writeFile(stack->path("fixture.json"), fixture_.toJson().dump(2) + "\n");
   if (!edges_.empty()) stack->backend = std::make_unique<TestBackend>(stack->dir, backendArgs_);
   if (sessionManager_ && managerKind_ == ManagerKind::smDouble) {
-    stack->sm = std::make_unique<SmDouble>(stack->dir, stack->path("fixture.json"), smArgs_,
+    std::vector<std::string> args = {"--plaintext"};
+    if (!curveServerKeyFile_.empty()) {
+      args = {"--server-key", curveServerKeyFile_, "--allow-list", curveAllowListFile_};
+    }
+    args.insert(args.end(), smArgs_.begin(), smArgs_.end());
+    if (dieAfterDurableWrite_) {
+      args.insert(args.end(),
+                  {"--exit-after-durable-batches", std::to_string(*dieAfterDurableWrite_)});
+    }
+    stack->sm = std::make_unique<SmDouble>(stack->dir, stack->path("fixture.json"), args,
                                            chainIntervalMs_);
   }
   if (sessionManager_ && managerKind_ == ManagerKind::real) {
     SessionManagerConfigFile config;
     std::set<std::string> keyFiles;
+    auto keyPath = [&](const std::string& file) {
+      return file.find('/') == std::string::npos ? stack->path(file + ".key") : file;
+    };
     for (const auto& edge : edges_) {
-      for (const auto& file : edge.supplierKeyFiles) {
-        keyFiles.insert(file.find('/') == std::string::npos ? stack->path(file + ".key") : file);
-      }
+      for (const auto& file : edge.supplierKeyFiles) keyFiles.insert(keyPath(file));
     }
+    for (const auto& name : managerSupplierKeys_) keyFiles.insert(keyPath(name));
     config.supplierKeyFiles.assign(keyFiles.begin(), keyFiles.end());
+    if (!curveServerKeyFile_.empty()) {
+      config.plaintext = false;
+      config.serverKeyFile = curveServerKeyFile_;
+      config.allowListFile = curveAllowListFile_;
+    }
     config.fixture = stack->path("fixture.json");
     config.blockIntervalMs = chainIntervalMs_;
     config.pollIntervalMs = chainIntervalMs_;
     config.treeCommitIntervalMs = 100;
-    stack->manager = std::make_unique<SessionManager>(stack->dir, "session-manager", config);
+    std::vector<std::string> runArgs;
+    if (dieAfterDurableWrite_) {
+      runArgs = {"--crash-at", "after_write:" + std::to_string(*dieAfterDurableWrite_)};
+    }
+    stack->manager = std::make_unique<SessionManager>(stack->dir, "session-manager", config,
+                                                      runArgs);
   }
   for (std::size_t i = 0; i < edges_.size(); ++i) {
     EdgeConfigFile config = edges_[i];

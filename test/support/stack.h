@@ -132,6 +132,7 @@ struct SessionManagerConfigFile {
   std::string chainId;
   std::optional<std::string> websocketUrl;
   std::optional<int> pollIntervalMs;
+  std::optional<int> timeoutMs;  // chain.timeout_ms: the deadline of one call to the node
   std::string fixture;
   std::optional<int> blockIntervalMs;
   std::string storeDirectory;  // filled by the stack: <dir>/sm-store
@@ -202,6 +203,8 @@ class SmDouble {
   void kill9() { process_->kill9(); }
   // Starts it again on the same port and state, with other `args` when given.
   void restart(std::optional<std::vector<std::string>> args = std::nullopt);
+  // The arguments it runs with (after its fixed ones).
+  const std::vector<std::string>& args() const { return args_; }
 
  private:
   std::vector<std::string> argv(const std::string& bind) const;
@@ -217,8 +220,10 @@ class SmDouble {
 // store (the port it chose at the first start is written into its configuration).
 class SessionManager {
  public:
-  // Writes `config` to <dir>/<name>.yaml, starts it and waits for its sm_started line.
-  SessionManager(const std::string& dir, const std::string& name, SessionManagerConfigFile config);
+  // Writes `config` to <dir>/<name>.yaml, starts it (`run --config FILE` and `runArgs`, e.g.
+  // --crash-at after_write:3) and waits for its sm_started line.
+  SessionManager(const std::string& dir, const std::string& name, SessionManagerConfigFile config,
+                 std::vector<std::string> runArgs = {});
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(linkPort_); }
   int linkPort() const { return linkPort_; }
   int adminPort() const { return adminPort_; }
@@ -229,10 +234,12 @@ class SessionManager {
   const std::string& storeDirectory() const { return config_.storeDirectory; }
   ChildProcess& process() { return *process_; }
   void kill9() { process_->kill9(); }
-  // Starts it again (after kill9() or an exit) on the same port, store and configuration.
-  void restart();
+  // Starts it again (after kill9() or an exit; a running one is killed first) on the same port,
+  // store and configuration, with `runArgs` instead of the first start's.
+  void restart(std::vector<std::string> runArgs = {});
 
  private:
+  std::vector<std::string> argv(const std::vector<std::string>& runArgs) const;
   void waitStarted();
   std::string dir_, name_;
   SessionManagerConfigFile config_;
@@ -276,6 +283,12 @@ class Stack {
   Edge& edge(std::size_t i = 0) { return *edges.at(i); }
   // The link endpoint of whichever session manager runs ("" without one).
   std::string managerEndpoint() const;
+  // The process of whichever session manager runs (sm-double or session-manager).
+  ChildProcess& managerProcess();
+  // Kills whichever session manager runs (SIGKILL, if it still runs) and starts it again on the
+  // same port and state, without fault injection (sm-double: its arguments without
+  // --exit-after-durable-batches; session-manager: without run arguments).
+  void restartManager();
   // Per session id, what the running session manager holds: sm-double's received.log, or the real
   // manager's /status.
   std::map<std::string, SessionTally> managerSessions() const;
@@ -306,7 +319,8 @@ class StackBuilder {
   // Writes <dir>/<name>.key (hex, mode 0600); an edge lists it by name in supplierKeyFiles.
   StackBuilder& key(const std::string& name, const crypto::PrivateKey& key);
   StackBuilder& fixture(SessionFixture fixture);
-  // sm-double's arguments after serve/--bind/--out/--fixture/--port-file (default --plaintext).
+  // sm-double's arguments after serve/--bind/--out/--fixture/--port-file and the link's
+  // encryption (--plaintext, or --server-key/--allow-list with linkCurve()).
   StackBuilder& sessionManagerArgs(std::vector<std::string> args);
   StackBuilder& chainIntervalMs(int ms);
   // The edges' link points at a port where nothing listens; no sm-double runs.
@@ -314,6 +328,19 @@ class StackBuilder {
   // Runs the real session-manager (plain text on loopback, a static chain of the fixture, every
   // edge's supplier keys) instead of sm-double; ManagerKind::smDouble keeps the double.
   StackBuilder& manager(ManagerKind kind);
+  // The session manager (either kind) also keeps the relays of the supplier whose key was written
+  // with key(name): for tests without an edge (link-driver). sm-double keeps every relay anyway.
+  StackBuilder& managerSupplierKey(const std::string& name);
+  // The session manager (either kind) dies right after its n-th durable write and before the
+  // acks of what it wrote: sm-double exits with status 3 after its n-th synced batch
+  // (--exit-after-durable-batches), session-manager kills itself with SIGKILL after the synced
+  // journal write of its n-th group commit (--crash-at after_write:n). Stack::restartManager()
+  // starts it again without the fault.
+  StackBuilder& managerDiesAfterDurableWrite(int n);
+  // CURVE on the link instead of plain text, for either kind of manager: its key pair file and
+  // the allow-list of edge public keys (common/net/curve_keys.h formats). The stack's own edges
+  // speak plain text, so this is for stacks whose clients bring their keys (link-driver --key).
+  StackBuilder& linkCurve(std::string serverKeyFile, std::string allowListFile);
   // Backend arguments (relay-test-backend) when an edge needs one.
   StackBuilder& backendArgs(std::vector<std::string> args);
   StackBuilder& edge(EdgeConfigFile config);
@@ -326,7 +353,10 @@ class StackBuilder {
   SessionFixture fixture_;
   bool sessionManager_ = true;
   ManagerKind managerKind_ = ManagerKind::smDouble;
-  std::vector<std::string> smArgs_ = {"--plaintext"};
+  std::vector<std::string> smArgs_;
+  std::vector<std::string> managerSupplierKeys_;  // key names
+  std::optional<int> dieAfterDurableWrite_;
+  std::string curveServerKeyFile_, curveAllowListFile_;  // empty: plain text
   int chainIntervalMs_ = 200;
   std::vector<std::string> backendArgs_;
   std::vector<EdgeConfigFile> edges_;
