@@ -178,19 +178,9 @@ SessionRecord SessionRecord::fromJson(const std::string& tree, const std::string
 }
 
 std::optional<std::size_t> failedMessageIndex(std::string_view log) {
-  constexpr std::string_view kMarker = "message index: ";
-  auto at = log.find(kMarker);
-  if (at == std::string_view::npos) return std::nullopt;
-  std::size_t i = at + kMarker.size();
-  std::size_t value = 0;
-  std::size_t digits = 0;
-  while (i < log.size() && log[i] >= '0' && log[i] <= '9' && digits < 9) {
-    value = value * 10 + static_cast<std::size_t>(log[i] - '0');
-    ++i;
-    ++digits;
-  }
-  if (digits == 0) return std::nullopt;
-  return value;
+  auto index = numberAfter(log, "message index: ");
+  if (!index) return std::nullopt;
+  return static_cast<std::size_t>(*index);
 }
 
 nlohmann::json lifecycleJson(const std::vector<SessionRecord>& records) {
