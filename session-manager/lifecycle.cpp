@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,32 @@ util::Bytes rootBytes(const SessionRecord& r) {
 
 std::uint64_t ceilDiv(std::uint64_t a, std::uint64_t b) {
   return b == 0 ? a : (a + b - 1) / b;
+}
+
+// MsgCreateClaim of a flushed session.
+util::Result<protocol::TxMessage> claimMessage(const SessionRecord& r) {
+  proof::MsgCreateClaim msg;
+  msg.set_supplier_operator_address(r.info.supplierOperatorAddress);
+  *msg.mutable_session_header() = toProto(r.info.header);
+  util::Bytes root = rootBytes(r);
+  msg.set_root_hash(std::string(root.begin(), root.end()));
+  return protocol::packCreateClaim(msg);
+}
+
+// MsgSubmitProof of a claimed session: the closest proof on the path from the seed block hash,
+// compacted and gob-encoded.
+util::Result<protocol::TxMessage> proofMessage(SessionStore& store, const SessionRecord& r,
+                                               const util::Bytes& seed) {
+  auto closest = store.proveClosest(r.tree, protocol::proofPath(seed, r.info.header.sessionId));
+  if (!closest.ok()) return closest.error();
+  auto compact = smst::compactClosestProof(*closest);
+  if (!compact.ok()) return compact.error();
+  util::Bytes gob = smst::encodeGob(*compact);
+  proof::MsgSubmitProof msg;
+  msg.set_supplier_operator_address(r.info.supplierOperatorAddress);
+  *msg.mutable_session_header() = toProto(r.info.header);
+  msg.set_proof(std::string(gob.begin(), gob.end()));
+  return protocol::packSubmitProof(msg);
 }
 
 std::string txKind(std::string_view id) {
@@ -102,6 +129,7 @@ nlohmann::json SessionRecord::toJson() const {
           {"proof_tx_hash", proofTxHash},
           {"proof_tx_height", proofTxHeight},
           {"fees_upokt", feesUpokt},
+          {"resend_of", resendOf},
           {"settled_upokt", settledUpokt},
           {"reason_code", reasonCode},
           {"reason", reason}};
@@ -139,6 +167,7 @@ SessionRecord SessionRecord::fromJson(const std::string& tree, const std::string
     r.proofTxHash = j.at("proof_tx_hash");
     r.proofTxHeight = j.at("proof_tx_height");
     r.feesUpokt = j.at("fees_upokt");
+    r.resendOf = j.value("resend_of", "");  // absent in records written before it existed
     r.settledUpokt = j.at("settled_upokt");
     r.reasonCode = j.at("reason_code");
     r.reason = j.at("reason");
@@ -146,6 +175,12 @@ SessionRecord SessionRecord::fromJson(const std::string& tree, const std::string
   } catch (const nlohmann::json::exception& e) {
     throw smst::StoreError("journal: corrupt lifecycle record of " + tree + ": " + e.what());
   }
+}
+
+std::optional<std::size_t> failedMessageIndex(std::string_view log) {
+  auto index = numberAfter(log, "message index: ");
+  if (!index) return std::nullopt;
+  return static_cast<std::size_t>(*index);
 }
 
 nlohmann::json lifecycleJson(const std::vector<SessionRecord>& records) {
@@ -156,14 +191,22 @@ nlohmann::json lifecycleJson(const std::vector<SessionRecord>& records) {
 
 // --- Metrics ------------------------------------------------------------------------------------
 
+constexpr std::string_view kStates[] = {
+    kStateOpen,        kStateFlushed,          kStateClaimSubmitted,
+    kStateClaimed,     kStateProofNotRequired, kStateProofSubmitted,
+    kStateProven,      kStateSettled,          kStateSkippedUnprofitable,
+    kStateClaimFailed, kStateProofFailed,      kStateExpired};
+
 struct Lifecycle::Metrics {
   util::Family<util::Counter>* transitions;
+  util::Family<util::Gauge>* sessions;
   util::Family<util::Counter>* claims;
   util::Family<util::Counter>* proofs;
   util::Family<util::Counter>* settlements;
   util::Family<util::Counter>* fees;
   util::Family<util::Histogram>* inclusionBlocks;
   util::Family<util::Counter>* chainErrors;
+  util::Family<util::Counter>* resends;
   util::Family<util::Gauge>* balance;
   util::Family<util::Gauge>* balanceShort;
   util::Counter* settledUpokt;
@@ -180,26 +223,34 @@ struct Lifecycle::Metrics {
                              "Claims ended on chain, by outcome (settled, expired) and reason.",
                              {"outcome", "reason"});
     fees = &m.counter("sm_session_fees_upokt_total",
-                      "Fees paid for the claim and proof txs of our sessions, in uPOKT.",
-                      {"kind"});
-    inclusionBlocks = &m.histogram(
-        "sm_window_to_inclusion_blocks",
-        "Blocks from a claim or proof window's opening to the inclusion of its tx.", {"kind"},
-        {0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32});
-    chainErrors = &m.counter("sm_lifecycle_chain_errors_total",
-                             "Chain reads of the lifecycle that failed (retried next block).",
-                             {"what"});
+                      "Fees paid for the claim and proof txs of our sessions, in uPOKT.", {"kind"});
+    inclusionBlocks =
+        &m.histogram("sm_window_to_inclusion_blocks",
+                     "Blocks from a claim or proof window's opening to the inclusion of its tx.",
+                     {"kind"}, {0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32});
+    chainErrors =
+        &m.counter("sm_lifecycle_chain_errors_total",
+                   "Chain reads of the lifecycle that failed (retried next block).", {"what"});
+    resends = &m.counter("sm_batch_resends_total",
+                         "Batch txs sent again without the message that failed them in a block, "
+                         "by kind (claim, proof).",
+                         {"kind"});
+    resends->with({"claim"});
+    resends->with({"proof"});
     balance = &m.gauge("sm_supplier_spendable_upokt",
                        "Supplier operator spendable balance last read, in uPOKT.", {"supplier"});
     balanceShort = &m.gauge("sm_supplier_balance_short",
                             "1 when the supplier's balance does not cover the next window's fees.",
                             {"supplier"});
     settledUpokt = &m.counter("sm_settled_upokt_total", "uPOKT settled to our claims.").with();
-    for (auto state : {kStateOpen, kStateFlushed, kStateClaimSubmitted, kStateClaimed,
-                       kStateProofNotRequired, kStateProofSubmitted, kStateProven, kStateSettled,
-                       kStateSkippedUnprofitable, kStateClaimFailed, kStateProofFailed,
-                       kStateExpired}) {
+    sessions = &m.gauge("sm_sessions",
+                        "Sessions (supplier, session) the lifecycle holds, by state.", {"state"});
+    for (auto state : kStates) {
       transitions->with({std::string(state)});
+      sessions->with({std::string(state)});
+    }
+    for (const char* what : {"session", "proof_params", "block", "block_results", "balance"}) {
+      chainErrors->with({what});
     }
     fees->with({"claim"});
     fees->with({"proof"});
@@ -355,7 +406,16 @@ void Lifecycle::step(std::int64_t height, std::int64_t blockTimeUnixMs) {
   cleanUp(height);
   std::vector<SessionRecord> copy;
   copy.reserve(records_.size());
-  for (const auto& [k, r] : records_) copy.push_back(r);
+  std::map<std::string_view, std::size_t> byState;
+  for (const auto& [k, r] : records_) {
+    copy.push_back(r);
+    ++byState[r.state];
+  }
+  for (auto state : kStates) {
+    auto n = byState.find(state);
+    metrics_->sessions->with({std::string(state)})
+        .set(n == byState.end() ? 0.0 : static_cast<double>(n->second));
+  }
   std::lock_guard lock(snapshotMutex_);
   snapshot_ = std::move(copy);
 }
@@ -393,12 +453,62 @@ void Lifecycle::applyOutcome(const TxOutcome& outcome, std::int64_t height) {
     }
     return;
   }
+  if ((outcome.kind == TxOutcomeKind::kFailedInBlock || outcome.kind == TxOutcomeKind::kRejected) &&
+      splitFailedBatch(outcome, covered, height)) {
+    return;
+  }
   std::string_view code = outcomeCode(outcome.kind);
   std::string words = outcomeReason(outcome);
   for (auto* r : covered) {
     transition(*r, claim ? kStateClaimFailed : kStateProofFailed, height, code, words);
     (claim ? metrics_->claims : metrics_->proofs)->with({"failed", std::string(code)}).inc();
   }
+}
+
+bool Lifecycle::splitFailedBatch(const TxOutcome& outcome, std::vector<SessionRecord*>& covered,
+                                 std::int64_t height) {
+  // `covered` is in tree order, the order of the tx's messages (submitBatch, resubmitInFlight).
+  auto index = failedMessageIndex(outcome.log);
+  if (!index || *index >= covered.size()) return false;
+  const bool claim = txKind(outcome.id) == "claim";
+  SessionRecord& failing = *covered[*index];
+  // In a block (fee paid), or refused before one: a full node's simulation runs the messages and
+  // names the failing one the same way.
+  std::string where = outcome.kind == TxOutcomeKind::kFailedInBlock
+                          ? fmt::format("failed in block {}", outcome.height)
+                          : std::string("was refused by the node before any block");
+  std::string words = fmt::format("message {} of tx {} {}; codespace={} code={}: {}", *index,
+                                  outcome.id, where, outcome.codespace, outcome.code, outcome.log);
+  transition(failing, claim ? kStateClaimFailed : kStateProofFailed, height, kReasonMessageRejected,
+             words);
+  (claim ? metrics_->claims : metrics_->proofs)
+      ->with({"failed", std::string(kReasonMessageRejected)})
+      .inc();
+  std::size_t rest = 0;
+  for (std::size_t i = 0; i < covered.size(); ++i) {
+    if (i == *index) continue;
+    SessionRecord& r = *covered[i];
+    r.resendOf = outcome.id;
+    (claim ? r.claimTxId : r.proofTxId).clear();
+    // Back to the state that sends it (claimDue / proveDue, later in this step); the window
+    // checks there decide whether there is still time.
+    transition(r, claim ? kStateFlushed : kStateClaimed, height, kReasonBatchResend,
+               fmt::format("tx {} failed because of another session's message (index {}); sending "
+                           "this one again without it",
+                           outcome.id, *index));
+    ++rest;
+  }
+  util::LogLine line(log_, util::LogLevel::warn, "batch_resent");
+  line.kv("kind", claim ? "claim" : "proof")
+      .kv("tx", outcome.id)
+      .kv("tx_hash", outcome.txHash)
+      .kv("tx_height", outcome.height)
+      .kv("message_index", *index)
+      .kv("failed_session_id", failing.info.header.sessionId)
+      .kv("resent_sessions", rest)
+      .kv("reason", words);
+  if (rest > 0) metrics_->resends->with({claim ? "claim" : "proof"}).inc();
+  return true;
 }
 
 void Lifecycle::discover(std::int64_t height) {
@@ -502,8 +612,8 @@ void Lifecycle::crashIf(LifecycleCrashPoint point) {
 }
 
 void Lifecycle::claimDue(std::int64_t height) {
-  // (supplier, claim window open) → its flushed sessions.
-  std::map<std::pair<std::string, std::int64_t>, std::vector<SessionRecord*>> batches;
+  // (supplier, claim window open, failed batch being resent) → its flushed sessions, in tree order.
+  std::map<std::tuple<std::string, std::int64_t, std::string>, std::vector<SessionRecord*>> batches;
   for (auto& [tree, r] : records_) {
     if (r.state != kStateFlushed) continue;
     if (height > r.claimWindowClose) {
@@ -513,7 +623,7 @@ void Lifecycle::claimDue(std::int64_t height) {
       metrics_->claims->with({"failed", std::string(kReasonWindowClosed)}).inc();
       continue;
     }
-    batches[{r.info.supplierOperatorAddress, r.claimWindowOpen}].push_back(&r);
+    batches[{r.info.supplierOperatorAddress, r.claimWindowOpen, r.resendOf}].push_back(&r);
   }
   if (batches.empty()) return;
   std::optional<ProofFacts> proof;
@@ -534,7 +644,7 @@ void Lifecycle::claimDue(std::int64_t height) {
     }
   }
   for (auto& [key, records] : batches) {
-    const auto& [supplier, open] = key;
+    const auto& [supplier, open, resendOf] = key;
     std::uint64_t claimFee =
         ceilDiv(submitter_.estimateFeeUpokt(protocol::kMsgCreateClaimTypeUrl, records.size()),
                 records.size());
@@ -567,13 +677,7 @@ void Lifecycle::claimDue(std::int64_t height) {
         metrics_->claims->with({"skipped_unprofitable", std::string(kReasonUnprofitable)}).inc();
         continue;
       }
-      session::SessionHeader header = toProto(r->info.header);
-      proof::MsgCreateClaim msg;
-      msg.set_supplier_operator_address(supplier);
-      *msg.mutable_session_header() = header;
-      util::Bytes root = rootBytes(*r);
-      msg.set_root_hash(std::string(root.begin(), root.end()));
-      auto packed = protocol::packCreateClaim(msg);
+      auto packed = claimMessage(*r);
       if (!packed.ok()) {
         transition(*r, kStateClaimFailed, height, kReasonMessageInvalid, packed.error().message);
         metrics_->claims->with({"failed", std::string(kReasonMessageInvalid)}).inc();
@@ -585,12 +689,14 @@ void Lifecycle::claimDue(std::int64_t height) {
     }
     if (kept.empty()) continue;
     watchBalance(supplier, needed, height);
-    submitBatch("claim", supplier, open, kept.front()->claimWindowClose, kept, messages, height);
+    std::string prefix =
+        resendOf.empty() ? fmt::format("claim/{}/{}", supplier, open) : resendOf + "/r";
+    submitBatch("claim", supplier, prefix, kept.front()->claimWindowClose, kept, messages, height);
   }
 }
 
 void Lifecycle::submitBatch(std::string_view kind, const std::string& supplier,
-                            std::int64_t windowOpen, std::int64_t timeoutHeight,
+                            const std::string& idPrefix, std::int64_t timeoutHeight,
                             std::vector<SessionRecord*>& records,
                             std::vector<protocol::TxMessage>& messages, std::int64_t height) {
   const bool claim = kind == "claim";
@@ -602,7 +708,7 @@ void Lifecycle::submitBatch(std::string_view kind, const std::string& supplier,
     if (requests.empty() || (bytes + size > options_.maxMessageBytesPerTx &&
                              !requests.back().messages.empty())) {
       TxRequest request;
-      request.id = fmt::format("{}/{}/{}/{}", kind, supplier, windowOpen, requests.size());
+      request.id = fmt::format("{}/{}", idPrefix, requests.size());
       request.signer = supplier;
       request.timeoutHeight = timeoutHeight;
       requests.push_back(std::move(request));
@@ -617,6 +723,7 @@ void Lifecycle::submitBatch(std::string_view kind, const std::string& supplier,
   for (std::size_t p = 0; p < requests.size(); ++p) {
     for (auto* r : covered[p]) {
       (claim ? r->claimTxId : r->proofTxId) = requests[p].id;
+      r->resendOf.clear();
       transition(*r, claim ? kStateClaimSubmitted : kStateProofSubmitted, height);
     }
   }
@@ -641,7 +748,8 @@ void Lifecycle::submitBatch(std::string_view kind, const std::string& supplier,
 }
 
 void Lifecycle::proveDue(std::int64_t height) {
-  std::map<std::pair<std::string, std::int64_t>, std::vector<SessionRecord*>> due;
+  // (supplier, proof window open, failed batch being resent) → its sessions, in tree order.
+  std::map<std::tuple<std::string, std::int64_t, std::string>, std::vector<SessionRecord*>> due;
   for (auto& [tree, r] : records_) {
     if (r.state != kStateClaimed || height < r.proofWindowOpen) continue;
     if (height > r.proofWindowClose) {
@@ -651,7 +759,7 @@ void Lifecycle::proveDue(std::int64_t height) {
       metrics_->proofs->with({"failed", std::string(kReasonWindowClosed)}).inc();
       continue;
     }
-    due[{r.info.supplierOperatorAddress, r.proofWindowOpen}].push_back(&r);
+    due[{r.info.supplierOperatorAddress, r.proofWindowOpen, r.resendOf}].push_back(&r);
   }
   if (due.empty()) return;
   auto facts = chain_.proofFacts();
@@ -665,7 +773,7 @@ void Lifecycle::proveDue(std::int64_t height) {
   }
   std::map<std::int64_t, util::Bytes> seeds;
   for (auto& [key, records] : due) {
-    const auto& [supplier, open] = key;
+    const auto& [supplier, open, resendOf] = key;
     auto seed = seeds.find(open - 1);
     if (seed == seeds.end()) {
       auto hash = chain_.blockHash(open - 1);
@@ -704,25 +812,10 @@ void Lifecycle::proveDue(std::int64_t height) {
         metrics_->proofs->with({"not_required", ""}).inc();
         continue;
       }
-      auto path = protocol::proofPath(seed->second, r->info.header.sessionId);
-      auto closest = store_.proveClosest(r->tree, path);
-      util::Result<smst::SparseCompactMerkleClosestProof> compact =
-          closest.ok() ? smst::compactClosestProof(*closest)
-                       : util::Result<smst::SparseCompactMerkleClosestProof>(closest.error());
-      if (!compact.ok()) {
-        transition(*r, kStateProofFailed, height, kReasonProofBuild, compact.error().message);
-        metrics_->proofs->with({"failed", std::string(kReasonProofBuild)}).inc();
-        continue;
-      }
-      util::Bytes gob = smst::encodeGob(*compact);
-      proof::MsgSubmitProof msg;
-      msg.set_supplier_operator_address(supplier);
-      *msg.mutable_session_header() = toProto(r->info.header);
-      msg.set_proof(std::string(gob.begin(), gob.end()));
-      auto packed = protocol::packSubmitProof(msg);
+      auto packed = proofMessage(store_, *r, seed->second);
       if (!packed.ok()) {
-        transition(*r, kStateProofFailed, height, kReasonMessageInvalid, packed.error().message);
-        metrics_->proofs->with({"failed", std::string(kReasonMessageInvalid)}).inc();
+        transition(*r, kStateProofFailed, height, kReasonProofBuild, packed.error().message);
+        metrics_->proofs->with({"failed", std::string(kReasonProofBuild)}).inc();
         continue;
       }
       required.push_back(r);
@@ -733,7 +826,9 @@ void Lifecycle::proveDue(std::int64_t height) {
                  submitter_.estimateFeeUpokt(protocol::kMsgSubmitProofTypeUrl, required.size()) +
                      facts->proofSubmissionFeeUpokt * required.size() + 1,
                  height);
-    submitBatch("proof", supplier, open, required.front()->proofWindowClose, required, messages,
+    std::string prefix =
+        resendOf.empty() ? fmt::format("proof/{}/{}", supplier, open) : resendOf + "/r";
+    submitBatch("proof", supplier, prefix, required.front()->proofWindowClose, required, messages,
                 height);
   }
 }
@@ -835,31 +930,12 @@ void Lifecycle::resubmitInFlight(std::int64_t height) {
         claim ? records.front()->claimWindowClose : records.front()->proofWindowClose;
     std::optional<util::Bytes> seed;
     for (auto* r : records) {
-      util::Bytes root = rootBytes(*r);
-      if (claim) {
-        proof::MsgCreateClaim msg;
-        msg.set_supplier_operator_address(request.signer);
-        *msg.mutable_session_header() = toProto(r->info.header);
-        msg.set_root_hash(std::string(root.begin(), root.end()));
-        auto packed = protocol::packCreateClaim(msg);
-        if (packed.ok()) request.messages.push_back(std::move(*packed));
-        continue;
-      }
-      if (!seed) {
+      if (!claim && !seed) {
         auto hash = chain_.blockHash(r->proofWindowOpen - 1);
         if (!hash.ok()) break;  // retried on the next restart step below
         seed = *hash;
       }
-      auto closest = store_.proveClosest(r->tree, protocol::proofPath(*seed, r->info.header.sessionId));
-      if (!closest.ok()) continue;
-      auto compact = smst::compactClosestProof(*closest);
-      if (!compact.ok()) continue;
-      util::Bytes gob = smst::encodeGob(*compact);
-      proof::MsgSubmitProof msg;
-      msg.set_supplier_operator_address(request.signer);
-      *msg.mutable_session_header() = toProto(r->info.header);
-      msg.set_proof(std::string(gob.begin(), gob.end()));
-      auto packed = protocol::packSubmitProof(msg);
+      auto packed = claim ? claimMessage(*r) : proofMessage(store_, *r, *seed);
       if (packed.ok()) request.messages.push_back(std::move(*packed));
     }
     if (request.messages.size() != records.size()) {

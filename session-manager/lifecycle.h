@@ -22,6 +22,13 @@
 //      (exactly that block): not required → `proof_not_required`; required → proveClosest on the
 //      flushed tree, compacted, gob-encoded, batched like claims ("proof/<supplier>/<open>/<part>",
 //      timeout height = proof window close);
+//      A batch tx that failed in the block because of one message (the SDK's "message index: N";
+//      Cosmos txs are atomic, so one bad message reverts them all), or that the node refused for
+//      one message (its simulation runs the messages and names it the same way): that session goes
+//      to claim_failed / proof_failed with reason `message_rejected` and the chain's words, the
+//      others go back to flushed / claimed (reason `batch_resend`) and are sent again in a new
+//      tx ("<failed id>/r/<part>") while their window is open. The messages of a tx are in tree
+//      order, so the index names the session.
 //   6. from the proof window close height on, the settlement is read from that block's
 //      finalize-block events → `settled` (amount) or `expired` (the chain's reason);
 //   7. `retention_blocks` after a session's last transition its tree and record are removed.
@@ -96,6 +103,12 @@ inline constexpr std::string_view kReasonProofBuild = "proof_build_failed";
 inline constexpr std::string_view kReasonProofMissing = "proof_missing";
 inline constexpr std::string_view kReasonProofInvalid = "proof_invalid";
 inline constexpr std::string_view kReasonNoSettlement = "no_settlement_event";
+// One message of a batch tx failed in the block (the chain names it by its index); the session of
+// that message fails with this code and the rest of the batch is sent again without it.
+inline constexpr std::string_view kReasonMessageRejected = "message_rejected";
+// Not a failure: the reason a session goes back to `flushed` / `claimed` to be sent again after
+// another session's message failed its batch.
+inline constexpr std::string_view kReasonBatchResend = "batch_resend";
 
 // Error codes of LifecycleChain implementations besides ChainSource's.
 inline constexpr std::string_view kLifecycleChainBadReply = "chain_bad_reply";
@@ -159,6 +172,9 @@ struct SessionRecord {
   std::string proofTxHash;
   std::int64_t proofTxHeight = 0;
   std::uint64_t feesUpokt = 0;  // this session's share of the fees paid
+  // Set while the session waits to be sent again after another message failed its batch: the id
+  // of that failed tx (the new tx's id is derived from it, so it never repeats an id).
+  std::string resendOf;
   // Outcome.
   std::uint64_t settledUpokt = 0;
   std::string reasonCode;
@@ -169,6 +185,10 @@ struct SessionRecord {
   // Throws smst::StoreError on a corrupt record.
   static SessionRecord fromJson(const std::string& tree, const std::string& text);
 };
+
+// The index N of the message a failed tx names in its log ("... message index: N: ..."), as the
+// SDK reports the first message that failed; nullopt when the log names none.
+std::optional<std::size_t> failedMessageIndex(std::string_view log);
 
 // Fault injection for the crash tests (`run --crash-at POINT`): the process kills itself with
 // SIGKILL at the first claim (or proof) tx, just before it is handed to the submitter (its records
@@ -223,6 +243,10 @@ class Lifecycle {
                   std::string_view reasonCode = {}, const std::string& reason = {});
   void persist(const SessionRecord& record);
   void applyOutcome(const TxOutcome& outcome, std::int64_t height);
+  // A failed batch that names its failing message: fails that session, queues the rest again.
+  // False when the log names no message of this batch (the caller fails them all).
+  bool splitFailedBatch(const TxOutcome& outcome, std::vector<SessionRecord*>& covered,
+                        std::int64_t height);
   void discover(std::int64_t height);
   void flushDue(std::int64_t height);
   void claimDue(std::int64_t height);
@@ -232,7 +256,9 @@ class Lifecycle {
   void resubmitInFlight(std::int64_t height);
   // Packs messages into TxRequests under the size limit and submits them; the records get their
   // tx ids (persisted) before any submit.
-  void submitBatch(std::string_view kind, const std::string& supplier, std::int64_t windowOpen,
+  // Ids are "<idPrefix>/<part>"; `records` must be in tree order (records_'s), which is the
+  // order of their messages.
+  void submitBatch(std::string_view kind, const std::string& supplier, const std::string& idPrefix,
                    std::int64_t timeoutHeight, std::vector<SessionRecord*>& records,
                    std::vector<protocol::TxMessage>& messages, std::int64_t height);
   void watchBalance(const std::string& supplier, std::uint64_t neededUpokt, std::int64_t height);

@@ -176,10 +176,13 @@ std::string GasPrice::text() const {
 }
 
 std::optional<std::uint64_t> parseExpectedSequence(std::string_view log) {
-  constexpr std::string_view kMarker = "account sequence mismatch, expected ";
-  auto at = log.find(kMarker);
+  return numberAfter(log, "account sequence mismatch, expected ");
+}
+
+std::optional<std::uint64_t> numberAfter(std::string_view log, std::string_view marker) {
+  auto at = log.find(marker);
   if (at == std::string_view::npos) return std::nullopt;
-  std::size_t i = at + kMarker.size();
+  std::size_t i = at + marker.size();
   std::uint64_t value = 0;
   std::size_t digits = 0;
   while (i < log.size() && log[i] >= '0' && log[i] <= '9') {

@@ -146,6 +146,9 @@ struct GasPrice {
 
 // N from a node's "account sequence mismatch, expected N, got M: ..." text; nullopt otherwise.
 std::optional<std::uint64_t> parseExpectedSequence(std::string_view log);
+// The decimal number right after the first `marker` in a node's text; nullopt when the marker is
+// absent, no digit follows it, or the number does not fit in 64 bits.
+std::optional<std::uint64_t> numberAfter(std::string_view log, std::string_view marker);
 
 // --- The implementation over a full node -------------------------------------------------------
 

@@ -190,6 +190,39 @@ struct Harness {
     store->write(changes);
   }
 
+  // `count` sessions of supplier A ending with session 0 (services svc0.., ids 'k'..), one relay
+  // each: the sessions of one claim window. Five apps would be needed on a real chain; here
+  // several services of session 0's grid.
+  void mineSameWindow(int count) {
+    for (int i = 0; i < count; ++i) {
+      sm::SessionFacts facts = sessionOf(0, {kSupplierA});
+      facts.header.serviceId = "svc" + std::to_string(i);
+      facts.header.sessionId = std::string(64, static_cast<char>('k' + i));
+      chain.sessions.push_back(facts);
+      sm::TreeInfo info;
+      info.supplierOperatorAddress = kSupplierA;
+      info.header = facts.header;
+      info.computeUnitsPerRelay = 7;
+      info.claimWindowOpen = kClaimOpen;
+      info.proofWindowClose = kProofClose;
+      sm::WriteSet changes;
+      auto relay = test::makeRelay(i, facts, kSupplierA);
+      crypto::Hash32 hash;
+      std::copy(relay.relayHash.begin(), relay.relayHash.end(), hash.begin());
+      changes.addRelay(info, hash, relay.relayBytes, 7);
+      store->write(changes);
+    }
+  }
+  // The record of mineSameWindow's session `i`.
+  sm::SessionRecord sameWindow(int i) {
+    std::string id(64, static_cast<char>('k' + i));
+    for (const auto& r : lifecycle->sessions()) {
+      if (r.info.header.sessionId == id) return r;
+    }
+    FAIL("no record for same-window session ", i);
+    return {};
+  }
+
   void step(std::int64_t height) { lifecycle->step(height, height * 1000); }
   void stepThrough(std::int64_t from, std::int64_t to) {
     for (std::int64_t h = from; h <= to; ++h) step(h);
@@ -420,27 +453,7 @@ TEST_CASE("lifecycle: sessions of one window share a tx; large batches are split
   Harness h;
   h.options.maxMessageBytesPerTx = 600;  // about two claims per tx
   h.reopen();
-  std::vector<std::string> suppliers;
-  // Five sessions of supplier A ending at the same height: five apps would be needed on a real
-  // chain; here five services of session 0's grid.
-  for (int i = 0; i < 5; ++i) {
-    sm::SessionFacts facts = sessionOf(0, {kSupplierA});
-    facts.header.serviceId = "svc" + std::to_string(i);
-    facts.header.sessionId = std::string(64, static_cast<char>('k' + i));
-    h.chain.sessions.push_back(facts);
-    sm::TreeInfo info;
-    info.supplierOperatorAddress = kSupplierA;
-    info.header = facts.header;
-    info.computeUnitsPerRelay = 7;
-    info.claimWindowOpen = kClaimOpen;
-    info.proofWindowClose = kProofClose;
-    sm::WriteSet changes;
-    auto relay = test::makeRelay(i, facts, kSupplierA);
-    crypto::Hash32 hash;
-    std::copy(relay.relayHash.begin(), relay.relayHash.end(), hash.begin());
-    changes.addRelay(info, hash, relay.relayBytes, 7);
-    h.store->write(changes);
-  }
+  h.mineSameWindow(5);
   h.step(kClaimOpen);
   REQUIRE(h.submitter.requests.size() >= 2);
   std::size_t messages = 0;
@@ -504,6 +517,105 @@ TEST_CASE("lifecycle: a failed claim tx ends the session with the chain's reason
   // Nothing landed on chain: no settlement to wait for, the session is over.
   h.step(kProofClose + h.options.retentionBlocks + 1);
   CHECK(h.lifecycle->sessions().empty());
+}
+
+TEST_CASE("lifecycle: the message index of a failed batch names its session; the rest is resent") {
+  CHECK(sm::failedMessageIndex("failed to execute message; message index: 12: rpc error: x") ==
+        std::size_t{12});
+  CHECK_FALSE(sm::failedMessageIndex("out of gas").has_value());
+  CHECK_FALSE(sm::failedMessageIndex("message index: x").has_value());
+
+  Harness h;
+  h.mineSameWindow(3);
+  h.step(kClaimOpen);
+  REQUIRE(h.submitter.requests.size() == 1);
+  const std::string first = "claim/" + kSupplierA + "/22/0";
+  REQUIRE(h.submitter.requests[0].id == first);
+  REQUIRE(claimsOf(h.submitter.requests[0]).size() == 3);
+
+  // Message 1 (session 'l') fails the whole tx in block 23.
+  h.submitter.decide(first, sm::TxOutcomeKind::kFailedInBlock, kClaimOpen + 1, 30);
+  h.submitter.pending.back().log =
+      "failed to execute message; message index: 1: rpc error: code = InvalidArgument desc = "
+      "session ID does not match";
+  h.step(kClaimOpen + 1);
+  CHECK(h.sameWindow(1).state == "claim_failed");
+  CHECK(h.sameWindow(1).reasonCode == "message_rejected");
+  CHECK(h.sameWindow(1).reason.find("session ID does not match") != std::string::npos);
+  CHECK(h.sameWindow(1).feesUpokt == 10);  // its share of the failed tx's fee
+  // The other two are in a new tx (a new id), without the failing message, in the same block.
+  REQUIRE(h.submitter.requests.size() == 2);
+  const sm::TxRequest& resent = h.submitter.requests[1];
+  CHECK(resent.id == first + "/r/0");
+  CHECK(resent.timeoutHeight == kClaimClose);
+  auto claims = claimsOf(resent);
+  REQUIRE(claims.size() == 2);
+  CHECK(claims[0].session_header().session_id() == std::string(64, 'k'));
+  CHECK(claims[1].session_header().session_id() == std::string(64, 'm'));
+  CHECK(h.sameWindow(0).state == "claim_submitted");
+  CHECK(h.sameWindow(0).claimTxId == resent.id);
+  CHECK(h.log.contains("event=batch_resent kind=claim tx=" + first));
+  CHECK(h.log.contains("reason_code=batch_resend"));
+  CHECK(h.metric("sm_batch_resends_total{kind=\"claim\"}") == 1);
+  CHECK(h.metric("sm_claims_total{outcome=\"failed\",reason=\"message_rejected\"}") == 1);
+
+  // A restart while the resent tx is in flight resubmits it under its id, the same messages.
+  h.reopen();
+  h.step(kClaimOpen + 2);
+  CHECK(h.submitter.requests.size() == 2);
+  CHECK(h.submitter.submits.back().id == resent.id);
+  CHECK(h.submitter.submits.back().messages.size() == 2);
+
+  h.submitter.decide(resent.id, sm::TxOutcomeKind::kIncluded, kClaimOpen + 3);
+  h.step(kClaimOpen + 3);
+  CHECK(h.sameWindow(0).state == "claimed");
+  CHECK(h.sameWindow(2).state == "claimed");
+
+  // Proofs: both required (probability 1); message 0 fails, the other is resent and proven.
+  h.step(kProofOpen);
+  REQUIRE(h.submitter.requests.size() == 3);
+  const std::string proof = "proof/" + kSupplierA + "/26/0";
+  CHECK(h.submitter.requests[2].id == proof);
+  REQUIRE(proofsOf(h.submitter.requests[2]).size() == 2);
+  h.submitter.decide(proof, sm::TxOutcomeKind::kFailedInBlock, kProofOpen + 1);
+  h.submitter.pending.back().log =
+      "failed to execute message; message index: 0: rpc error: code = FailedPrecondition desc = "
+      "account has 5upokt, but the proof submission fee is 1000000upokt: not enough funds to "
+      "submit proof";
+  h.step(kProofOpen + 1);
+  CHECK(h.sameWindow(0).state == "proof_failed");
+  CHECK(h.sameWindow(0).reasonCode == "message_rejected");
+  REQUIRE(h.submitter.requests.size() == 4);
+  CHECK(h.submitter.requests[3].id == proof + "/r/0");
+  auto proofs = proofsOf(h.submitter.requests[3]);
+  REQUIRE(proofs.size() == 1);
+  CHECK(proofs[0].session_header().session_id() == std::string(64, 'm'));
+  CHECK(h.sameWindow(2).state == "proof_submitted");
+  CHECK(h.metric("sm_batch_resends_total{kind=\"proof\"}") == 1);
+
+  // A failure that names no message fails every session of the tx, as before.
+  h.submitter.decide(proof + "/r/0", sm::TxOutcomeKind::kFailedInBlock, kProofOpen + 2);
+  h.step(kProofOpen + 2);
+  CHECK(h.sameWindow(2).state == "proof_failed");
+  CHECK(h.sameWindow(2).reasonCode == "tx_failed_in_block");
+}
+
+TEST_CASE("lifecycle: a batch the node refused for one message; a closed window ends the rest") {
+  Harness h;
+  h.mineSameWindow(2);
+  h.step(kClaimOpen);
+  REQUIRE(h.submitter.requests.size() == 1);
+  // A full node's simulation runs the messages: refused before any block, the message named.
+  h.submitter.decide(h.submitter.requests[0].id, sm::TxOutcomeKind::kRejected, kClaimClose);
+  h.submitter.pending.back().log =
+      "rpc error: code = Unknown desc = failed to execute message; message index: 0: rpc error";
+  h.step(kClaimClose + 1);  // the outcome is learnt after the window closed
+  CHECK(h.sameWindow(0).state == "claim_failed");
+  CHECK(h.sameWindow(0).reasonCode == "message_rejected");
+  CHECK(h.sameWindow(1).state == "claim_failed");
+  CHECK(h.sameWindow(0).reason.find("refused by the node before any block") != std::string::npos);
+  CHECK(h.sameWindow(1).reasonCode == "window_closed");
+  CHECK(h.submitter.requests.size() == 1);
 }
 
 TEST_CASE("lifecycle: a required proof that never landed is expired at the window close") {

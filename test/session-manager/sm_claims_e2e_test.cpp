@@ -6,6 +6,12 @@
 // both exercised; the profitability gate skips what does not pay and its switch claims it
 // anyway; kill -9 of the session manager before and after the claim and proof broadcasts, then a
 // restart: every claim and required proof lands once (the operator's sequence counts the txs).
+// The devnet's test knobs break the node on purpose: its mempool dropped for a few blocks (the
+// claim tx, then the proof tx, is rebroadcast and lands once), its RPC down for a few blocks in the
+// claim and the proof window (everything still lands; relays of known sessions are still acked
+// meanwhile). A proof batch that fails in the block for one message (the supplier can pay three
+// proof submission fees, not four): that session fails with the chain's reason, the rest is
+// resent and proven.
 //
 // Arguments: <session-manager> <relay-edge> <relay-test-backend> <pocket-devnet> [doctest args]
 
@@ -82,6 +88,11 @@ struct Options {
   bool gate = true;
   std::string crashAt;  // session-manager --crash-at for its first run
   std::string paramChanges;  // genesis param_changes entries (YAML list items)
+  // claim_window_close_offset_blocks / proof_window_close_offset_blocks (0: init's 4 each). Wider
+  // windows leave a loaded machine time to turn a knob inside a window.
+  int claimWindowBlocks = 0;
+  int proofWindowBlocks = 0;
+  std::uint64_t operatorBalance = 0;  // supplier-1-operator's uPOKT (0: init's)
 };
 
 // The devnet, the session manager, a backend and one edge serving two suppliers' relays.
@@ -168,6 +179,23 @@ class Stack {
             "    proof_requirement_threshold: " + std::to_string(options_.threshold));
     replace("    proof_submission_fee:",
             "    proof_submission_fee: " + std::to_string(options_.submissionFee));
+    if (options_.claimWindowBlocks > 0) {
+      replace(
+          "    claim_window_close_offset_blocks:",
+          "    claim_window_close_offset_blocks: " + std::to_string(options_.claimWindowBlocks));
+    }
+    if (options_.proofWindowBlocks > 0) {
+      replace(
+          "    proof_window_close_offset_blocks:",
+          "    proof_window_close_offset_blocks: " + std::to_string(options_.proofWindowBlocks));
+    }
+    if (options_.operatorBalance > 0) {
+      auto at = text.find("# keys/supplier-1-operator.key");
+      REQUIRE(at != std::string::npos);
+      auto balance = text.find("balance: ", at) + 9;
+      text.replace(balance, text.find('\n', balance) - balance,
+                   std::to_string(options_.operatorBalance));
+    }
     if (!options_.paramChanges.empty()) {
       replace("param_changes:", "param_changes:\n" + options_.paramChanges);
     }
@@ -259,6 +287,21 @@ class Stack {
   std::int64_t height() {
     return std::stoll(rpc("status", json::object())["sync_info"]["latest_block_height"]
                           .get<std::string>());
+  }
+  // POST /devnet/<knob>?...: the devnet's test knobs (mempool flushes, RPC outages).
+  json control(const std::string& target) {
+    std::string empty;
+    auto [status, text] = http("http://127.0.0.1:" + devnetPort + target, &empty);
+    REQUIRE_MESSAGE(status == 200, target, ": ", text);
+    return json::parse(text);
+  }
+  // A sample of the session manager's /metrics (0 when the series is absent).
+  double metric(const std::string& series) {
+    auto [status, text] = http("http://127.0.0.1:" + adminPort + "/metrics", nullptr);
+    REQUIRE(status == 200);
+    auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return 0;
+    return std::stod(text.substr(at + series.size() + 2));
   }
   json state() {
     auto [status, text] = http("http://127.0.0.1:" + devnetPort + "/devnet/state", nullptr);
@@ -432,6 +475,38 @@ void checkAllLanded(Stack& s, std::int64_t end) {
   CHECK(s.sequence(s.suppliers[1]) == 1);
 }
 
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// The rebroadcasts were of the same bytes (nothing signed again), counted and logged, and the
+// devnet says it dropped the first broadcasts.
+void checkRebroadcastsSeen(Stack& s, double atLeast) {
+  CHECK(s.metric("sm_tx_broadcasts_total{kind=\"rebroadcast\"}") >= atLeast);
+  CHECK(s.metric("sm_tx_broadcasts_total{kind=\"resign\"}") == 0);
+  CHECK(readFile(s.dir / "devnet.log").find("event=tx_dropped") != std::string::npos);
+}
+
+// Waits until the session manager has rebroadcast a `kind` tx ("claim", "proof") of every
+// supplier in `suppliers` at least twice: the devnet dropped it from its mempool twice.
+void waitForRebroadcasts(Stack& s, const std::string& kind, const std::vector<int>& suppliers) {
+  bool seen = static_cast<bool>(waitFor(
+      [&] {
+        std::string log = s.managerLogs();
+        for (int i : suppliers) {
+          std::string line =
+              "event=tx_rebroadcast id=" + kind + "/" + s.suppliers[i].publicKey().address();
+          if (occurrences(log, line) < 2) return false;
+        }
+        return true;
+      },
+      kLong, "two rebroadcasts of each supplier's " + kind + " tx"));
+  if (!seen) MESSAGE("session-manager log: " << s.managerLogs());
+  REQUIRE(seen);
+}
+
 }  // namespace
 
 TEST_CASE("claims accepted, required proofs validated, every claim settled; no relays, no claim") {
@@ -517,6 +592,143 @@ TEST_CASE("kill -9 of the session manager around the claim and proof broadcasts,
     s.startManager();
     checkAllLanded(s, end);
   }
+}
+
+TEST_CASE(
+    "the devnet drops a tx from its mempool: it is rebroadcast and lands once in its window") {
+  Options o;
+  o.claimWindowBlocks = 12;
+  o.proofWindowBlocks = 12;
+  SUBCASE("the claim txs") {
+    Stack s(o);
+    // From now on every block starts with an empty mempool: the claims sent at window open are
+    // admitted (broadcast_tx_sync code 0) and never included.
+    s.control("/devnet/flush-mempool?blocks=100000");
+    std::int64_t end = serveTraffic(s);
+    waitForRebroadcasts(s, "claim", {0, 1});
+    s.control("/devnet/flush-mempool?blocks=0");
+    checkAllLanded(s, end);
+    for (const auto& [key, claim] : s.claimsOf(end)) {
+      CHECK(claim["created_at_height"] > end + 3);  // not the first broadcast's block
+    }
+    checkRebroadcastsSeen(s, 4);
+  }
+  SUBCASE("the proof tx") {
+    Stack s(o);
+    std::int64_t end = serveTraffic(s);
+    REQUIRE(waitFor([&] { return s.claimsOf(end).size() == 7; }, kLong, "the 7 claims"));
+    s.control("/devnet/flush-mempool?blocks=100000");
+    waitForRebroadcasts(s, "proof", {0});
+    s.control("/devnet/flush-mempool?blocks=0");
+    checkAllLanded(s, end);
+    checkRebroadcastsSeen(s, 2);
+  }
+}
+
+TEST_CASE("the devnet's RPC down for a few blocks inside the claim window and the proof window") {
+  Options o;
+  o.claimWindowBlocks = 12;
+  o.proofWindowBlocks = 12;
+  Stack s(o);
+  std::int64_t end = serveTraffic(s);
+  const std::int64_t proofOpen = end + 2 + o.claimWindowBlocks;
+  // From the block before the claim window opens (or, on a slow machine, a little later): the
+  // manager sees no block, no session and no tx for 5 blocks.
+  REQUIRE(
+      waitFor([&] { return s.height() >= end + 1; }, kLong, "the block before the claim window"));
+  json outage = s.control("/devnet/rpc-outage?blocks=5");
+  const std::int64_t until = outage["until_height"];
+  REQUIRE(waitFor([&] { return s.state()["height"].get<std::int64_t>() >= until; }, kLong,
+                  "the end of the outage in the claim window"));
+  REQUIRE(waitFor([&] { return s.claimsOf(end).size() == 7; }, kLong, "the 7 claims"));
+  // The same from the block before the proof window opens.
+  REQUIRE(waitFor([&] { return s.height() >= proofOpen - 1; }, kLong,
+                  "the block before the proof window"));
+  json proofOutage = s.control("/devnet/rpc-outage?blocks=5");
+  checkAllLanded(s, end);
+  // The manager noticed: its head reads failed during the outages.
+  CHECK(s.metric("sm_chain_head_errors_total") > 0);
+  // An outage that began before a window opened hid the opening from the manager: what it sent
+  // for that window landed after the outage (a slower test run may begin it later; then the
+  // outage still fell inside the window, which is all the checks above need).
+  if (outage["from_height"].get<std::int64_t>() < end + 2) {
+    for (const auto& [key, claim] : s.claimsOf(end)) CHECK(claim["created_at_height"] > until);
+  } else {
+    MESSAGE("the claim-window outage began at " << outage["from_height"] << ", after the window "
+                                                << "opened at " << end + 2);
+  }
+  // The proofs' blocks, from the manager's `proven` lines.
+  std::vector<std::int64_t> proofHeights;
+  const std::regex proven("event=session_state state=proven [^\n]* tx_height=(\\d+)");
+  CHECK(waitFor(
+      [&] {
+        const std::string log = s.managerLogs();
+        proofHeights.clear();
+        for (std::sregex_iterator it(log.begin(), log.end(), proven), last; it != last; ++it) {
+          proofHeights.push_back(std::stoll((*it)[1]));
+        }
+        return proofHeights.size() == 4;
+      },
+      kLong, "4 proven lines"));
+  if (proofOutage["from_height"].get<std::int64_t>() < proofOpen) {
+    for (std::int64_t h : proofHeights) CHECK(h > proofOutage["until_height"].get<std::int64_t>());
+  }
+}
+
+TEST_CASE("the node unreachable: relays of a session the manager knows keep being acked") {
+  Stack s(Options{});
+  std::int64_t start = s.freshSession(0);
+  auto header = s.session(s.apps[0], "anvil", start);
+  s.serve(s.apps[0], header, s.suppliers[0], 1);  // the edge and the manager know the session
+  REQUIRE(waitFor([&] { return s.metric("sm_relays_accepted_total") >= 1; }, kLong,
+                  "the first relay acked"));
+  const double before = s.metric("sm_relays_accepted_total");
+  json outage = s.control("/devnet/rpc-outage?blocks=100000");
+  s.serve(s.apps[0], header, s.suppliers[0], 5);
+  // Durable and acked while the node still answers nothing: the block loop, stuck on the node,
+  // does not hold up ingest.
+  CHECK(waitFor([&] { return s.metric("sm_relays_accepted_total") >= before + 5; }, kLong,
+                "5 more relays acked during the outage"));
+  CHECK(s.state()["height"].get<std::int64_t>() < outage["until_height"].get<std::int64_t>());
+  s.control("/devnet/rpc-outage?blocks=0");
+}
+
+TEST_CASE(
+    "a proof batch that fails in the block for one message: that session fails, the rest "
+    "is resent and proven") {
+  Options o;
+  o.submissionFee = 1'000'000;  // taken per proof message
+  o.gate = false;               // such a fee makes every claim unprofitable
+  o.claimWindowBlocks = 12;
+  o.proofWindowBlocks = 12;
+  // Supplier 1 can pay three submission fees, not four: its 4-proof tx fails at message index 3
+  // ("not enough funds to submit proof"), which reverts the whole tx.
+  o.operatorBalance = 3'500'000;
+  Stack s(o);
+  std::int64_t end = serveTraffic(s);
+  auto claims = waitForSettlement(s, end, 7);
+  int validated = 0;
+  int missing = 0;
+  for (int a = 0; a < 2; ++a) {
+    for (const char* service : {"anvil", "svc2"}) {
+      const json& claim = claims.at(s.claimKey(0, a, service));
+      CHECK(claim["created_at_height"] == claim["updated_at_height"]);
+      validated += claim["proof_status"] == "VALIDATED" && claim["settlement"] == "settled";
+      missing += claim["settlement"] == "expired_proof_missing";
+    }
+  }
+  CHECK(validated == 3);
+  CHECK(missing == 1);
+  const std::string log = s.managerLogs();
+  CHECK(log.find("event=batch_resent kind=proof") != std::string::npos);
+  CHECK(occurrences(log, "state=proof_failed") == 1);
+  CHECK(log.find("reason_code=message_rejected") != std::string::npos);
+  CHECK(log.find("not enough funds to submit proof") != std::string::npos);
+  CHECK(s.metric("sm_batch_resends_total{kind=\"proof\"}") == 1);
+  CHECK(s.metric("sm_proofs_total{outcome=\"failed\",reason=\"message_rejected\"}") == 1);
+  // The claim tx, the failed proof tx and the resent one; supplier 2's claim tx.
+  CHECK(s.sequence(s.suppliers[0]) == 3);
+  CHECK(s.sequence(s.suppliers[1]) == 1);
 }
 
 int main(int argc, char** argv) {

@@ -1,11 +1,8 @@
 // The transaction submitter against the real pocket-devnet binary over loopback JSON-RPC: a tx
 // included and confirmed by hash, a message failing in the block, the signer out of funds, a
-// sequence used by a tx sent outside the submitter, a window that closes, and a restart with a
-// tx in flight that must not become a second tx.
-//
-// pocket-devnet empties its whole mempool into every block and never drops a tx, so a tx lost
-// from the mempool is covered by the unit tests on the in-process chain
-// (tx_submitter_test.cpp), not here.
+// sequence used by a tx sent outside the submitter, a window that closes, a restart with a tx in
+// flight that must not become a second tx, and a tx the devnet drops from its mempool
+// (POST /devnet/flush-mempool) that is rebroadcast as the same bytes and lands once.
 
 #include <memory>
 #include <string>
@@ -213,6 +210,40 @@ TEST_SUITE("tx submitter on pocket-devnet") {
     CHECK(expired->kind == TxOutcomeKind::kExpired);
     CHECK(expired->txHash.empty());
     CHECK(expired->reason.rfind("window closed: timeout height 2 passed", 0) == 0);
+  }
+
+  TEST_CASE("a tx dropped from the mempool for a few blocks: rebroadcast, the same bytes, once") {
+    DevnetFixture f;
+    f.tellHeight();
+    auto sequence = f.devnet.account(f.faucetAddress).sequence;
+    // Every block starts with an empty mempool: the tx is admitted and never included.
+    REQUIRE(devnet::test::httpCall(f.devnet.port(), boost::beast::http::verb::post,
+                                   "/devnet/flush-mempool?blocks=100000")
+                .status == 200);
+    REQUIRE(f.submitter->submit(f.send("dropped", f.faucet, 4, f.height() + 1000)).ok());
+    f.submitter->waitIdle();
+    const std::string hash = f.submitter->records().at(0).txHash;
+    // Told of new blocks until it has broadcast the tx three times (two rebroadcasts).
+    REQUIRE(testing::waitFor(
+        [&] {
+          auto status = f.node->status();
+          if (!status || status->latestBlockHeight <= f.told) return false;
+          f.told = status->latestBlockHeight;
+          f.submitter->onBlock(f.told, 0);
+          return f.submitter->records().at(0).broadcasts >= 3;
+        },
+        "two rebroadcasts"));
+    CHECK_FALSE(f.submitter->outcome("dropped").has_value());
+    CHECK(f.devnet.log().find("event=tx_dropped tx=" + hash) != std::string::npos);
+    REQUIRE(devnet::test::httpCall(f.devnet.port(), boost::beast::http::verb::post,
+                                   "/devnet/flush-mempool?blocks=0")
+                .status == 200);
+    auto outcome = f.decide("dropped");
+    CHECK(outcome->kind == TxOutcomeKind::kIncluded);
+    CHECK(outcome->txHash == hash);  // the same bytes, never signed again
+    CHECK(std::stoull(f.metric("sm_tx_broadcasts_total{kind=\"rebroadcast\"}")) >= 2);
+    CHECK(f.metric("sm_tx_broadcasts_total{kind=\"resign\"}") == "0");
+    CHECK(f.devnet.account(f.faucetAddress).sequence == sequence + 1);
   }
 
   TEST_CASE("restart with a tx in flight: the recorded tx is confirmed, no second tx is sent") {
