@@ -22,16 +22,6 @@ namespace pocket::sm {
 
 namespace {
 
-session::SessionHeader toProto(const protocol::SessionHeader& h) {
-  session::SessionHeader out;
-  out.set_application_address(h.applicationAddress);
-  out.set_service_id(h.serviceId);
-  out.set_session_id(h.sessionId);
-  out.set_session_start_block_height(h.sessionStartBlockHeight);
-  out.set_session_end_block_height(h.sessionEndBlockHeight);
-  return out;
-}
-
 util::Bytes rootBytes(const SessionRecord& r) {
   auto bytes = util::fromHex(r.rootHex);
   if (!bytes.ok() || bytes->size() != smst::kDigestSize) {
@@ -567,7 +557,7 @@ void Lifecycle::claimDue(std::int64_t height) {
         metrics_->claims->with({"skipped_unprofitable", std::string(kReasonUnprofitable)}).inc();
         continue;
       }
-      session::SessionHeader header = toProto(r->info.header);
+      session::SessionHeader header = protocol::toProtoSessionHeader(r->info.header);
       proof::MsgCreateClaim msg;
       msg.set_supplier_operator_address(supplier);
       *msg.mutable_session_header() = header;
@@ -687,7 +677,7 @@ void Lifecycle::proveDue(std::int64_t height) {
       util::Bytes root = rootBytes(*r);
       proof::Claim claim;
       claim.set_supplier_operator_address(supplier);
-      *claim.mutable_session_header() = toProto(r->info.header);
+      *claim.mutable_session_header() = protocol::toProtoSessionHeader(r->info.header);
       claim.set_root_hash(std::string(root.begin(), root.end()));
       auto requirement = protocol::proofRequirement(protocol::BigInt(r->claimedUpokt),
                                                     facts->params, protocol::serialize(claim),
@@ -717,7 +707,7 @@ void Lifecycle::proveDue(std::int64_t height) {
       util::Bytes gob = smst::encodeGob(*compact);
       proof::MsgSubmitProof msg;
       msg.set_supplier_operator_address(supplier);
-      *msg.mutable_session_header() = toProto(r->info.header);
+      *msg.mutable_session_header() = protocol::toProtoSessionHeader(r->info.header);
       msg.set_proof(std::string(gob.begin(), gob.end()));
       auto packed = protocol::packSubmitProof(msg);
       if (!packed.ok()) {
@@ -839,7 +829,7 @@ void Lifecycle::resubmitInFlight(std::int64_t height) {
       if (claim) {
         proof::MsgCreateClaim msg;
         msg.set_supplier_operator_address(request.signer);
-        *msg.mutable_session_header() = toProto(r->info.header);
+        *msg.mutable_session_header() = protocol::toProtoSessionHeader(r->info.header);
         msg.set_root_hash(std::string(root.begin(), root.end()));
         auto packed = protocol::packCreateClaim(msg);
         if (packed.ok()) request.messages.push_back(std::move(*packed));
@@ -857,7 +847,7 @@ void Lifecycle::resubmitInFlight(std::int64_t height) {
       util::Bytes gob = smst::encodeGob(*compact);
       proof::MsgSubmitProof msg;
       msg.set_supplier_operator_address(request.signer);
-      *msg.mutable_session_header() = toProto(r->info.header);
+      *msg.mutable_session_header() = protocol::toProtoSessionHeader(r->info.header);
       msg.set_proof(std::string(gob.begin(), gob.end()));
       auto packed = protocol::packSubmitProof(msg);
       if (packed.ok()) request.messages.push_back(std::move(*packed));
