@@ -9,7 +9,6 @@ Everything here reads what the running processes publish, never their files:
 
 Subcommands (scripts/demo calls them; each prints plain text and exits 0 unless it says otherwise):
   pubkey KEY_FILE                              compressed secp256k1 public key of a key file, hex
-  add-pubkeys GENESIS DEVNET_DIR               public keys for the accounts `pocket-devnet init` wrote
   with-public-keys GENESIS OUT                 a copy of GENESIS with its applications' and gateways' keys
   plan GENESIS OUT_JSON [KEY_DIR]              the senders (application, service, supplier) and params
   round PLAN RPC N_EDGES ROUND                 the relay-gateway loads of the current session
@@ -512,33 +511,6 @@ def summary(args):
     return 0 if holds else 1
 
 
-def add_public_keys(genesis, devnet_dir):
-    """Gives every genesis account written by `pocket-devnet init` (`- address: … # keys/NAME.key`)
-    its public key, so rings of applications and gateways that never signed a transaction resolve."""
-    lines = open(genesis, encoding="utf-8").read().splitlines(keepends=True)
-    out, in_accounts, added = [], False, 0
-    for i, line in enumerate(lines):
-        out.append(line)
-        if not line.startswith(" ") and line.strip():
-            in_accounts = line.startswith("accounts:")
-            continue
-        stripped = line.strip()
-        if in_accounts and stripped.startswith("- address:") and "# keys/" in stripped:
-            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            if following.startswith("public_key:") or (i + 2 < len(lines) and
-                                                       lines[i + 2].strip().startswith("public_key:")):
-                continue
-            key_file = os.path.join(devnet_dir, stripped.split("# ", 1)[1].strip())
-            indent = line[:len(line) - len(line.lstrip())] + "  "
-            out.append(f"{indent}public_key: {public_key_hex(key_file)}\n")
-            added += 1
-    tmp = genesis + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("".join(out))
-    os.replace(tmp, genesis)
-    print(f"genesis: public keys added to {added} accounts")
-
-
 # ---- the plan: who sends what, from the genesis and the keys next to it ----
 
 _SHARED_DEFAULTS = {"num_blocks_per_session": 10, "grace_period_end_offset_blocks": 1,
@@ -716,8 +688,6 @@ def main(argv):
     command, args = argv[1], argv[2:]
     if command == "pubkey":
         print(public_key_hex(args[0]))
-    elif command == "add-pubkeys":
-        add_public_keys(args[0], args[1])
     elif command == "with-public-keys":
         with_public_keys(args)
     elif command == "plan":

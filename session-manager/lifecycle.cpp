@@ -23,16 +23,6 @@ namespace pocket::sm {
 
 namespace {
 
-session::SessionHeader toProto(const protocol::SessionHeader& h) {
-  session::SessionHeader out;
-  out.set_application_address(h.applicationAddress);
-  out.set_service_id(h.serviceId);
-  out.set_session_id(h.sessionId);
-  out.set_session_start_block_height(h.sessionStartBlockHeight);
-  out.set_session_end_block_height(h.sessionEndBlockHeight);
-  return out;
-}
-
 util::Bytes rootBytes(const SessionRecord& r) {
   auto bytes = util::fromHex(r.rootHex);
   if (!bytes.ok() || bytes->size() != smst::kDigestSize) {
@@ -49,7 +39,7 @@ std::uint64_t ceilDiv(std::uint64_t a, std::uint64_t b) {
 util::Result<protocol::TxMessage> claimMessage(const SessionRecord& r) {
   proof::MsgCreateClaim msg;
   msg.set_supplier_operator_address(r.info.supplierOperatorAddress);
-  *msg.mutable_session_header() = toProto(r.info.header);
+  *msg.mutable_session_header() = protocol::toProtoSessionHeader(r.info.header);
   util::Bytes root = rootBytes(r);
   msg.set_root_hash(std::string(root.begin(), root.end()));
   return protocol::packCreateClaim(msg);
@@ -66,7 +56,7 @@ util::Result<protocol::TxMessage> proofMessage(SessionStore& store, const Sessio
   util::Bytes gob = smst::encodeGob(*compact);
   proof::MsgSubmitProof msg;
   msg.set_supplier_operator_address(r.info.supplierOperatorAddress);
-  *msg.mutable_session_header() = toProto(r.info.header);
+  *msg.mutable_session_header() = protocol::toProtoSessionHeader(r.info.header);
   msg.set_proof(std::string(gob.begin(), gob.end()));
   return protocol::packSubmitProof(msg);
 }
@@ -795,7 +785,7 @@ void Lifecycle::proveDue(std::int64_t height) {
       util::Bytes root = rootBytes(*r);
       proof::Claim claim;
       claim.set_supplier_operator_address(supplier);
-      *claim.mutable_session_header() = toProto(r->info.header);
+      *claim.mutable_session_header() = protocol::toProtoSessionHeader(r->info.header);
       claim.set_root_hash(std::string(root.begin(), root.end()));
       auto requirement = protocol::proofRequirement(protocol::BigInt(r->claimedUpokt),
                                                     facts->params, protocol::serialize(claim),

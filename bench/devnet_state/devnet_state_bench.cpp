@@ -9,9 +9,9 @@
 //   devnet_state_{claim,proof}_block_cpu_ms   the same blocks in process CPU time
 
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -21,6 +21,7 @@
 #include "common/protocol/proof_requirement.h"
 #include "common/protocol/proto_bytes.h"
 #include "common/protocol/relay.h"
+#include "common/protocol/tx.h"
 #include "common/smst/gob.h"
 #include "common/smst/trie.h"
 #include "pocket/proof/tx.pb.h"
@@ -47,16 +48,6 @@ double cpuMs() {
 void die(const std::string& why) {
   std::fprintf(stderr, "devnet_state_bench: %s\n", why.c_str());
   std::exit(1);
-}
-
-session::SessionHeader toProto(const protocol::SessionHeader& h) {
-  session::SessionHeader p;
-  p.set_application_address(h.applicationAddress);
-  p.set_service_id(h.serviceId);
-  p.set_session_id(h.sessionId);
-  p.set_session_start_block_height(h.sessionStartBlockHeight);
-  p.set_session_end_block_height(h.sessionEndBlockHeight);
-  return p;
 }
 
 }  // namespace
@@ -96,9 +87,7 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < n; ++i) {
     auto session = state.getSession(g.applications[i].address, "anvil", 1);
     if (!session) die(session.error().message);
-    const auto& h = session->header();
-    headers.push_back({h.application_address(), h.service_id(), h.session_id(),
-                       h.session_start_block_height(), h.session_end_block_height()});
+    headers.push_back(protocol::fromProtoSessionHeader(session->header()));
     stores.push_back(std::make_unique<smst::MemoryStore>());
     tries.push_back(std::make_unique<smst::SparseMerkleSumTrie>(*stores.back()));
     const auto ring = crypto::expectedRingKeys(apps[i].publicKey(), {});
@@ -126,7 +115,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < n; ++i) {
       proof::MsgCreateClaim msg;
       msg.set_supplier_operator_address(supplier);
-      *msg.mutable_session_header() = toProto(headers[i]);
+      *msg.mutable_session_header() = protocol::toProtoSessionHeader(headers[i]);
       const smst::Digest root = tries[i]->root();
       msg.set_root_hash(std::string(root.begin(), root.end()));
       std::vector<protocol::TxMessage> tx{{std::string(protocol::kMsgCreateClaimTypeUrl),
@@ -157,7 +146,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < n; ++i) {
       proof::MsgSubmitProof msg;
       msg.set_supplier_operator_address(supplier);
-      *msg.mutable_session_header() = toProto(headers[i]);
+      *msg.mutable_session_header() = protocol::toProtoSessionHeader(headers[i]);
       msg.set_proof(proofs[i]);
       std::vector<protocol::TxMessage> tx{{std::string(protocol::kMsgSubmitProofTypeUrl),
                                            protocol::serialize(msg)}};

@@ -116,12 +116,7 @@ int main(int argc, char** argv) {
   if (!windows) die("windows: " + windows.error().message);
 
   // The claims, built before the window opens (the lifecycle flushes its trees then too).
-  session::SessionHeader header;
-  header.set_application_address(session->header.applicationAddress);
-  header.set_service_id(session->header.serviceId);
-  header.set_session_id(session->header.sessionId);
-  header.set_session_start_block_height(session->header.sessionStartBlockHeight);
-  header.set_session_end_block_height(session->header.sessionEndBlockHeight);
+  const session::SessionHeader header = protocol::toProtoSessionHeader(session->header);
   std::vector<sm::TxRequest> requests;
   for (std::size_t i = 0; i < suppliers; ++i) {
     util::Bytes root(48, 0);

@@ -79,12 +79,7 @@ util::Result<SessionInfo> decodeSessionValue(util::ByteSpan value) {
     return badValue(fmt::format("{}: the session has no header", protocol::kGetSessionQueryPath));
   }
   SessionInfo out;
-  const auto& header = session->header();
-  out.header.applicationAddress = header.application_address();
-  out.header.serviceId = header.service_id();
-  out.header.sessionId = header.session_id();
-  out.header.sessionStartBlockHeight = header.session_start_block_height();
-  out.header.sessionEndBlockHeight = header.session_end_block_height();
+  out.header = protocol::fromProtoSessionHeader(session->header());
   out.sessionNumber = session->session_number();
   out.numBlocksPerSession = session->num_blocks_per_session();
   if (session->has_application()) out.application = applicationOf(session->application());

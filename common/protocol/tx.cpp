@@ -163,6 +163,21 @@ util::Error badTx(std::string message) {
 
 }  // namespace
 
+session::SessionHeader toProtoSessionHeader(const SessionHeader& header) {
+  session::SessionHeader out;
+  out.set_application_address(header.applicationAddress);
+  out.set_service_id(header.serviceId);
+  out.set_session_id(header.sessionId);
+  out.set_session_start_block_height(header.sessionStartBlockHeight);
+  out.set_session_end_block_height(header.sessionEndBlockHeight);
+  return out;
+}
+
+SessionHeader fromProtoSessionHeader(const session::SessionHeader& header) {
+  return SessionHeader{header.application_address(), header.service_id(), header.session_id(),
+                       header.session_start_block_height(), header.session_end_block_height()};
+}
+
 util::Status validateSessionHeader(const session::SessionHeader& header) {
   auto fail = [](std::string why) { return makeError("bad_session_header", std::move(why)); };
   if (auto ok = validateAddressField(header.application_address(),

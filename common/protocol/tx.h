@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/crypto/keys.h"
+#include "common/protocol/relay.h"
 #include "common/util/bytes.h"
 #include "common/util/result.h"
 #include "pocket/proof/tx.pb.h"
@@ -120,6 +121,11 @@ struct SessionProof {
 };
 
 // --- Messages -------------------------------------------------------------------------------
+
+// The protobuf form of a session header (the one messages, queries and the relay's hand encoder
+// share) and back. Field for field, no validation: validateSessionHeader checks the result.
+session::SessionHeader toProtoSessionHeader(const SessionHeader& header);
+SessionHeader fromProtoSessionHeader(const session::SessionHeader& header);
 
 // Checks a session header as poktroll's SessionHeader.ValidateBasic does, except the service-id
 // syntax: application address a `pokt` bech32 address, session id and service id non-empty,

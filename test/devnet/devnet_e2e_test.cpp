@@ -50,8 +50,11 @@ bool hasEvent(const json& events, const std::string& type, const std::string& ke
 }  // namespace
 
 TEST_CASE("RPC: status, blocks chained by last_block_id with block_id.hash = the header hash") {
-  DevnetProcess devnet(kBinary, {"--seed", "rpc-shapes"}, {"--block-time", "100ms"});
-  devnet.waitForHeight(4);
+  // 50 ms blocks, the shortest block time tests use: 20 blocks, each chained to the one before
+  // and later in time.
+  constexpr int kBlocks = 20;
+  DevnetProcess devnet(kBinary, {"--seed", "rpc-shapes"}, {"--block-time", "50ms"});
+  devnet.waitForHeight(kBlocks + 1);
 
   json status = devnet.call("status");
   CHECK(status["node_info"]["network"] == "pocket");
@@ -61,7 +64,8 @@ TEST_CASE("RPC: status, blocks chained by last_block_id with block_id.hash = the
   CHECK(status["sync_info"]["latest_block_height"].is_string());
 
   json previous;
-  for (int h = 1; h <= 3; ++h) {
+  for (int h = 1; h <= kBlocks; ++h) {
+    CAPTURE(h);
     json block = devnet.call("block", {{"height", std::to_string(h)}});
     const json& header = block["block"]["header"];
     CHECK(header["height"] == std::to_string(h));
@@ -73,11 +77,16 @@ TEST_CASE("RPC: status, blocks chained by last_block_id with block_id.hash = the
     if (h > 1) {
       CHECK(header["last_block_id"] == previous["block_id"]);
       CHECK(block["block"]["last_commit"]["height"] == std::to_string(h - 1));
+      auto time = protocol::parseRfc3339(header["time"].get<std::string>());
+      auto before = protocol::parseRfc3339(previous["block"]["header"]["time"].get<std::string>());
+      REQUIRE(time.ok());
+      REQUIRE(before.ok());
+      CHECK(std::pair(time->seconds, time->nanos) > std::pair(before->seconds, before->nanos));
     }
     previous = block;
   }
   json latest = devnet.call("block", json::object());
-  CHECK(std::stoll(latest["block"]["header"]["height"].get<std::string>()) >= 4);
+  CHECK(std::stoll(latest["block"]["header"]["height"].get<std::string>()) >= kBlocks + 1);
 
   json chain = devnet.call("blockchain", {{"minHeight", "1"}, {"maxHeight", "3"}});
   REQUIRE(chain["block_metas"].size() == 3);
@@ -175,6 +184,18 @@ TEST_CASE("abci_query: accounts, balances, sessions consistent with block hashes
   CHECK(account.sequence == 0);
   CHECK(account.publicKey.empty());
   CHECK(devnet.balance(faucet) == 1000000000000000);
+
+  // `init` gives applications and gateways their public keys (rings are built from them before
+  // those accounts ever sign); supplier accounts get theirs from their first transaction.
+  for (const char* name : {"application-1", "gateway-1"}) {
+    CAPTURE(name);
+    const crypto::PublicKey expected = devnet.key(name).publicKey();
+    protocol::AccountInfo known = devnet.account(expected.address());
+    CHECK(known.publicKey ==
+          util::Bytes(expected.compressed().begin(), expected.compressed().end()));
+    CHECK(known.sequence == 0);
+  }
+  CHECK(devnet.account(devnet.key("supplier-1-operator").publicKey().address()).publicKey.empty());
 
   std::string nobody = crypto::PrivateKey::fromSecret(util::asBytes(std::string_view("nobody")))
                            .publicKey()
@@ -300,6 +321,7 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   future.sequence = 7;
   json futureReply = devnet.broadcast(send(future).txRaw);
   CHECK(futureReply["code"] == 32);
+  CHECK(futureReply["codespace"] == "sdk");
   CHECK(futureReply["log"] ==
         "account sequence mismatch, expected 2, got 7: incorrect account sequence");
 
@@ -319,6 +341,7 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
   otherAccount.accountNumber = 5;
   json accountReply = devnet.broadcast(send(otherAccount).txRaw);
   CHECK(accountReply["code"] == 4);
+  CHECK(accountReply["codespace"] == "sdk");
   CHECK(accountReply["log"] == badSignatureLog);
 
   SignOptions good = base;
@@ -330,6 +353,7 @@ TEST_CASE("transactions: the ante rules, each with a crafted bad transaction") {
       protocol::encodeTxRaw(tampered.bodyBytes, tampered.authInfoBytes, tamperedSignatures);
   json signatureReply = devnet.broadcast(tamperedRaw);
   CHECK(signatureReply["code"] == 4);
+  CHECK(signatureReply["codespace"] == "sdk");
   CHECK(signatureReply["log"] == badSignatureLog);
 
   SignOptions cheap = good;
@@ -517,10 +541,7 @@ suppliers:
   auto session =
       protocol::decodeGetSessionResponse(*util::fromBase64(response["value"].get<std::string>()));
   REQUIRE(session.ok());
-  protocol::SessionHeader header{session->header().application_address(),
-                                 session->header().service_id(), session->header().session_id(),
-                                 session->header().session_start_block_height(),
-                                 session->header().session_end_block_height()};
+  protocol::SessionHeader header = protocol::fromProtoSessionHeader(session->header());
   SessionTree tree;
   constexpr int kRelays = 5;
   for (int i = 0; i < kRelays; ++i) tree.add(makeRelay(header, actors, i), 1);
@@ -583,6 +604,27 @@ suppliers:
   for (const auto& e : results["finalize_block_events"])
     settled = settled || e["type"] == "pocket.tokenomics.EventClaimSettled";
   CHECK(settled);
+
+  // `inspect` prints the same story: the table, and the document itself with --json.
+  const std::string rpc = fmt::format("http://127.0.0.1:{}", devnet.port());
+  auto table =
+      pocket::testing::runToEnd({kBinary, "inspect", "--rpc", rpc}, devnet.dir() + "/inspect.log");
+  REQUIRE_MESSAGE(table.status == 0, table.output);
+  CHECK(table.output.find("claims (1)") != std::string::npos);
+  CHECK(table.output.find(actors.supplierAddress()) != std::string::npos);
+  CHECK(table.output.find("VALIDATED") != std::string::npos);
+  CHECK(table.output.find("settled") != std::string::npos);
+  auto document = pocket::testing::runToEnd({kBinary, "inspect", "--rpc", rpc, "--json"},
+                                            devnet.dir() + "/inspect-json.log");
+  REQUIRE_MESSAGE(document.status == 0, document.output);
+  json inspected = json::parse(document.output);
+  REQUIRE(inspected["claims"].size() == 1);
+  CHECK(inspected["claims"][0]["settlement"] == "settled");
+  CHECK(inspected["claims"][0]["session_id"] == header.sessionId);
+  auto refused = pocket::testing::runToEnd({kBinary, "inspect", "--rpc", "127.0.0.1"},
+                                           devnet.dir() + "/inspect-bad.log");
+  CHECK(refused.status == 1);
+  CHECK(refused.output.find("--rpc: '127.0.0.1' is not http://host:port") != std::string::npos);
   (void)unusedFindEvent;
 }
 

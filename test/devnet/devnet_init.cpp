@@ -150,15 +150,20 @@ util::Result<std::filesystem::path> initDevnet(const InitOptions& options) {
          "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n";
   }
   y += "accounts:                              # liquid balances in upokt\n";
-  auto account = [&](const Actor& a, std::uint64_t balance) {
+  // Applications and gateways carry their public keys: a relay's ring is built from the keys of
+  // the application and its delegated gateways, which a real chain knows once those accounts
+  // signed their stake transactions. Other accounts get theirs from their first transaction.
+  enum class KnownKey { no, yes };
+  auto account = [&](const Actor& a, std::uint64_t balance, KnownKey known) {
     y += fmt::format("  - address: {}   # keys/{}.key\n    balance: {}\n", a.address, a.name,
                      balance);
+    if (known == KnownKey::yes) y += fmt::format("    public_key: {}\n", a.key.publicKey().hex());
   };
-  account(faucet, 1000000000000000);
-  for (const Actor& a : applications) account(a, 1000000000);
-  for (const Actor& a : gateways) account(a, 1000000000);
-  for (const Actor& a : operators) account(a, 10000000000);
-  for (const Actor& a : owners) account(a, 1000000000);
+  account(faucet, 1000000000000000, KnownKey::no);
+  for (const Actor& a : applications) account(a, 1000000000, KnownKey::yes);
+  for (const Actor& a : gateways) account(a, 1000000000, KnownKey::yes);
+  for (const Actor& a : operators) account(a, 10000000000, KnownKey::no);
+  for (const Actor& a : owners) account(a, 1000000000, KnownKey::no);
   y += "applications:\n";
   for (const Actor& a : applications) {
     y += fmt::format("  - address: {}   # keys/{}.key\n    stake: 1000000000\n    services: [{}]\n",

@@ -4,7 +4,8 @@
 // mode 0600, the format loadPrivateKeyFile reads) and DIR/accounts.yaml (name → address and key
 // file) for: a funded faucet account, applications (staked for every service, delegating to every
 // gateway), gateways, suppliers (operator and owner keys, staked for every service with one
-// endpoint each).
+// endpoint each). The accounts of applications and gateways carry their public keys, so the rings
+// of relays verify on a chain where those accounts never signed a transaction.
 //
 // Errors (an existing genesis without `force`, an unwritable directory, bad counts or service ids)
 // are util::Error values naming what and where; nothing is written then... except files already

@@ -1,6 +1,9 @@
 // The devnet node's pure parts: strict JSON-RPC parameter decoding, event queries, CometBFT JSON,
-// the ante handler on crafted transactions, the genesis file, and the shared Cosmos vectors run
-// through these code paths.
+// the ante handler on crafted transactions, `init` and the genesis file, and the shared Cosmos
+// vectors run through these code paths.
+
+#include <algorithm>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -12,11 +15,13 @@
 #include "common/protocol/tx.h"
 #include "common/util/hex.h"
 #include "test/devnet/ante.h"
+#include "test/devnet/devnet_init.h"
 #include "test/devnet/event_query.h"
 #include "test/devnet/genesis_yaml.h"
 #include "test/devnet/node.h"
 #include "test/devnet/rpc_json.h"
 #include "test/devnet/rpc_params.h"
+#include "test/support/process.h"
 #include "test/vectors_path.h"
 
 namespace pocket::devnet {
@@ -277,6 +282,7 @@ TEST_CASE("ante: signature, chain id and account number failures are sdk/4 with 
   AbciFailure chain =
       rejected(checkAnte(craft(signer, otherChain), signer.address(), funded(signer), context()));
   CHECK(chain.code == 4);
+  CHECK(chain.codespace == "sdk");
   CHECK(chain.log == kBadSignatureLog);
 
   Crafted otherAccount;
@@ -284,6 +290,7 @@ TEST_CASE("ante: signature, chain id and account number failures are sdk/4 with 
   AbciFailure number =
       rejected(checkAnte(craft(signer, otherAccount), signer.address(), funded(signer), context()));
   CHECK(number.code == 4);
+  CHECK(number.codespace == "sdk");
   CHECK(number.log == kBadSignatureLog);
 }
 
@@ -300,6 +307,8 @@ TEST_CASE("ante: stale and future sequences are sdk/32 naming the expected value
   future.sequence = 5;
   AbciFailure ahead =
       rejected(checkAnte(craft(signer, future), signer.address(), funded(signer, 2), context()));
+  CHECK(ahead.code == 32);
+  CHECK(ahead.codespace == "sdk");
   CHECK(ahead.log == "account sequence mismatch, expected 2, got 5: incorrect account sequence");
 }
 
@@ -516,6 +525,73 @@ param_changes:
       std::string(yaml).find("services: [anvil]"), 17, "services: [other]"));
   REQUIRE_FALSE(unknownService.ok());
   CHECK(unknownService.error().message.starts_with("applications[0].services[0]"));
+}
+
+TEST_CASE(
+    "init: a genesis that loads, with the keys of applications and gateways on their accounts") {
+  pocket::testing::TempDir dir("devnet-init");
+  InitOptions options;
+  options.directory = dir.path();
+  options.applications = 2;
+  options.gateways = 2;
+  options.seed = "init-test";
+  auto written = initDevnet(options);
+  REQUIRE_MESSAGE(written.ok(), written.error().message);
+  auto config = loadGenesisFile(*written);
+  REQUIRE_MESSAGE(config.ok(), config.error().message);
+  const Genesis& genesis = config->genesis;
+
+  auto keyOf = [&](const std::string& name) {
+    auto key = crypto::loadPrivateKeyFile(dir / ("keys/" + name + ".key"));
+    REQUIRE_MESSAGE(key.ok(), name);
+    return key->publicKey();
+  };
+  auto accountOf = [&](const std::string& address) -> const Account& {
+    auto it = std::find_if(genesis.accounts.begin(), genesis.accounts.end(),
+                           [&](const Account& a) { return a.address == address; });
+    REQUIRE(it != genesis.accounts.end());
+    return *it;
+  };
+  for (const char* name : {"application-1", "application-2", "gateway-1", "gateway-2"}) {
+    CAPTURE(name);
+    const crypto::PublicKey key = keyOf(name);
+    const Account& account = accountOf(key.address());
+    REQUIRE(account.publicKey.has_value());
+    CHECK(account.publicKey->hex() == key.hex());
+  }
+  // Every application delegates to both gateways, so both rings are complete.
+  REQUIRE(genesis.applications.size() == 2);
+  const std::vector<std::string> gateways{keyOf("gateway-1").address(),
+                                          keyOf("gateway-2").address()};
+  CHECK(genesis.applications[0].delegateeGatewayAddresses == gateways);
+  CHECK(genesis.applications[1].delegateeGatewayAddresses == gateways);
+  for (const char* name : {"faucet", "supplier-1-operator", "supplier-1-owner"}) {
+    CAPTURE(name);
+    CHECK_FALSE(accountOf(keyOf(name).address()).publicKey.has_value());
+  }
+
+  // A second init refuses to overwrite the first and changes no file.
+  const std::string genesisText = pocket::testing::readFile(written->string());
+  const std::string keyText = pocket::testing::readFile(dir / "keys/application-1.key");
+  options.seed = "another-seed";
+  auto again = initDevnet(options);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == kErrorInit);
+  CHECK(again.error().message ==
+        written->string() + " already exists (use --force to overwrite it and its keys)");
+  CHECK(pocket::testing::readFile(written->string()) == genesisText);
+  CHECK(pocket::testing::readFile(dir / "keys/application-1.key") == keyText);
+
+  // A bad service id is named and nothing is written.
+  pocket::testing::TempDir empty("devnet-init-bad");
+  InitOptions bad;
+  bad.directory = empty.path();
+  bad.serviceIds = {"anvil", "no spaces"};
+  auto refused = initDevnet(bad);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.starts_with("--services: 'no spaces': "));
+  CHECK_FALSE(std::filesystem::exists(empty / "genesis.yaml"));
+  CHECK_FALSE(std::filesystem::exists(empty / "keys"));
 }
 
 TEST_CASE("durations read as Go writes them") {

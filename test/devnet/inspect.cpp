@@ -113,7 +113,6 @@ std::string renderStateTables(const std::string& stateJson) {
     if (!it->is_structured()) out += fmt::format("{}: {}\n", it.key(), cellText(*it));
   }
   out += "\n";
-  // Claims first: what an operator looks for.
   // Claims first, with the columns an operator reads; --json has every field.
   if (state.contains("claims") && state["claims"].is_array()) {
     out += table("claims", state["claims"],

@@ -8,6 +8,7 @@
 
 #include <doctest.h>
 
+#include "common/protocol/tx.h"
 #include "common/util/hex.h"
 #include "pocket/service/relay.pb.h"
 #include "test/vectors_path.h"
@@ -19,6 +20,7 @@ using pocket::protocol::RelayMinerError;
 using pocket::protocol::RelayRequest;
 using pocket::protocol::RelayResponse;
 using pocket::protocol::SessionHeader;
+using pocket::protocol::toProtoSessionHeader;
 using pocket::util::Bytes;
 using pocket::util::ByteSpan;
 using pocket::util::toHex;
@@ -302,14 +304,6 @@ SessionHeader randomHeader(Random& r) {
   return SessionHeader{r.text(), r.text(), r.text(), r.height(), r.height()};
 }
 
-void toProto(const SessionHeader& h, pocket::session::SessionHeader& p) {
-  p.set_application_address(h.applicationAddress);
-  p.set_service_id(h.serviceId);
-  p.set_session_id(h.sessionId);
-  p.set_session_start_block_height(h.sessionStartBlockHeight);
-  p.set_session_end_block_height(h.sessionEndBlockHeight);
-}
-
 }  // namespace
 
 TEST_CASE("the hand encoder matches protobuf's serializer once meta is forced present") {
@@ -334,13 +328,17 @@ TEST_CASE("the hand encoder matches protobuf's serializer once meta is forced pr
     pocket::service::Relay proto;
     auto* preq = proto.mutable_req();
     auto* pmeta = preq->mutable_meta();  // non-nullable in gogoproto: always present
-    if (req.meta.sessionHeader) toProto(*req.meta.sessionHeader, *pmeta->mutable_session_header());
+    if (req.meta.sessionHeader) {
+      *pmeta->mutable_session_header() = toProtoSessionHeader(*req.meta.sessionHeader);
+    }
     pmeta->set_signature(str(req.meta.signature));
     pmeta->set_supplier_operator_address(req.meta.supplierOperatorAddress);
     preq->set_payload(str(req.payload));
     auto* pres = proto.mutable_res();
     auto* prmeta = pres->mutable_meta();
-    if (res.meta.sessionHeader) toProto(*res.meta.sessionHeader, *prmeta->mutable_session_header());
+    if (res.meta.sessionHeader) {
+      *prmeta->mutable_session_header() = toProtoSessionHeader(*res.meta.sessionHeader);
+    }
     prmeta->set_supplier_operator_signature(str(res.meta.supplierOperatorSignature));
     pres->set_payload(str(res.payload));
     pres->set_payload_hash(str(res.payloadHash));

@@ -90,6 +90,23 @@ std::string errorCode(const auto& result) {
 
 }  // namespace
 
+TEST_CASE("a session header converts to protobuf and back field for field") {
+  const SessionHeader proto = ClaimFixture{}.header;
+  const pocket::protocol::SessionHeader header = pocket::protocol::fromProtoSessionHeader(proto);
+  CHECK(header.applicationAddress == proto.application_address());
+  CHECK(header.serviceId == proto.service_id());
+  CHECK(header.sessionId == proto.session_id());
+  CHECK(header.sessionStartBlockHeight == 91);
+  CHECK(header.sessionEndBlockHeight == 100);
+  // The relay's hand encoder and protobuf's serializer give the same bytes for it.
+  const std::string bytes = pocket::protocol::toProtoSessionHeader(header).SerializeAsString();
+  CHECK(bytes == proto.SerializeAsString());
+  const Bytes handEncoded = pocket::protocol::marshal(header);
+  CHECK(std::string(handEncoded.begin(), handEncoded.end()) == bytes);
+  CHECK(pocket::protocol::fromProtoSessionHeader(pocket::protocol::toProtoSessionHeader(header)) ==
+        header);
+}
+
 TEST_CASE("a batch of one claim signs to the vector's transaction and hash") {
   ClaimFixture fixture;
   auto tx = pocket::protocol::buildClaimTx(supplierAddress(), fixture.claims(), claimOptions());

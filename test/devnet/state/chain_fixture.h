@@ -126,25 +126,13 @@ class Chain {
   std::map<std::int64_t, std::vector<Event>> endEvents_;
 };
 
-inline session::SessionHeader protoHeader(const protocol::SessionHeader& h) {
-  session::SessionHeader header;
-  header.set_application_address(h.applicationAddress);
-  header.set_service_id(h.serviceId);
-  header.set_session_id(h.sessionId);
-  header.set_session_start_block_height(h.sessionStartBlockHeight);
-  header.set_session_end_block_height(h.sessionEndBlockHeight);
-  return header;
-}
-
 // The session of (app, service) containing `height` as the chain hydrates it.
 inline protocol::SessionHeader sessionHeaderOf(ChainState& state, const std::string& app,
                                                const std::string& service,
                                                std::int64_t height) {
   auto session = state.getSession(app, service, height);
   REQUIRE_MESSAGE(session.ok(), (session.ok() ? "" : session.error().message));
-  const auto& h = session->header();
-  return protocol::SessionHeader{h.application_address(), h.service_id(), h.session_id(),
-                                 h.session_start_block_height(), h.session_end_block_height()};
+  return protocol::fromProtoSessionHeader(session->header());
 }
 
 // How to spoil a relay.
@@ -204,7 +192,7 @@ inline protocol::TxMessage claimMessage(const std::string& supplier,
                                         util::ByteSpan root) {
   proof::MsgCreateClaim msg;
   msg.set_supplier_operator_address(supplier);
-  *msg.mutable_session_header() = protoHeader(header);
+  *msg.mutable_session_header() = protocol::toProtoSessionHeader(header);
   msg.set_root_hash(std::string(root.begin(), root.end()));
   return protocol::TxMessage{std::string(protocol::kMsgCreateClaimTypeUrl),
                              protocol::serialize(msg)};
@@ -215,7 +203,7 @@ inline protocol::TxMessage proofMessage(const std::string& supplier,
                                         util::ByteSpan proofBytes) {
   proof::MsgSubmitProof msg;
   msg.set_supplier_operator_address(supplier);
-  *msg.mutable_session_header() = protoHeader(header);
+  *msg.mutable_session_header() = protocol::toProtoSessionHeader(header);
   msg.set_proof(std::string(proofBytes.begin(), proofBytes.end()));
   return protocol::TxMessage{std::string(protocol::kMsgSubmitProofTypeUrl),
                              protocol::serialize(msg)};

@@ -115,28 +115,7 @@ std::optional<std::string> sessionHeaderError(const session::SessionHeader& head
 }
 
 std::optional<std::string> sessionHeaderError(const protocol::SessionHeader& h) {
-  session::SessionHeader header;
-  header.set_application_address(h.applicationAddress);
-  header.set_service_id(h.serviceId);
-  header.set_session_id(h.sessionId);
-  header.set_session_start_block_height(h.sessionStartBlockHeight);
-  header.set_session_end_block_height(h.sessionEndBlockHeight);
-  return sessionHeaderError(header);
-}
-
-protocol::SessionHeader toHeader(const session::SessionHeader& h) {
-  return protocol::SessionHeader{h.application_address(), h.service_id(), h.session_id(),
-                                 h.session_start_block_height(), h.session_end_block_height()};
-}
-
-session::SessionHeader toProto(const protocol::SessionHeader& h) {
-  session::SessionHeader header;
-  header.set_application_address(h.applicationAddress);
-  header.set_service_id(h.serviceId);
-  header.set_session_id(h.sessionId);
-  header.set_session_start_block_height(h.sessionStartBlockHeight);
-  header.set_session_end_block_height(h.sessionEndBlockHeight);
-  return header;
+  return sessionHeaderError(protocol::toProtoSessionHeader(h));
 }
 
 std::string coin(std::uint64_t amount) { return fmt::format("{}upokt", amount); }
@@ -719,7 +698,7 @@ util::Result<protocol::ProofRequirement> ChainState::Impl::proofRequirementFor(
   // The chain hashes the stored claim, proof_validation_status included.
   proof::Claim stored;
   stored.set_supplier_operator_address(claim.supplier);
-  *stored.mutable_session_header() = toProto(claim.header);
+  *stored.mutable_session_header() = protocol::toProtoSessionHeader(claim.header);
   stored.set_root_hash(std::string(claim.rootHash.begin(), claim.rootHash.end()));
   stored.set_proof_validation_status(static_cast<proof::ClaimProofStatus>(claim.status));
   const util::Bytes claimBytes = protocol::serialize(stored);
@@ -740,7 +719,7 @@ util::Result<protocol::ProofRequirement> ChainState::Impl::proofRequirementFor(
 std::optional<GrpcError> ChainState::Impl::createClaim(const proof::MsgCreateClaim& msg,
                                                        std::vector<Event>& events) {
   if (auto bad = validateClaimBasic(msg)) return GrpcError{"InvalidArgument", bad->text};
-  const protocol::SessionHeader header = toHeader(msg.session_header());
+  const protocol::SessionHeader header = protocol::fromProtoSessionHeader(msg.session_header());
   const std::string& supplier = msg.supplier_operator_address();
 
   auto session = queryAndValidateSessionHeader(header, supplier);
@@ -909,7 +888,7 @@ std::variant<ProvenRelay, std::string> decodeProvenRelay(const util::Bytes& gob,
 std::optional<GrpcError> ChainState::Impl::submitProof(const proof::MsgSubmitProof& msg,
                                                        std::vector<Event>& events) {
   if (auto bad = validateProofBasic(msg)) return GrpcError{"InvalidArgument", bad->text};
-  const protocol::SessionHeader header = toHeader(msg.session_header());
+  const protocol::SessionHeader header = protocol::fromProtoSessionHeader(msg.session_header());
   const std::string& supplier = msg.supplier_operator_address();
   auto precondition = [](std::string text) {
     return GrpcError{"FailedPrecondition", std::move(text)};
@@ -918,7 +897,7 @@ std::optional<GrpcError> ChainState::Impl::submitProof(const proof::MsgSubmitPro
   // EnsureWellFormedProof.
   auto session = queryAndValidateSessionHeader(header, supplier);
   if (!session) return precondition(session.error().message);
-  const protocol::SessionHeader onchain = toHeader(session->header());
+  const protocol::SessionHeader onchain = protocol::fromProtoSessionHeader(session->header());
 
   const std::int64_t end = onchain.sessionEndBlockHeight;
   auto windows = protocol::sessionWindows(protocolParams(end), end);
@@ -2143,7 +2122,7 @@ QueryOutcome ChainState::query(std::string_view path, util::ByteSpan data,
       proof::QueryGetClaimResponse res;
       proof::Claim* claim = res.mutable_claim();
       claim->set_supplier_operator_address(it->second.supplier);
-      *claim->mutable_session_header() = toProto(it->second.header);
+      *claim->mutable_session_header() = protocol::toProtoSessionHeader(it->second.header);
       claim->set_root_hash(std::string(it->second.rootHash.begin(), it->second.rootHash.end()));
       claim->set_proof_validation_status(
           static_cast<proof::ClaimProofStatus>(it->second.status));

@@ -148,6 +148,7 @@ TEST_CASE("a proof before its window opens or after it closes is rejected") {
   const util::Bytes lateProof = late.proofBytes();
   out = late.prove(21, lateProof);
   CHECK(out.code == 1);
+  CHECK(out.codespace == "undefined");
   CHECK(out.log == keeperLog("FailedPrecondition",
                              "current block height (21) is greater than session proof window "
                              "close height (20): proof attempted outside of the session's proof "
@@ -297,6 +298,7 @@ TEST_CASE("a supplier that cannot pay the proof submission fee is rejected") {
   REQUIRE(s.claim().ok());
   TxOutcome out = s.prove(16, s.proofBytes());
   CHECK(out.code == 1);
+  CHECK(out.codespace == "undefined");
   CHECK(out.log == keeperLog("FailedPrecondition",
                              "account has 10, but the proof submission fee is 10upokt: not enough "
                              "funds to submit proof"));
