@@ -155,19 +155,19 @@ class Stack {
     return *k;
   }
 
-  // Public keys for the ring (the chain knows them from genesis), the test's proof params.
+  // The ring's public keys are in the genesis `init` wrote (the chain knows them from genesis);
+  // the test's proof params are set here.
   void editGenesis() {
     std::string text = readFile(dir / "devnet/genesis.yaml");
-    auto addKey = [&](const crypto::PrivateKey& k) {
-      std::string address = k.publicKey().address();
-      auto at = text.find("  - address: " + address);
+    auto hasKey = [&](const crypto::PrivateKey& k) {
+      auto at = text.find("  - address: " + k.publicKey().address());
       REQUIRE(at != std::string::npos);
-      auto balance = text.find("    balance:", at);
-      auto end = text.find('\n', balance);
-      text.insert(end + 1, "    public_key: " + k.publicKey().hex() + "\n");
+      auto next = text.find("  - address:", at + 1);
+      CHECK(text.substr(at, next - at).find("    public_key: " + k.publicKey().hex() + "\n") !=
+            std::string::npos);
     };
-    for (const auto& a : apps) addKey(a);
-    addKey(gateway);
+    for (const auto& a : apps) hasKey(a);
+    hasKey(gateway);
     auto replace = [&](const std::string& from, const std::string& to) {
       auto at = text.find(from);
       REQUIRE_MESSAGE(at != std::string::npos, from);
