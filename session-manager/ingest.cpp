@@ -149,6 +149,9 @@ void Ingest::lookupLoop() {
       const auto& [app, service, start] = key;
       next.batch.lookedUp.insert_or_assign(key, sessions_.get(app, service, start));
     }
+    // The batch was read once before it was set aside; its second processing reads it whole
+    // again, with a fresh traversal budget.
+    next.batch.frame->rewind();
     {
       std::lock_guard lock(mutex_);
       lookingUp_.reset();

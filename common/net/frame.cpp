@@ -22,8 +22,13 @@ zmq::message_t encodeFrame(capnp::MessageBuilder& message) {
   return zmq::message_t(bytes.begin(), bytes.size());
 }
 
-DecodedFrame::DecodedFrame(kj::Array<capnp::word> words)
-    : words_(std::move(words)), reader_(words_.asPtr(), readerOptions(words_.size())) {
+DecodedFrame::DecodedFrame(kj::Array<capnp::word> words) : words_(std::move(words)) {
+  reader_.emplace(words_.asPtr(), readerOptions(words_.size()));
+}
+
+void DecodedFrame::rewind() {
+  reader_.reset();
+  reader_.emplace(words_.asPtr(), readerOptions(words_.size()));
 }
 
 util::Result<std::unique_ptr<DecodedFrame>> decodeFrame(util::ByteSpan bytes,

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -40,12 +41,19 @@ class DecodedFrame {
 
   template <class Root>
   typename Root::Reader root() {
-    return reader_.getRoot<Root>();
+    return reader_->getRoot<Root>();
   }
+
+  // Gives the reader a fresh traversal budget (the bound on how much of the frame may be read,
+  // about twice its size). A holder that reads the whole message again later — a batch set aside
+  // and processed once more — calls this first, or the second reading is refused as
+  // "Exceeded message traversal limit". The segment table was checked at construction and is not
+  // checked again.
+  void rewind();
 
  private:
   kj::Array<capnp::word> words_;
-  capnp::FlatArrayMessageReader reader_;
+  std::optional<capnp::FlatArrayMessageReader> reader_;
 };
 
 // Errors: "frame_size" (empty, not a whole number of 8-byte words, or above maxBytes),

@@ -3,6 +3,8 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include <doctest.h>
 #include <rocksdb/db.h>
@@ -236,6 +238,64 @@ TEST_SUITE("session-manager ingest") {
     CHECK(chain.waiting() == 1);  // one lookup for both copies
     CHECK(log.contains("event=batch_awaiting_session edge_id=edge-slow"));
     CHECK(store.summaries().size() == 2);
+  }
+
+  TEST_CASE("large batches set aside for a lookup are read again whole: a known session's relays "
+            "are accepted, an unknown session's rejected, both acked") {
+    auto known = test::makeSession(0);
+    auto unknown = test::makeSession(1);
+    FakeChain chain;
+    chain.sessions = {known};  // the chain never heard of `unknown`
+    pocket::testing::TempDir dir;
+    test::CapturedLog log;
+    util::MetricsRegistry metrics;
+    sm::SessionStore store(dir / "store", log.sink(), metrics);
+    sm::SessionCache cache(chain, log.sink(), metrics);
+    std::mutex acksMutex;
+    std::vector<sm::IngestOutcome> acks;
+    sm::IngestOptions options;
+    options.suppliers = {test::kSupplier};
+    sm::Ingest ingest(
+        options, store, cache, [] { return std::int64_t{15}; },
+        [&](sm::IngestOutcome o) {
+          std::lock_guard lock(acksMutex);
+          acks.push_back(std::move(o));
+        },
+        log.sink(), metrics);
+    ingest.start();
+    constexpr int kRelays = 300;  // far more than the reader's slack beyond twice the frame
+    for (const auto& [edge, session] : {std::pair{"edge-a", known}, std::pair{"edge-b", unknown}}) {
+      sm::IngestBatch batch;
+      batch.peer = std::string("peer-") + edge;
+      batch.edge = {edge, 1};
+      batch.frame = test::batchFrame(1, relaysOf(session, 0, kRelays));
+      // As the link server does before handing a batch over: its size is read (which spends
+      // part of the reader's traversal budget on the list of relays).
+      REQUIRE(batch.frame->root<link::EdgeMessage>().getMinedRelays().getRelays().size() ==
+              kRelays);
+      ingest.submit(std::move(batch));
+    }
+    auto outcome = [&](const std::string& edge) -> std::optional<sm::IngestOutcome> {
+      std::lock_guard lock(acksMutex);
+      for (const auto& a : acks) {
+        if (a.edge.edgeId == edge) return a;
+      }
+      return std::nullopt;
+    };
+    REQUIRE(pocket::testing::waitFor([&] { return outcome("edge-a") && outcome("edge-b"); },
+                                     "both set-aside batches processed and acked"));
+    ingest.stop();
+    CHECK(outcome("edge-a")->throughSeq == kRelays);
+    CHECK(outcome("edge-a")->accepted == kRelays);
+    CHECK(outcome("edge-b")->throughSeq == kRelays);
+    CHECK(outcome("edge-b")->accepted == 0);
+    CHECK(outcome("edge-b")->rejected.size() == kRelays);
+    CHECK(outcome("edge-b")->rejected.front().second == sm::kRejectSessionUnknown);
+    CHECK(log.contains("event=batch_awaiting_session edge_id=edge-a"));
+    CHECK(log.contains("event=batch_awaiting_session edge_id=edge-b"));
+    CHECK(!log.contains("event=batch_malformed"));
+    CHECK(*store.root(sm::treeKey(test::kSupplier, known.header.sessionId)) ==
+          referenceRoot(relaysOf(known, 0, kRelays)));
   }
 
   TEST_CASE("accepted relays are durable, in their (supplier, session) tree, and acked") {
