@@ -152,6 +152,7 @@ void Ingest::lookupLoop() {
     // The batch was read once before it was set aside; its second processing reads it whole
     // again, with a fresh traversal budget.
     next.batch.frame->rewind();
+    next.batch.setAside = true;
     {
       std::lock_guard lock(mutex_);
       lookingUp_.reset();
@@ -161,6 +162,13 @@ void Ingest::lookupLoop() {
   }
 }
 
+bool Ingest::edgeAwaiting(const EdgeKey& edge) {
+  std::lock_guard lock(mutex_);
+  if (lookingUp_ && lookingUp_->first == edge) return true;
+  return std::any_of(awaiting_.begin(), awaiting_.end(),
+                     [&](const AwaitingBatch& waiting) { return waiting.batch.edge == edge; });
+}
+
 void Ingest::setAside(IngestBatch& batch, std::uint64_t firstSeq,
                       std::vector<SessionLookupKey> keys) {
   awaitingSession_->inc();
@@ -168,8 +176,10 @@ void Ingest::setAside(IngestBatch& batch, std::uint64_t firstSeq,
       .kv("edge_id", batch.edge.edgeId)
       .kv("first_seq", firstSeq)
       .kv("sessions", keys.size())
-      .kv("reason", "the chain facts of a session it names are not cached; looking them up off "
-                    "the ingest thread");
+      .kv("reason", keys.empty()
+                        ? "behind an earlier batch of the same edge that awaits a session lookup"
+                        : "the chain facts of a session it names are not cached; looking them up "
+                          "off the ingest thread");
   std::lock_guard lock(mutex_);
   // An edge resends a batch that is not acked in time: one copy of it waits, the newest (it
   // came on the edge's current connection).
@@ -317,7 +327,11 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
   });
   if (!read.ok()) return malformed(read.error().message);
   if (first == 0 || relays.empty()) return malformed("empty batch or firstSeq 0");
-  if (batch.lookedUp.empty()) received_->inc(relays.size());  // not again after a set-aside
+  if (!batch.setAside) received_->inc(relays.size());  // not again after a set-aside
+  // Behind a batch of the same edge that waits for a lookup, a new batch waits too, so an edge's
+  // batches are processed in order (dropped as a gap, it would cost the edge an ack timeout and a
+  // resend of everything after it).
+  if (!batch.setAside && edgeAwaiting(batch.edge)) return setAside(batch, first, {});
 
   const EdgeKey& edge = batch.edge;
   std::uint64_t highWater = changes.highWater(edge).value_or(store_.highWater(edge));

@@ -90,6 +90,8 @@ struct IngestBatch {
   // Lookups made for this batch while it was set aside (the ingest consults them before the
   // cache, so a "no such session" or a failure is not asked again).
   std::map<SessionLookupKey, util::Result<SessionFactsPtr>> lookedUp;
+  // Back from the lookup thread: it was set aside once (counted as received then).
+  bool setAside = false;
 };
 
 struct IngestOutcome {
@@ -154,6 +156,8 @@ class Ingest {
   void processBatch(IngestBatch& batch, WriteSet& changes, std::vector<IngestOutcome>& outcomes);
   // Hands `batch` to the lookup thread (the same batch resent replaces the one waiting).
   void setAside(IngestBatch& batch, std::uint64_t firstSeq, std::vector<SessionLookupKey> keys);
+  // Whether a batch of `edge` waits for (or is in) a lookup.
+  bool edgeAwaiting(const EdgeKey& edge);
   void crashIf(CrashPoint point);
 
   IngestOptions options_;

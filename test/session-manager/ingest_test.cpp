@@ -218,14 +218,17 @@ TEST_SUITE("session-manager ingest") {
                                      "the lookup of edge-slow's session in progress"));
     // The same batch resent while it waits is kept once.
     submit("edge-slow", 1, relaysOf(slow, 0, 2));
+    // The edge's next batch (a cached session) waits behind it instead of being dropped as a gap.
+    submit("edge-slow", 3, relaysOf(known, 10, 3));
     submit("edge-known", 4, relaysOf(known, 3, 3));
     CHECK(pocket::testing::waitFor([&] { return ackedThrough("edge-known") == 6; },
                                    "edge-known acked while edge-slow's lookup waits"));
     CHECK(ackedThrough("edge-slow") == 0);
 
     chain.open();
-    CHECK(pocket::testing::waitFor([&] { return ackedThrough("edge-slow") == 2; },
-                                   "edge-slow acked once the chain answered"));
+    CHECK(pocket::testing::waitFor([&] { return ackedThrough("edge-slow") == 5; },
+                                   "edge-slow's two batches acked, in order, once the chain "
+                                   "answered"));
     ingest.stop();
     {
       std::lock_guard lock(acksMutex);
@@ -233,8 +236,11 @@ TEST_SUITE("session-manager ingest") {
       for (const auto& a : acks) {
         if (a.edge.edgeId == "edge-slow") accepted += a.accepted;
       }
-      CHECK(accepted == 2);  // once, although it was submitted twice
+      CHECK(accepted == 5);  // the first batch once, although it was submitted twice
     }
+    CHECK(!log.contains("event=batch_gap"));
+    CHECK(log.contains("reason=\"behind an earlier batch of the same edge that awaits a session "
+                       "lookup\""));
     CHECK(chain.waiting() == 1);  // one lookup for both copies
     CHECK(log.contains("event=batch_awaiting_session edge_id=edge-slow"));
     CHECK(store.summaries().size() == 2);
