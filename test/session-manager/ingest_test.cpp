@@ -161,6 +161,53 @@ class GatedChain final : public sm::ChainSource {
   int waiting_ = 0;
 };
 
+// An ingest started with its own threads (session lookups set batches aside) over `chain`, with
+// the acks it hands out collected.
+struct StartedIngest {
+  explicit StartedIngest(sm::ChainSource& chain)
+      : store(dir / "store", log.sink(), metrics),
+        cache(chain, log.sink(), metrics),
+        ingest(
+            options(), store, cache, [] { return std::int64_t{15}; },
+            [this](sm::IngestOutcome o) {
+              std::lock_guard lock(acksMutex);
+              acks.push_back(std::move(o));
+            },
+            log.sink(), metrics) {
+    ingest.start();
+  }
+  static sm::IngestOptions options() {
+    sm::IngestOptions o;
+    o.suppliers = {test::kSupplier};
+    return o;
+  }
+  static sm::IngestBatch batch(const std::string& edge, std::uint64_t firstSeq,
+                               const std::vector<TestRelay>& relays) {
+    sm::IngestBatch b;
+    b.peer = "peer-" + edge;
+    b.edge = {edge, 1};
+    b.frame = test::batchFrame(firstSeq, relays);
+    return b;
+  }
+  std::vector<sm::IngestOutcome> acksOf(const std::string& edge) {
+    std::lock_guard lock(acksMutex);
+    std::vector<sm::IngestOutcome> out;
+    for (const auto& a : acks) {
+      if (a.edge.edgeId == edge) out.push_back(a);
+    }
+    return out;
+  }
+
+  pocket::testing::TempDir dir;
+  test::CapturedLog log;
+  util::MetricsRegistry metrics;
+  sm::SessionStore store;
+  sm::SessionCache cache;
+  std::mutex acksMutex;
+  std::vector<sm::IngestOutcome> acks;
+  sm::Ingest ingest;  // last: stopped and destroyed first
+};
+
 }  // namespace
 
 TEST_SUITE("session-manager ingest") {
@@ -170,23 +217,7 @@ TEST_SUITE("session-manager ingest") {
     auto slow = test::makeSession(1);
     GatedChain chain(slow.header.sessionStartBlockHeight);
     chain.chain.sessions = {known, slow};
-    pocket::testing::TempDir dir;
-    test::CapturedLog log;
-    util::MetricsRegistry metrics;
-    sm::SessionStore store(dir / "store", log.sink(), metrics);
-    sm::SessionCache cache(chain, log.sink(), metrics);
-    std::mutex acksMutex;
-    std::vector<sm::IngestOutcome> acks;
-    sm::IngestOptions options;
-    options.suppliers = {test::kSupplier};
-    sm::Ingest ingest(
-        options, store, cache, [] { return std::int64_t{15}; },
-        [&](sm::IngestOutcome o) {
-          std::lock_guard lock(acksMutex);
-          acks.push_back(std::move(o));
-        },
-        log.sink(), metrics);
-    ingest.start();
+    StartedIngest started(chain);
     // Whatever happens, the gate opens before the ingest stops (stop() waits for the lookup).
     struct OpenOnExit {
       GatedChain& chain;
@@ -194,18 +225,11 @@ TEST_SUITE("session-manager ingest") {
     } openOnExit{chain};
     auto submit = [&](const std::string& edge, std::uint64_t firstSeq,
                       const std::vector<TestRelay>& relays) {
-      sm::IngestBatch batch;
-      batch.peer = "peer-" + edge;
-      batch.edge = {edge, 1};
-      batch.frame = test::batchFrame(firstSeq, relays);
-      ingest.submit(std::move(batch));
+      started.ingest.submit(StartedIngest::batch(edge, firstSeq, relays));
     };
     auto ackedThrough = [&](const std::string& edge) -> std::uint64_t {
-      std::lock_guard lock(acksMutex);
       std::uint64_t through = 0;
-      for (const auto& a : acks) {
-        if (a.edge.edgeId == edge) through = std::max(through, a.throughSeq);
-      }
+      for (const auto& a : started.acksOf(edge)) through = std::max(through, a.throughSeq);
       return through;
     };
 
@@ -229,21 +253,16 @@ TEST_SUITE("session-manager ingest") {
     CHECK(pocket::testing::waitFor([&] { return ackedThrough("edge-slow") == 5; },
                                    "edge-slow's two batches acked, in order, once the chain "
                                    "answered"));
-    ingest.stop();
-    {
-      std::lock_guard lock(acksMutex);
-      std::uint64_t accepted = 0;
-      for (const auto& a : acks) {
-        if (a.edge.edgeId == "edge-slow") accepted += a.accepted;
-      }
-      CHECK(accepted == 5);  // the first batch once, although it was submitted twice
-    }
-    CHECK(!log.contains("event=batch_gap"));
-    CHECK(log.contains("reason=\"behind an earlier batch of the same edge that awaits a session "
+    started.ingest.stop();
+    std::uint64_t accepted = 0;
+    for (const auto& a : started.acksOf("edge-slow")) accepted += a.accepted;
+    CHECK(accepted == 5);  // the first batch once, although it was submitted twice
+    CHECK(!started.log.contains("event=batch_gap"));
+    CHECK(started.log.contains("reason=\"behind an earlier batch of the same edge that awaits a session "
                        "lookup\""));
     CHECK(chain.waiting() == 1);  // one lookup for both copies
-    CHECK(log.contains("event=batch_awaiting_session edge_id=edge-slow"));
-    CHECK(store.summaries().size() == 2);
+    CHECK(started.log.contains("event=batch_awaiting_session edge_id=edge-slow"));
+    CHECK(started.store.summaries().size() == 2);
   }
 
   TEST_CASE("large batches set aside for a lookup are read again whole: a known session's relays "
@@ -252,55 +271,34 @@ TEST_SUITE("session-manager ingest") {
     auto unknown = test::makeSession(1);
     FakeChain chain;
     chain.sessions = {known};  // the chain never heard of `unknown`
-    pocket::testing::TempDir dir;
-    test::CapturedLog log;
-    util::MetricsRegistry metrics;
-    sm::SessionStore store(dir / "store", log.sink(), metrics);
-    sm::SessionCache cache(chain, log.sink(), metrics);
-    std::mutex acksMutex;
-    std::vector<sm::IngestOutcome> acks;
-    sm::IngestOptions options;
-    options.suppliers = {test::kSupplier};
-    sm::Ingest ingest(
-        options, store, cache, [] { return std::int64_t{15}; },
-        [&](sm::IngestOutcome o) {
-          std::lock_guard lock(acksMutex);
-          acks.push_back(std::move(o));
-        },
-        log.sink(), metrics);
-    ingest.start();
+    StartedIngest started(chain);
     constexpr int kRelays = 300;  // far more than the reader's slack beyond twice the frame
     for (const auto& [edge, session] : {std::pair{"edge-a", known}, std::pair{"edge-b", unknown}}) {
-      sm::IngestBatch batch;
-      batch.peer = std::string("peer-") + edge;
-      batch.edge = {edge, 1};
-      batch.frame = test::batchFrame(1, relaysOf(session, 0, kRelays));
+      auto batch = StartedIngest::batch(edge, 1, relaysOf(session, 0, kRelays));
       // As the link server does before handing a batch over: its size is read (which spends
       // part of the reader's traversal budget on the list of relays).
       REQUIRE(batch.frame->root<link::EdgeMessage>().getMinedRelays().getRelays().size() ==
               kRelays);
-      ingest.submit(std::move(batch));
+      started.ingest.submit(std::move(batch));
     }
     auto outcome = [&](const std::string& edge) -> std::optional<sm::IngestOutcome> {
-      std::lock_guard lock(acksMutex);
-      for (const auto& a : acks) {
-        if (a.edge.edgeId == edge) return a;
-      }
-      return std::nullopt;
+      auto acks = started.acksOf(edge);
+      if (acks.empty()) return std::nullopt;
+      return acks.front();
     };
     REQUIRE(pocket::testing::waitFor([&] { return outcome("edge-a") && outcome("edge-b"); },
                                      "both set-aside batches processed and acked"));
-    ingest.stop();
+    started.ingest.stop();
     CHECK(outcome("edge-a")->throughSeq == kRelays);
     CHECK(outcome("edge-a")->accepted == kRelays);
     CHECK(outcome("edge-b")->throughSeq == kRelays);
     CHECK(outcome("edge-b")->accepted == 0);
     CHECK(outcome("edge-b")->rejected.size() == kRelays);
     CHECK(outcome("edge-b")->rejected.front().second == sm::kRejectSessionUnknown);
-    CHECK(log.contains("event=batch_awaiting_session edge_id=edge-a"));
-    CHECK(log.contains("event=batch_awaiting_session edge_id=edge-b"));
-    CHECK(!log.contains("event=batch_malformed"));
-    CHECK(*store.root(sm::treeKey(test::kSupplier, known.header.sessionId)) ==
+    CHECK(started.log.contains("event=batch_awaiting_session edge_id=edge-a"));
+    CHECK(started.log.contains("event=batch_awaiting_session edge_id=edge-b"));
+    CHECK(!started.log.contains("event=batch_malformed"));
+    CHECK(*started.store.root(sm::treeKey(test::kSupplier, known.header.sessionId)) ==
           referenceRoot(relaysOf(known, 0, kRelays)));
   }
 
