@@ -56,7 +56,10 @@ inline HttpReply httpCall(std::uint16_t port, http::verb verb, const std::string
   request.set(http::field::content_type, "application/json");
   request.body() = body;
   request.prepare_payload();
-  http::write(socket, request);
+  // A server may answer before the whole request is sent (a body it refuses) and stop reading;
+  // its reply is still read below, and a failed read reports the error.
+  beast::error_code writeError;
+  http::write(socket, request, writeError);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);

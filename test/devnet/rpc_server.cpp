@@ -1,5 +1,7 @@
 #include "test/devnet/rpc_server.h"
 
+#include <array>
+#include <chrono>
 #include <deque>
 #include <list>
 #include <stdexcept>
@@ -467,12 +469,39 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response->prepare_payload();
     auto self = shared_from_this();
     http::async_write(stream_, *response, [self, response](beast::error_code ec, std::size_t) {
-      if (ec || !response->keep_alive()) {
+      if (ec) {
         beast::error_code ignored;
         self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
         return;
       }
+      if (!response->keep_alive()) return self->lingeringClose();
       self->read();
+    });
+  }
+
+  // Closes after a final reply without losing it: the client may still be sending a body the
+  // server refused (too large). Closing a socket with unread input makes the kernel answer with a
+  // reset, which can discard the reply before the client reads it; so the send side is shut
+  // first and what is still arriving is read and thrown away until the client closes, 4 MiB
+  // have been discarded, or two seconds have passed.
+  void lingeringClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain(0);
+  }
+  void drain(std::size_t discarded) {
+    auto self = shared_from_this();
+    auto scratch = std::make_shared<std::array<char, 16384>>();
+    stream_.async_read_some(asio::buffer(*scratch), [self, scratch, discarded](
+                                                        beast::error_code ec, std::size_t n) {
+      const std::size_t total = discarded + n;
+      if (ec || total > kLingerDiscardBytes) {
+        beast::error_code ignored;
+        self->stream_.socket().close(ignored);
+        return;
+      }
+      self->drain(total);
     });
   }
 

@@ -49,6 +49,9 @@ inline constexpr int kRpcServerError = -32000;
 
 // CometBFT defaults (config/config.go).
 inline constexpr std::size_t kMaxBodyBytes = 1000000;
+// What a connection closed after a refused body may still send; it is read and discarded so the
+// refusal reaches the client (see HttpSession::lingeringClose).
+inline constexpr std::size_t kLingerDiscardBytes = 4 * 1024 * 1024;
 inline constexpr std::size_t kMaxHeaderBytes = 1 << 20;
 inline constexpr std::size_t kMaxBatchRequests = 10;
 inline constexpr std::size_t kMaxSubscriptionClients = 100;
