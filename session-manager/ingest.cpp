@@ -156,7 +156,13 @@ void Ingest::lookupLoop() {
     {
       std::lock_guard lock(mutex_);
       lookingUp_.reset();
-      queue_.push_back(std::move(next.batch));
+      // Back in the queue ahead of the edge's batches that came meanwhile (and behind the ones
+      // set aside before it), so the edge's batches are processed in order.
+      auto at = std::find_if(queue_.begin(), queue_.end(), [&](const IngestBatch& queued) {
+        return queued.edge == next.batch.edge && !queued.setAside;
+      });
+      ++returned_[next.batch.edge];
+      queue_.insert(at, std::move(next.batch));
     }
     wake_.notify_one();
   }
@@ -165,6 +171,7 @@ void Ingest::lookupLoop() {
 bool Ingest::edgeAwaiting(const EdgeKey& edge) {
   std::lock_guard lock(mutex_);
   if (lookingUp_ && lookingUp_->first == edge) return true;
+  if (returned_.contains(edge)) return true;
   return std::any_of(awaiting_.begin(), awaiting_.end(),
                      [&](const AwaitingBatch& waiting) { return waiting.batch.edge == edge; });
 }
@@ -289,7 +296,7 @@ std::size_t Ingest::runOnce() {
     for (const auto& tree : store_.treesExpiredAt(expire)) store_.removeTree(tree);
   }
   if (Clock::now() - lastTreeCommit_ >= options_.treeCommitInterval) {
-    store_.commitTrees();
+    store_.commitTreesInBackground();
     lastTreeCommit_ = Clock::now();
   }
   return group.size();
@@ -297,6 +304,11 @@ std::size_t Ingest::runOnce() {
 
 void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
                           std::vector<IngestOutcome>& outcomes) {
+  if (batch.setAside) {
+    std::lock_guard lock(mutex_);
+    auto it = returned_.find(batch.edge);
+    if (it != returned_.end() && --it->second == 0) returned_.erase(it);
+  }
   auto malformed = [&](const std::string& why) {
     malformed_->inc();
     util::LogLine(log_, util::LogLevel::warn, "batch_malformed")

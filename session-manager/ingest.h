@@ -20,9 +20,10 @@
 // is already in its (supplier, session) tree is a duplicate: acked, nothing changes.
 //
 // Group commit: the ingest thread takes every batch queued (from all edges) at once, writes all
-// their accepted relays and watermarks in one synced journal write (SessionStore::write), applies
+// their accepted relays and watermarks in one synced journal write (SessionStore::write), hands
 // them to the trees, and only then hands the acks to the AckSink. Nothing is acked before it is
-// durable. Trees are committed every `treeCommitInterval`.
+// durable. The tries are updated and committed (every `treeCommitInterval`) on the store's tree
+// thread, so an ack never waits for a tree commit.
 //
 // Ownership and threading: main() owns it; it borrows the store, the cache, the log and the
 // metrics. submit() and expireBefore() are thread-safe; the ingest thread (start()) does all
@@ -178,6 +179,9 @@ class Ingest {
   std::deque<AwaitingBatch> awaiting_;  // guarded by mutex_
   // (edge, firstSeq) of the batch whose lookups run now; guarded by mutex_.
   std::optional<std::pair<EdgeKey, std::uint64_t>> lookingUp_;
+  // Per edge, batches back from the lookup thread and not yet processed; guarded by mutex_. A new
+  // batch of such an edge waits behind them, even one the ingest thread already holds.
+  std::map<EdgeKey, int> returned_;
   std::chrono::steady_clock::time_point lastTreeCommit_ = std::chrono::steady_clock::now();
   std::uint64_t groups_ = 0;
 

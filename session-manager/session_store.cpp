@@ -1,9 +1,15 @@
 #include "session-manager/session_store.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <filesystem>
+#include <functional>
+#include <future>
+#include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
@@ -75,8 +81,13 @@ void forEachRelay(std::string_view record, const std::string& key, Visit&& visit
   }
 }
 
-// Pending trie updates from which write() applies them ahead of the next root() (see there).
+// Pending trie updates from which the tree thread applies them ahead of the next root() (see
+// write()).
 constexpr std::size_t kApplyPendingAt = 8192;
+// Relay bytes handed to the tree thread and not yet applied, above which write() waits for it:
+// enough to ride out the commit of a large tree at full ingest rate, small next to the memory
+// budget.
+constexpr std::size_t kMaxQueuedApplyBytes = std::size_t{64} << 20;
 
 std::string infoJson(const TreeInfo& info) {
   nlohmann::json j = {{"supplier", info.supplierOperatorAddress},
@@ -125,7 +136,7 @@ void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash, util::
 void WriteSet::addRelay(const std::string& tree, const TreeInfo& info, const crypto::Hash32& hash,
                         util::ByteSpan relayBytes, std::uint64_t weight) {
   auto it = trees_.find(tree);
-  if (it == trees_.end()) it = trees_.emplace(tree, Tree{info, {}, {}, {}, 0}).first;
+  if (it == trees_.end()) it = trees_.emplace(tree, Tree{info, {}, {}, {}, 0, 0}).first;
   Tree& t = it->second;
   std::size_t at = t.record.size();
   t.record.resize(at + kRelayHeader + relayBytes.size());
@@ -141,6 +152,7 @@ void WriteSet::addRelay(const std::string& tree, const TreeInfo& info, const cry
   t.hashes.append(reinterpret_cast<const char*>(hash.data()), hash.size());
   t.fingerprints.insert(FingerprintSet::fingerprint(hash));
   ++t.count;
+  t.weight += weight;
   ++relays_;
 }
 
@@ -168,17 +180,21 @@ std::optional<std::uint64_t> WriteSet::highWater(const EdgeKey& edge) const {
 
 struct SessionStore::Impl {
   struct Tree {
+    std::string key;
+    // Ingest thread:
     TreeInfo info;
-    std::unique_ptr<smst::RocksNodeStore> nodes;
-    std::unique_ptr<smst::SparseMerkleSumTrie> trie;
     FingerprintSet fingerprints;  // of every relay hash in the tree (the dedup index)
     std::uint64_t nextIndex = 0;
-    bool dirty = false;
     std::optional<smst::Digest> flushedRoot;  // set once the claim root is fixed
     // First indexes of the tree's relay records in the journal, oldest first.
     std::deque<std::uint64_t> records;
-    // The last commit handed to the trees database: its ticket (commitsSubmitted() right after
-    // it) and the relays its root holds. Once it is durable, the journal records it covers go.
+    // Tree thread (the ingest thread only before the tree thread first sees the tree):
+    std::unique_ptr<smst::RocksNodeStore> nodes;
+    std::unique_ptr<smst::SparseMerkleSumTrie> trie;
+    bool dirty = false;  // changed since its last commit (then it is in dirtyTrees)
+    // Guarded by commitMutex: the last commit handed to the trees database, its ticket
+    // (commitsSubmitted() right after it) and the relays its root holds. Once it is durable, the
+    // journal records it covers go.
     std::uint64_t commitTicket = 0;
     std::uint64_t commitCount = 0;
   };
@@ -186,22 +202,169 @@ struct SessionStore::Impl {
   util::LogSink& log;
   std::unique_ptr<rocksdb::DB> journal;
   std::unique_ptr<smst::RocksDb> treesDb;
-  std::map<std::string, Tree> trees;
+  std::map<std::string, Tree> trees;  // inserted and erased by the ingest thread only
 
   mutable std::mutex mutex;  // guards the two maps below (read by other threads)
   std::map<EdgeKey, std::uint64_t> highWater;
   std::map<std::string, TreeSummary> summaries;
+  std::mutex commitMutex;  // guards every Tree's commitTicket and commitCount
+
+  // The tree thread: runs the tries' work in the order it was handed over (see the header).
+  std::mutex workMutex;
+  std::condition_variable workReady;  // work queued, or stopping
+  std::condition_variable workRoom;   // queued bytes went down
+  std::deque<std::pair<std::function<void()>, std::size_t>> work;  // task, relay bytes it holds
+  std::size_t workBytes = 0;
+  bool workStopping = false;
+  bool commitQueued = false;
+  std::exception_ptr treeFailure;  // the first failure on the tree thread; every later call throws it
+  std::thread treeThread;
+  std::vector<Tree*> dirtyTrees;  // tree thread
 
   util::Histogram* writeSeconds;
   util::Histogram* commitSeconds;
   util::Counter* relaysWritten;
   util::Counter* groupCommits;
   util::Counter* recordsPruned;
+  util::Counter* applyWaits;
 
   explicit Impl(util::LogSink& l) : log(l) {}
 
+  void treeLoop() {
+    while (true) {
+      std::function<void()> task;
+      std::size_t bytes = 0;
+      bool failed = false;
+      {
+        std::unique_lock lock(workMutex);
+        workReady.wait(lock, [&] { return workStopping || !work.empty(); });
+        if (work.empty()) return;  // stopping, and everything handed over is done
+        task = std::move(work.front().first);
+        bytes = work.front().second;
+        work.pop_front();
+        failed = treeFailure != nullptr;
+      }
+      // After a failure the tries are not to be trusted: later tasks are dropped (a waiting
+      // caller gets the failure) and the process stops at the ingest thread's next call.
+      if (!failed) {
+        try {
+          task();
+        } catch (const smst::StoreError&) {
+          std::lock_guard lock(workMutex);
+          treeFailure = std::current_exception();
+        } catch (const std::exception& e) {
+          std::lock_guard lock(workMutex);
+          treeFailure = std::make_exception_ptr(smst::StoreError(std::string("trees: ") + e.what()));
+        }
+      }
+      task = nullptr;  // a dropped waiting task breaks its promise here
+      {
+        std::lock_guard lock(workMutex);
+        workBytes -= bytes;
+      }
+      workRoom.notify_all();
+    }
+  }
+
+  void throwIfFailed() {
+    std::lock_guard lock(workMutex);
+    if (treeFailure) std::rethrow_exception(treeFailure);
+  }
+
+  // Hands `task` to the tree thread; waits while more than kMaxQueuedApplyBytes are queued.
+  void enqueue(std::function<void()> task, std::size_t bytes) {
+    std::unique_lock lock(workMutex);
+    auto room = [&] {
+      return treeFailure || workBytes == 0 || workBytes + bytes <= kMaxQueuedApplyBytes;
+    };
+    if (!room()) {
+      applyWaits->inc();
+      workRoom.wait(lock, room);
+    }
+    if (treeFailure) std::rethrow_exception(treeFailure);
+    work.emplace_back(std::move(task), bytes);
+    workBytes += bytes;
+    lock.unlock();
+    workReady.notify_one();
+  }
+
+  // Runs `f` on the tree thread after everything handed over before, and returns its result.
+  template <class F>
+  auto onTreeThread(F f) -> decltype(f()) {
+    using R = decltype(f());
+    auto done = std::make_shared<std::promise<R>>();
+    std::future<R> result = done->get_future();
+    enqueue(
+        [done, &f] {
+          try {
+            if constexpr (std::is_void_v<R>) {
+              f();
+              done->set_value();
+            } else {
+              done->set_value(f());
+            }
+          } catch (...) {
+            done->set_exception(std::current_exception());
+            throw;
+          }
+        },
+        0);
+    try {
+      return result.get();
+    } catch (const std::future_error&) {  // dropped after an earlier failure
+      throwIfFailed();
+      throw;
+    }
+  }
+
+  void stopTreeThread() {
+    {
+      std::lock_guard lock(workMutex);
+      workStopping = true;
+    }
+    workReady.notify_all();
+    if (treeThread.joinable()) treeThread.join();
+  }
+
+  // Tree thread: commits `tree` (changed since its last commit) and records the commit.
+  void commitTree(Tree& tree) {
+    tree.trie->commit();
+    std::uint64_t ticket = treesDb->commitsSubmitted();
+    {
+      std::lock_guard lock(commitMutex);
+      tree.commitTicket = ticket;
+      tree.commitCount = tree.trie->count();
+    }
+    tree.dirty = false;
+    std::string rootHex = util::toHex(tree.trie->root());
+    std::lock_guard lock(mutex);
+    summaries[tree.key].committedRootHex = rootHex;
+  }
+
+  // Tree thread: commits every changed tree; returns how many.
+  std::size_t commitDirty() {
+    if (dirtyTrees.empty()) return 0;
+    auto started = Clock::now();
+    std::size_t n = 0;
+    for (Tree* tree : dirtyTrees) {
+      if (!tree->dirty) continue;  // committed by a flush since
+      commitTree(*tree);
+      ++n;
+    }
+    dirtyTrees.clear();
+    if (n > 0) commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
+    return n;
+  }
+
+  void markDirty(Tree& tree) {
+    if (tree.dirty) return;
+    tree.dirty = true;
+    dirtyTrees.push_back(&tree);
+  }
+
   Tree& openTree(const std::string& key, const TreeInfo& info) {
     Tree tree;
+    tree.key = key;
     tree.info = info;
     tree.nodes = std::make_unique<smst::RocksNodeStore>(*treesDb, "t" + key + "/");
     if (auto root = tree.nodes->committedRoot()) {
@@ -239,10 +402,15 @@ struct SessionStore::Impl {
     std::uint64_t durable = treesDb->commitsDurable();
     rocksdb::WriteBatch batch;
     for (auto& [key, tree] : trees) {
-      if (tree.commitTicket > durable) continue;
+      std::uint64_t commitCount = 0;
+      {
+        std::lock_guard lock(commitMutex);
+        if (tree.commitTicket > durable) continue;
+        commitCount = tree.commitCount;
+      }
       while (!tree.records.empty()) {
         std::uint64_t end = tree.records.size() > 1 ? tree.records[1] : tree.nextIndex;
-        if (end > tree.commitCount) break;
+        if (end > commitCount) break;
         check(batch.Delete(recordKey(key, tree.records.front())), "prune relays");
         tree.records.pop_front();
       }
@@ -291,7 +459,7 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
                              .with();
   impl_->commitSeconds = &metrics
                               .histogram("sm_tree_commit_seconds",
-                                         "Ingest-thread time to commit the changed trees (the disk "
+                                         "Tree-thread time to commit the changed trees (the disk "
                                          "writes follow in the background).",
                                          {}, util::latencyBucketsSeconds())
                               .with();
@@ -305,6 +473,12 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
            .counter("sm_store_journal_records_pruned_total",
                     "Journal relay records deleted because a durable tree commit holds their "
                     "relays.")
+           .with();
+  impl_->applyWaits =
+      &metrics
+           .counter("sm_tree_apply_waits_total",
+                    "Group commits that waited before their acks because the tree thread was "
+                    "more than 64 MiB of relays behind.")
            .with();
 
   // Restore: watermarks, then every tree from its committed root plus the journal after it.
@@ -382,7 +556,7 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
                                                 " to " + std::to_string(index));
                        }
                        tree.trie->update(hash, bytes, weight);
-                       tree.dirty = true;
+                       impl_->markDirty(tree);
                        ++tree.nextIndex;
                        ++summary.relays;
                        summary.computeUnits += weight;
@@ -430,6 +604,12 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   check(it->status(), "iterate");
   it.reset();
   if (leftovers.Count() > 0) check(impl_->journal->Write(rocksdb::WriteOptions(), &leftovers), "prune");
+  metrics.gaugeFunction("sm_tree_apply_queue_bytes",
+                        "Relay bytes durable and acked but not yet applied to their tries.",
+                        [this] {
+                          std::lock_guard lock(impl_->workMutex);
+                          return static_cast<double>(impl_->workBytes);
+                        });
   metrics.gaugeFunction("sm_open_trees", "Session trees held (open sessions).", [this] {
     std::lock_guard lock(impl_->mutex);
     return static_cast<double>(impl_->summaries.size());
@@ -450,10 +630,13 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       .kv("trees_open_ms", ms(treesOpened - journalOpened))
       .kv("replay_ms", ms(replaying))
       .kv("dedup_index_ms", ms(indexing));
+  impl_->treeThread = std::thread([impl = impl_.get()] { impl->treeLoop(); });
 }
 
 SessionStore::~SessionStore() {
-  // The tries hold their stores: drop them before the databases.
+  // The tree thread finishes what it was handed; the tries hold their stores: drop them before
+  // the databases.
+  impl_->stopTreeThread();
   impl_->trees.clear();
 }
 
@@ -480,12 +663,14 @@ bool SessionStore::hasRelay(const std::string& tree, const crypto::Hash32& hash)
   if (it == impl_->trees.end()) return false;
   Impl::Tree& t = it->second;
   if (!t.fingerprints.mayContain(FingerprintSet::fingerprint(hash))) return false;
-  // Probably a duplicate: the tree says for sure (its key is the relay hash).
-  return t.trie->get(hash).has_value();
+  // Probably a duplicate: the tree says for sure (its key is the relay hash), once it holds
+  // every relay written before.
+  return impl_->onTreeThread([&] { return t.trie->get(hash).has_value(); });
 }
 
 void SessionStore::write(WriteSet& changes) {
   if (changes.empty()) return;
+  impl_->throwIfFailed();
   auto started = Clock::now();
   std::size_t estimate = 4096;
   for (const auto& [key, t] : changes.trees_) {
@@ -528,21 +713,28 @@ void SessionStore::write(WriteSet& changes) {
   impl_->groupCommits->inc();
   impl_->relaysWritten->inc(changes.relays_);
 
-  // Durable: now the tries and the in-memory views.
-  std::vector<std::uint64_t> added(targets.size(), 0);  // compute units per tree
+  // Durable: now the in-memory views, and the relays go to the tree thread for the tries.
   k = 0;
-  for (const auto& [key, t] : changes.trees_) {
-    std::uint64_t& weights = added[k];
+  for (auto& [key, t] : changes.trees_) {
     Impl::Tree& tree = *targets[k++];
-    forEachRelay(t.record, key, [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t w) {
-      tree.trie->update(hash, bytes, w);
-      tree.fingerprints.insert(FingerprintSet::fingerprint(hash.data()));
-      weights += w;
-    });
+    const auto* h = reinterpret_cast<const std::uint8_t*>(t.hashes.data());
+    for (std::size_t at = 0; at < t.hashes.size(); at += 32) {
+      tree.fingerprints.insert(FingerprintSet::fingerprint(h + at));
+    }
     tree.nextIndex += t.count;
-    tree.dirty = true;
-    // A large tree absorbs its updates as they come, so that its root (the claim) is cheap.
-    if (tree.trie->pendingUpdates() >= kApplyPendingAt) tree.trie->applyPending();
+    std::size_t recordBytes = t.record.size();
+    impl_->enqueue(
+        [impl = impl_.get(), &tree, record = std::move(t.record)] {
+          forEachRelay(record, tree.key,
+                       [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t w) {
+                         tree.trie->update(hash, bytes, w);
+                       });
+          impl->markDirty(tree);
+          // A large tree absorbs its updates as they come, so that its root (the claim) is
+          // cheap.
+          if (tree.trie->pendingUpdates() >= kApplyPendingAt) tree.trie->applyPending();
+        },
+        recordBytes);
   }
   std::lock_guard lock(impl_->mutex);
   for (const auto& key : created) {
@@ -555,11 +747,10 @@ void SessionStore::write(WriteSet& changes) {
         .kv("start", s.info.header.sessionStartBlockHeight)
         .kv("end", s.info.header.sessionEndBlockHeight);
   }
-  k = 0;
   for (const auto& [key, t] : changes.trees_) {
     TreeSummary& s = impl_->summaries[key];
     s.relays += t.count;
-    s.computeUnits += added[k++];
+    s.computeUnits += t.weight;
   }
   for (const auto& [edge, seq] : changes.highWater_) {
     auto& hw = impl_->highWater[edge];
@@ -569,36 +760,46 @@ void SessionStore::write(WriteSet& changes) {
 }
 
 std::size_t SessionStore::commitTrees() {
-  auto started = Clock::now();
-  std::size_t n = 0;
   impl_->pruneJournal();
-  for (auto& [key, tree] : impl_->trees) {
-    if (!tree.dirty) continue;
-    tree.trie->commit();
-    tree.commitTicket = impl_->treesDb->commitsSubmitted();
-    tree.commitCount = tree.trie->count();
-    tree.dirty = false;
-    ++n;
-    std::string rootHex = util::toHex(tree.trie->root());
-    std::lock_guard lock(impl_->mutex);
-    impl_->summaries[key].committedRootHex = rootHex;
+  return impl_->onTreeThread([impl = impl_.get()] { return impl->commitDirty(); });
+}
+
+void SessionStore::commitTreesInBackground() {
+  impl_->pruneJournal();
+  {
+    std::lock_guard lock(impl_->workMutex);
+    if (impl_->commitQueued) return;
+    impl_->commitQueued = true;
   }
-  if (n > 0) {
-    impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
-  }
-  return n;
+  impl_->enqueue(
+      [impl = impl_.get()] {
+        {
+          std::lock_guard lock(impl->workMutex);
+          impl->commitQueued = false;
+        }
+        impl->commitDirty();
+      },
+      0);
 }
 
 std::optional<smst::Digest> SessionStore::root(const std::string& tree) {
   auto it = impl_->trees.find(tree);
   if (it == impl_->trees.end()) return std::nullopt;
-  return it->second.trie->root();
+  Impl::Tree& t = it->second;
+  return impl_->onTreeThread([&] { return t.trie->root(); });
 }
 
 void SessionStore::removeTree(const std::string& tree, std::string_view reason) {
   auto it = impl_->trees.find(tree);
   if (it == impl_->trees.end()) return;
   TreeInfo info = it->second.info;
+  // The tree thread lets go of the trie first (in order after its last relays).
+  Impl::Tree& t = it->second;
+  impl_->onTreeThread([&] {
+    std::erase(impl_->dirtyTrees, &t);
+    t.trie.reset();
+    t.nodes.reset();
+  });
   impl_->trees.erase(it);
   // The journal holds only the relays after the tree's durable root (see pruneJournal), so it
   // cannot rebuild a half-removed tree: the removal is recorded first, and a restart finishes it.
@@ -632,18 +833,18 @@ util::Result<smst::Digest> SessionStore::flushTree(const std::string& tree) {
   }
   Impl::Tree& t = it->second;
   if (t.flushedRoot) return *t.flushedRoot;
-  if (t.dirty) {
-    auto started = Clock::now();
-    t.trie->commit();
-    t.commitTicket = impl_->treesDb->commitsSubmitted();
-    t.commitCount = t.trie->count();
-    t.dirty = false;
-    impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
-  }
+  smst::Digest root = impl_->onTreeThread([&] {
+    if (t.dirty) {
+      auto started = Clock::now();
+      impl_->commitTree(t);
+      std::erase(impl_->dirtyTrees, &t);
+      impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
+    }
+    return t.trie->root();
+  });
   // The root is declared fixed only once its nodes are durable: proveClosest() reads them from
   // the trees database, and a restart must find them without replaying the journal.
   impl_->treesDb->waitForCommits();
-  smst::Digest root = t.trie->root();
   rocksdb::WriteOptions sync;
   sync.sync = true;
   check(impl_->journal->Put(sync, "f" + tree,

@@ -21,11 +21,17 @@
 //
 // Guarantees:
 //   - write() returns once everything in the WriteSet is durable (one synced RocksDB WriteBatch),
-//     and only then applies the relays to the in-memory tries. A crash at any point loses nothing
-//     write() returned for, and keeps nothing it did not.
-//   - commitTrees() serializes each changed trie's new nodes and root and hands them to the trees
-//     database's commit thread, which writes the whole round with one fsync while ingest goes on
-//     (the ingest thread waits only if more than 64 MiB of commits are queued). A committed
+//     and only then hands the relays to the tree thread, which applies them to the in-memory tries
+//     in order while the ingest acks and goes on (write() waits only while more than 64 MiB of
+//     relays are handed over and not yet applied). A crash at any point loses nothing write()
+//     returned for, and keeps nothing it did not: the journal, not the tries, is what is durable.
+//   - The tree thread owns the tries. Every call that reads or changes one (hasRelay's
+//     confirmation, root(), commitTrees(), flushTree(), removeTree()) runs there, after every
+//     relay handed over before it, so it sees exactly what was written, and the caller waits for
+//     it; commitTreesInBackground() does not wait.
+//   - A commit serializes each changed trie's new nodes and root on the tree thread and hands them
+//     to the trees database's commit thread, which writes the whole round with one fsync
+//     (the tree thread waits only if more than 64 MiB of commits are queued). A committed
 //     root's count says how many of the tree's relays it holds. Opening the store reopens every
 //     tree from its last durable root and replays the journal's relays after that count, so
 //     every tree has exactly the root it had before a clean stop or a kill -9, wherever the
@@ -39,9 +45,12 @@
 //     write() refuses relays for it (the ingest rejects them first), and proveClosest() may read
 //     it from any thread, over its own read-only view of the trees database.
 //
-// Ownership and threading: main() owns the store. highWater(), summaries(), proveClosest() and the
-// lifecycle records are thread-safe; every other method belongs to one thread (the ingest
-// thread). RocksDB I/O errors and a corrupt store throw smst::StoreError (logistics: the process stops; a restart recovers).
+// Ownership and threading: main() owns the store; the store owns its tree thread (started when it
+// opens, joined when it goes, after finishing what it was handed). highWater(), summaries(),
+// proveClosest() and the lifecycle records are thread-safe; every other method belongs to one
+// thread (the ingest thread). RocksDB I/O errors and a corrupt store throw smst::StoreError
+// (logistics: the process stops; a restart recovers); a failure on the tree thread is thrown by
+// the ingest thread's next call.
 
 #include <cstdint>
 #include <map>
@@ -117,6 +126,7 @@ class WriteSet {
     std::string hashes;  // the journal's hash record: the relay hashes, 32 bytes each
     FingerprintSet fingerprints;  // of `hashes`
     std::size_t count = 0;
+    std::uint64_t weight = 0;  // the relays' compute units
   };
   std::map<std::string, Tree, std::less<>> trees_;
   std::size_t relays_ = 0;
@@ -141,8 +151,12 @@ class SessionStore {
   bool hasRelay(const std::string& tree, const crypto::Hash32& hash) const;
   // Makes `changes` durable, then applies them to the tries. Clears `changes`.
   void write(WriteSet& changes);
-  // Commits every trie changed since its last commit; returns how many.
+  // Commits every trie changed since its last commit, after every relay written before; returns
+  // how many.
   std::size_t commitTrees();
+  // The same on the tree thread without waiting for it (at most one such commit queued at a
+  // time): what the ingest does periodically.
+  void commitTreesInBackground();
   // The current root of a tree (48 bytes), or nullopt for an unknown tree.
   std::optional<smst::Digest> root(const std::string& tree);
   // Removes a tree and its journal records (lifecycle record included) from disk, durably (a

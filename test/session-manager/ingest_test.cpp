@@ -265,6 +265,67 @@ TEST_SUITE("session-manager ingest") {
     CHECK(started.store.summaries().size() == 2);
   }
 
+  TEST_CASE("a batch back from its lookup goes ahead of its edge's batches that arrived meanwhile") {
+    auto slow = test::makeSession(1);
+    GatedChain chain(slow.header.sessionStartBlockHeight);
+    chain.chain.sessions = {slow};
+    StartedIngest started(chain);
+    struct OpenOnExit {
+      GatedChain& chain;
+      ~OpenOnExit() { chain.open(); }
+    } openOnExit{chain};
+    // The edge's first batch needs the chain, which does not answer yet.
+    started.ingest.submit(StartedIngest::batch("edge-1", 1, relaysOf(slow, 0, 4)));
+    REQUIRE(pocket::testing::waitFor([&] { return chain.waiting() == 1; },
+                                     "the lookup of the first batch's session in progress"));
+    // The ingest thread is held busy, so the edge's second batch stays queued, unread, until
+    // the lookup has answered and the first batch is back in the queue.
+    std::mutex gateMutex;
+    std::condition_variable gateChanged;
+    bool busy = false, release = false;
+    started.ingest.post([&] {
+      std::unique_lock lock(gateMutex);
+      busy = true;
+      gateChanged.notify_all();
+      gateChanged.wait(lock, [&] { return release; });
+    });
+    struct ReleaseOnExit {
+      std::mutex& m;
+      std::condition_variable& c;
+      bool& release;
+      ~ReleaseOnExit() {
+        std::lock_guard lock(m);
+        release = true;
+        c.notify_all();
+      }
+    } releaseOnExit{gateMutex, gateChanged, release};
+    {
+      std::unique_lock lock(gateMutex);
+      REQUIRE(gateChanged.wait_for(lock, std::chrono::seconds(60), [&] { return busy; }));
+    }
+    started.ingest.submit(StartedIngest::batch("edge-1", 5, relaysOf(slow, 4, 4)));
+    chain.open();
+    REQUIRE(pocket::testing::waitFor([&] { return started.ingest.queued() == 2; },
+                                     "the first batch back in the queue beside the second"));
+    {
+      std::lock_guard lock(gateMutex);
+      release = true;
+    }
+    gateChanged.notify_all();
+    std::uint64_t through = 0;
+    CHECK(pocket::testing::waitFor(
+        [&] {
+          for (const auto& a : started.acksOf("edge-1")) through = std::max(through, a.throughSeq);
+          return through == 8;
+        },
+        "both batches acked, in order"));
+    started.ingest.stop();
+    CHECK(!started.log.contains("event=batch_gap"));
+    std::uint64_t accepted = 0;
+    for (const auto& a : started.acksOf("edge-1")) accepted += a.accepted;
+    CHECK(accepted == 8);
+  }
+
   TEST_CASE("large batches set aside for a lookup are read again whole: a known session's relays "
             "are accepted, an unknown session's rejected, both acked") {
     auto known = test::makeSession(0);
