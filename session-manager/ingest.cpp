@@ -161,19 +161,22 @@ void Ingest::lookupLoop() {
       auto at = std::find_if(queue_.begin(), queue_.end(), [&](const IngestBatch& queued) {
         return queued.edge == next.batch.edge && !queued.setAside;
       });
-      ++returned_[next.batch.edge];
+      returned_[next.batch.edge].insert(next.firstSeq);
+      next.batch.returnedSeq = next.firstSeq;
       queue_.insert(at, std::move(next.batch));
     }
     wake_.notify_one();
   }
 }
 
-bool Ingest::edgeAwaiting(const EdgeKey& edge) {
+bool Ingest::edgeAwaiting(const EdgeKey& edge, std::uint64_t firstSeq) {
   std::lock_guard lock(mutex_);
-  if (lookingUp_ && lookingUp_->first == edge) return true;
-  if (returned_.contains(edge)) return true;
-  return std::any_of(awaiting_.begin(), awaiting_.end(),
-                     [&](const AwaitingBatch& waiting) { return waiting.batch.edge == edge; });
+  if (lookingUp_ && lookingUp_->first == edge && lookingUp_->second < firstSeq) return true;
+  auto back = returned_.find(edge);
+  if (back != returned_.end() && *back->second.begin() < firstSeq) return true;
+  return std::any_of(awaiting_.begin(), awaiting_.end(), [&](const AwaitingBatch& waiting) {
+    return waiting.batch.edge == edge && waiting.firstSeq < firstSeq;
+  });
 }
 
 void Ingest::setAside(IngestBatch& batch, std::uint64_t firstSeq,
@@ -304,10 +307,15 @@ std::size_t Ingest::runOnce() {
 
 void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
                           std::vector<IngestOutcome>& outcomes) {
-  if (batch.setAside) {
+  if (batch.returnedSeq) {
     std::lock_guard lock(mutex_);
     auto it = returned_.find(batch.edge);
-    if (it != returned_.end() && --it->second == 0) returned_.erase(it);
+    if (it != returned_.end()) {
+      auto seq = it->second.find(*batch.returnedSeq);
+      if (seq != it->second.end()) it->second.erase(seq);
+      if (it->second.empty()) returned_.erase(it);
+    }
+    batch.returnedSeq.reset();
   }
   auto malformed = [&](const std::string& why) {
     malformed_->inc();
@@ -340,10 +348,12 @@ void Ingest::processBatch(IngestBatch& batch, WriteSet& changes,
   if (!read.ok()) return malformed(read.error().message);
   if (first == 0 || relays.empty()) return malformed("empty batch or firstSeq 0");
   if (!batch.setAside) received_->inc(relays.size());  // not again after a set-aside
-  // Behind a batch of the same edge that waits for a lookup, a new batch waits too, so an edge's
-  // batches are processed in order (dropped as a gap, it would cost the edge an ack timeout and a
-  // resend of everything after it).
-  if (!batch.setAside && edgeAwaiting(batch.edge)) return setAside(batch, first, {});
+  // Behind an earlier batch of the same edge that waits for a lookup (or is back from one and
+  // not yet processed), a batch waits too, so an edge's batches are processed in order (dropped
+  // as a gap, it would cost the edge an ack timeout and a resend of everything after it). This
+  // holds for a batch back from waiting as well: the one it waited behind may have been set
+  // aside again for a lookup of its own.
+  if (edgeAwaiting(batch.edge, first)) return setAside(batch, first, {});
 
   const EdgeKey& edge = batch.edge;
   std::uint64_t highWater = changes.highWater(edge).value_or(store_.highWater(edge));

@@ -93,6 +93,8 @@ struct IngestBatch {
   std::map<SessionLookupKey, util::Result<SessionFactsPtr>> lookedUp;
   // Back from the lookup thread: it was set aside once (counted as received then).
   bool setAside = false;
+  // Its first sequence number while it is back from the lookup thread and not yet processed.
+  std::optional<std::uint64_t> returnedSeq;
 };
 
 struct IngestOutcome {
@@ -157,8 +159,9 @@ class Ingest {
   void processBatch(IngestBatch& batch, WriteSet& changes, std::vector<IngestOutcome>& outcomes);
   // Hands `batch` to the lookup thread (the same batch resent replaces the one waiting).
   void setAside(IngestBatch& batch, std::uint64_t firstSeq, std::vector<SessionLookupKey> keys);
-  // Whether a batch of `edge` waits for (or is in) a lookup.
-  bool edgeAwaiting(const EdgeKey& edge);
+  // Whether a batch of `edge` earlier than `firstSeq` waits for (or is in) a lookup, or is back
+  // from one and not yet processed.
+  bool edgeAwaiting(const EdgeKey& edge, std::uint64_t firstSeq);
   void crashIf(CrashPoint point);
 
   IngestOptions options_;
@@ -179,9 +182,10 @@ class Ingest {
   std::deque<AwaitingBatch> awaiting_;  // guarded by mutex_
   // (edge, firstSeq) of the batch whose lookups run now; guarded by mutex_.
   std::optional<std::pair<EdgeKey, std::uint64_t>> lookingUp_;
-  // Per edge, batches back from the lookup thread and not yet processed; guarded by mutex_. A new
-  // batch of such an edge waits behind them, even one the ingest thread already holds.
-  std::map<EdgeKey, int> returned_;
+  // Per edge, the first sequence numbers of batches back from the lookup thread and not yet
+  // processed; guarded by mutex_. A later batch of the edge waits behind them, even one the
+  // ingest thread already holds.
+  std::map<EdgeKey, std::multiset<std::uint64_t>> returned_;
   std::chrono::steady_clock::time_point lastTreeCommit_ = std::chrono::steady_clock::now();
   std::uint64_t groups_ = 0;
 

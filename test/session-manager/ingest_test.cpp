@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include <doctest.h>
@@ -125,25 +126,36 @@ struct TwoTrees {
   std::string t1 = sm::treeKey(test::kSupplier, s1.header.sessionId);
 };
 
-// A chain whose answers about one session start wait until the test opens the gate (a full
-// node that hangs on that query); everything else is the FakeChain's.
+// A chain whose answers about the sessions starting at the gated heights wait until the test
+// opens their gate (a full node that hangs on those queries); everything else is the
+// FakeChain's.
 class GatedChain final : public sm::ChainSource {
  public:
-  explicit GatedChain(std::int64_t gatedStart) : gatedStart_(gatedStart) {}
+  explicit GatedChain(std::set<std::int64_t> gatedStarts) : closed_(std::move(gatedStarts)) {}
+  explicit GatedChain(std::int64_t gatedStart) : closed_{gatedStart} {}
   util::Result<sm::ChainHead> latestHead() override { return chain.latestHead(); }
   util::Result<sm::SessionFacts> session(const std::string& app, const std::string& service,
                                          std::int64_t height) override {
-    if (height == gatedStart_) {
+    {
       std::unique_lock lock(mutex_);
-      ++waiting_;
-      opened_.wait(lock, [&] { return open_; });
+      if (closed_.contains(height)) {
+        ++waiting_;
+        opened_.wait(lock, [&] { return !closed_.contains(height); });
+      }
     }
     return chain.session(app, service, height);
+  }
+  void open(std::int64_t height) {
+    {
+      std::lock_guard lock(mutex_);
+      closed_.erase(height);
+    }
+    opened_.notify_all();
   }
   void open() {
     {
       std::lock_guard lock(mutex_);
-      open_ = true;
+      closed_.clear();
     }
     opened_.notify_all();
   }
@@ -157,7 +169,7 @@ class GatedChain final : public sm::ChainSource {
   std::int64_t gatedStart_;
   std::mutex mutex_;
   std::condition_variable opened_;
-  bool open_ = false;
+  std::set<std::int64_t> closed_;
   int waiting_ = 0;
 };
 
@@ -324,6 +336,50 @@ TEST_SUITE("session-manager ingest") {
     std::uint64_t accepted = 0;
     for (const auto& a : started.acksOf("edge-1")) accepted += a.accepted;
     CHECK(accepted == 8);
+  }
+
+  TEST_CASE("a batch set aside again for its own lookup keeps its edge's later batches behind it") {
+    auto first = test::makeSession(1);
+    auto second = test::makeSession(2);
+    GatedChain chain({first.header.sessionStartBlockHeight, second.header.sessionStartBlockHeight});
+    chain.chain.sessions = {first, second};
+    StartedIngest started(chain);
+    struct OpenOnExit {
+      GatedChain& chain;
+      ~OpenOnExit() { chain.open(); }
+    } openOnExit{chain};
+    auto ackedThrough = [&] {
+      std::uint64_t through = 0;
+      for (const auto& a : started.acksOf("edge-1")) through = std::max(through, a.throughSeq);
+      return through;
+    };
+    // The first batch waits for its session; the next two (another uncached session) wait
+    // behind it without a lookup of their own yet.
+    started.ingest.submit(StartedIngest::batch("edge-1", 1, relaysOf(first, 0, 4)));
+    REQUIRE(pocket::testing::waitFor([&] { return chain.waiting() == 1; },
+                                     "the first batch's lookup in progress"));
+    started.ingest.submit(StartedIngest::batch("edge-1", 5, relaysOf(second, 0, 4)));
+    started.ingest.submit(StartedIngest::batch("edge-1", 9, relaysOf(second, 4, 4)));
+    REQUIRE(pocket::testing::waitFor(
+        [&] {
+          return started.metrics.render().find(
+                     "sm_batches_total{outcome=\"batch_awaiting_session\"} 3\n") !=
+                 std::string::npos;
+        },
+        "both later batches set aside behind the first"));
+    // The first batch is processed; the second now needs its own lookup (which hangs), and the
+    // third must keep waiting behind it instead of being taken as a gap.
+    chain.open(first.header.sessionStartBlockHeight);
+    REQUIRE(pocket::testing::waitFor([&] { return ackedThrough() == 4 && chain.waiting() == 2; },
+                                     "the first batch acked, the second's lookup in progress"));
+    chain.open(second.header.sessionStartBlockHeight);
+    CHECK(pocket::testing::waitFor([&] { return ackedThrough() == 12; },
+                                   "all three batches acked, in order"));
+    started.ingest.stop();
+    CHECK(!started.log.contains("event=batch_gap"));
+    std::uint64_t accepted = 0;
+    for (const auto& a : started.acksOf("edge-1")) accepted += a.accepted;
+    CHECK(accepted == 12);
   }
 
   TEST_CASE("large batches set aside for a lookup are read again whole: a known session's relays "
