@@ -173,6 +173,13 @@ class GatedChain final : public sm::ChainSource {
   int waiting_ = 0;
 };
 
+// Opens every gate when it goes: declared after the ingest that uses the chain, so the gates
+// open, whatever happened, before the ingest stops (stop() waits for the lookup in progress).
+struct OpenGatesOnExit {
+  GatedChain& chain;
+  ~OpenGatesOnExit() { chain.open(); }
+};
+
 // An ingest started with its own threads (session lookups set batches aside) over `chain`, with
 // the acks it hands out collected.
 struct StartedIngest {
@@ -209,6 +216,17 @@ struct StartedIngest {
     }
     return out;
   }
+  // The highest sequence number acked to `edge`, and how many of its relays were accepted.
+  std::uint64_t ackedThrough(const std::string& edge) {
+    std::uint64_t through = 0;
+    for (const auto& a : acksOf(edge)) through = std::max(through, a.throughSeq);
+    return through;
+  }
+  std::uint64_t acceptedOf(const std::string& edge) {
+    std::uint64_t accepted = 0;
+    for (const auto& a : acksOf(edge)) accepted += a.accepted;
+    return accepted;
+  }
 
   pocket::testing::TempDir dir;
   test::CapturedLog log;
@@ -230,20 +248,12 @@ TEST_SUITE("session-manager ingest") {
     GatedChain chain(slow.header.sessionStartBlockHeight);
     chain.chain.sessions = {known, slow};
     StartedIngest started(chain);
-    // Whatever happens, the gate opens before the ingest stops (stop() waits for the lookup).
-    struct OpenOnExit {
-      GatedChain& chain;
-      ~OpenOnExit() { chain.open(); }
-    } openOnExit{chain};
+    OpenGatesOnExit openOnExit{chain};
     auto submit = [&](const std::string& edge, std::uint64_t firstSeq,
                       const std::vector<TestRelay>& relays) {
       started.ingest.submit(StartedIngest::batch(edge, firstSeq, relays));
     };
-    auto ackedThrough = [&](const std::string& edge) -> std::uint64_t {
-      std::uint64_t through = 0;
-      for (const auto& a : started.acksOf(edge)) through = std::max(through, a.throughSeq);
-      return through;
-    };
+    auto ackedThrough = [&](const std::string& edge) { return started.ackedThrough(edge); };
 
     submit("edge-known", 1, relaysOf(known, 0, 3));
     REQUIRE(pocket::testing::waitFor([&] { return ackedThrough("edge-known") == 3; },
@@ -266,9 +276,7 @@ TEST_SUITE("session-manager ingest") {
                                    "edge-slow's two batches acked, in order, once the chain "
                                    "answered"));
     started.ingest.stop();
-    std::uint64_t accepted = 0;
-    for (const auto& a : started.acksOf("edge-slow")) accepted += a.accepted;
-    CHECK(accepted == 5);  // the first batch once, although it was submitted twice
+    CHECK(started.acceptedOf("edge-slow") == 5);  // the first batch once, although submitted twice
     CHECK(!started.log.contains("event=batch_gap"));
     CHECK(started.log.contains("reason=\"behind an earlier batch of the same edge that awaits a session "
                        "lookup\""));
@@ -282,10 +290,7 @@ TEST_SUITE("session-manager ingest") {
     GatedChain chain(slow.header.sessionStartBlockHeight);
     chain.chain.sessions = {slow};
     StartedIngest started(chain);
-    struct OpenOnExit {
-      GatedChain& chain;
-      ~OpenOnExit() { chain.open(); }
-    } openOnExit{chain};
+    OpenGatesOnExit openOnExit{chain};
     // The edge's first batch needs the chain, which does not answer yet.
     started.ingest.submit(StartedIngest::batch("edge-1", 1, relaysOf(slow, 0, 4)));
     REQUIRE(pocket::testing::waitFor([&] { return chain.waiting() == 1; },
@@ -324,18 +329,11 @@ TEST_SUITE("session-manager ingest") {
       release = true;
     }
     gateChanged.notify_all();
-    std::uint64_t through = 0;
-    CHECK(pocket::testing::waitFor(
-        [&] {
-          for (const auto& a : started.acksOf("edge-1")) through = std::max(through, a.throughSeq);
-          return through == 8;
-        },
-        "both batches acked, in order"));
+    CHECK(pocket::testing::waitFor([&] { return started.ackedThrough("edge-1") == 8; },
+                                   "both batches acked, in order"));
     started.ingest.stop();
     CHECK(!started.log.contains("event=batch_gap"));
-    std::uint64_t accepted = 0;
-    for (const auto& a : started.acksOf("edge-1")) accepted += a.accepted;
-    CHECK(accepted == 8);
+    CHECK(started.acceptedOf("edge-1") == 8);
   }
 
   TEST_CASE("a batch set aside again for its own lookup keeps its edge's later batches behind it") {
@@ -344,15 +342,8 @@ TEST_SUITE("session-manager ingest") {
     GatedChain chain({first.header.sessionStartBlockHeight, second.header.sessionStartBlockHeight});
     chain.chain.sessions = {first, second};
     StartedIngest started(chain);
-    struct OpenOnExit {
-      GatedChain& chain;
-      ~OpenOnExit() { chain.open(); }
-    } openOnExit{chain};
-    auto ackedThrough = [&] {
-      std::uint64_t through = 0;
-      for (const auto& a : started.acksOf("edge-1")) through = std::max(through, a.throughSeq);
-      return through;
-    };
+    OpenGatesOnExit openOnExit{chain};
+    auto ackedThrough = [&] { return started.ackedThrough("edge-1"); };
     // The first batch waits for its session; the next two (another uncached session) wait
     // behind it without a lookup of their own yet.
     started.ingest.submit(StartedIngest::batch("edge-1", 1, relaysOf(first, 0, 4)));
@@ -377,9 +368,7 @@ TEST_SUITE("session-manager ingest") {
                                    "all three batches acked, in order"));
     started.ingest.stop();
     CHECK(!started.log.contains("event=batch_gap"));
-    std::uint64_t accepted = 0;
-    for (const auto& a : started.acksOf("edge-1")) accepted += a.accepted;
-    CHECK(accepted == 12);
+    CHECK(started.acceptedOf("edge-1") == 12);
   }
 
   TEST_CASE("large batches set aside for a lookup are read again whole: a known session's relays "
