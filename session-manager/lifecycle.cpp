@@ -552,7 +552,7 @@ void Lifecycle::flushDue(std::int64_t height) {
     r.proofWindowClose = windows->proofWindowClose;
     if (height < r.claimWindowOpen) continue;
     util::Result<smst::Digest> root = util::makeError("not_run", "ingest task did not run");
-    onIngestThread_([&] { root = store_.flushTree(tree); });
+    onIngestThread_([&, &key = tree] { root = store_.flushTree(key); });
     if (!root.ok()) {
       transition(r, kStateClaimFailed, height, kReasonSessionUnknown, root.error().message);
       continue;

@@ -552,10 +552,11 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       std::uint64_t index = readBe64(std::string_view(k.data() + prefix.size(), 8));
       tree.records.push_back(index);
       forEachRelay(rit->value().ToStringView(), key,
-                   [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t weight) {
+                   [&, &name = key](util::ByteSpan hash, util::ByteSpan bytes,
+                                    std::uint64_t weight) {
                      if (index >= committed) {
                        if (index != tree.nextIndex) {
-                         throw smst::StoreError("journal: relay records of " + key +
+                         throw smst::StoreError("journal: relay records of " + name +
                                                 " skip from " + std::to_string(tree.nextIndex) +
                                                 " to " + std::to_string(index));
                        }

@@ -295,6 +295,32 @@ nlohmann::json outcomeJson(const TxOutcome& o) {
           {"reason", o.reason}};
 }
 
+// What the node said to a broadcast, as far as every broadcast reads it the same way.
+enum class Admission { unknown, admitted, refused };
+
+// Reads a broadcast's answer and writes it to the broadcast's log line: no answer or "already in
+// the cache" (unknown whether the node took the bytes: treated as taken, the same bytes are sent
+// again after the next block; node errors counted in `nodeErrors`), admitted to the mempool, or
+// refused by CheckTx (code and log on the line).
+Admission readBroadcast(const util::Result<chain::BroadcastResult>& result, util::LogLine& line,
+                        util::Counter& nodeErrors) {
+  if (!result) {
+    if (result.error().code == chain::kErrTxInCache) {
+      line.kv("result", "already in the node's cache");
+    } else {
+      nodeErrors.inc();
+      line.kv("result", "unknown").kv("reason", result.error().message);
+    }
+    return Admission::unknown;
+  }
+  if (result->code == 0 || (result->code == kCodeTxInMempoolCache && isSdk(result->codespace))) {
+    line.kv("result", "admitted");
+    return Admission::admitted;
+  }
+  line.kv("result", "refused").kv("code", result->code).kv("log", result->log);
+  return Admission::refused;
+}
+
 TxOutcomeKind kindFromName(const std::string& name) {
   if (name == "included") return TxOutcomeKind::kIncluded;
   if (name == "failed_in_block") return TxOutcomeKind::kFailedInBlock;
@@ -1173,22 +1199,9 @@ void ChainTxSubmitter::broadcastSigned(Signer& signer, Record& r, std::int64_t h
       .kv("fee_upokt", r.feeUpokt)
       .kv("height", height)
       .kv("timeout_height", r.request.timeoutHeight);
-  if (!result) {
-    if (result.error().code == chain::kErrTxInCache) {
-      line.kv("result", "already in the node's cache");
-    } else {
-      // Unknown whether the node took it: treated as admitted; the same bytes are sent
-      // again after the next block.
-      metrics_->nodeErrors.with({"broadcast"}).inc();
-      line.kv("result", "unknown").kv("reason", result.error().message);
-    }
+  if (readBroadcast(result, line, metrics_->nodeErrors.with({"broadcast"})) != Admission::refused) {
     return;
   }
-  if (result->code == 0 || (result->code == kCodeTxInMempoolCache && isSdk(result->codespace))) {
-    line.kv("result", "admitted");
-    return;
-  }
-  line.kv("result", "refused").kv("code", result->code).kv("log", result->log);
   // CheckTx refused these bytes: they are in no mempool and can never land, so the request
   // may be signed again.
   {
@@ -1243,23 +1256,14 @@ void ChainTxSubmitter::rebroadcast(Signer& signer, Record& r, std::int64_t heigh
       .kv("sequence", r.sequence)
       .kv("height", height)
       .kv("broadcasts", r.broadcasts);
-  if (!result) {
-    if (result.error().code == chain::kErrTxInCache) {
-      line.kv("result", "already in the node's cache");
-    } else {
-      metrics_->nodeErrors.with({"broadcast"}).inc();
-      line.kv("result", "unknown").kv("reason", result.error().message);
-    }
-    return;
-  }
-  if (result->code == 0 || (result->code == kCodeTxInMempoolCache && isSdk(result->codespace))) {
-    line.kv("result", "admitted");
+  Admission admission = readBroadcast(result, line, metrics_->nodeErrors.with({"broadcast"}));
+  if (admission == Admission::unknown) return;
+  if (admission == Admission::admitted) {
     if (signer.nextSequence && *signer.nextSequence <= r.sequence) {
       signer.nextSequence = r.sequence + 1;
     }
     return;
   }
-  line.kv("result", "refused").kv("code", result->code).kv("log", result->log);
   // These bytes were admitted once: they may be in a block already (found by the next check),
   // so the request is not signed again here. A sequence the chain has passed is handled by the
   // two-sighting rule; a gap below it (an earlier tx of this signer that will never land) by
