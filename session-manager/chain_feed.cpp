@@ -1,5 +1,7 @@
 #include "session-manager/chain_feed.h"
 
+#include "common/util/thread_name.h"
+
 namespace pocket::sm {
 
 namespace {
@@ -70,6 +72,7 @@ std::optional<ChainHead> ChainFeed::head() const {
 }
 
 void ChainFeed::blockLoop() {
+  util::nameThisThread("sm-blocks");
   while (!stop_.load()) {
     {
       std::unique_lock lock(blockMutex_);
@@ -164,6 +167,7 @@ void ChainFeed::submitQuery(SessionQueryRequest query) {
 }
 
 void ChainFeed::queryLoop() {
+  util::nameThisThread("sm-queries");
   while (true) {
     SessionQueryRequest query;
     {

@@ -7,6 +7,7 @@
 #include "common/protocol/relay.h"
 #include "common/protocol/session.h"
 #include "common/smst/store.h"
+#include "common/util/thread_name.h"
 #include "edge_link.capnp.h"
 
 namespace pocket::sm {
@@ -134,6 +135,7 @@ void Ingest::stop() {
 }
 
 void Ingest::lookupLoop() {
+  util::nameThisThread("sm-lookup");
   while (true) {
     AwaitingBatch next;
     {
@@ -235,6 +237,7 @@ std::size_t Ingest::queued() const {
 }
 
 void Ingest::loop() {
+  util::nameThisThread("sm-ingest");
   try {
     while (true) {
       {

@@ -17,6 +17,7 @@
 #include "common/smst/gob.h"
 #include "common/smst/store.h"
 #include "common/util/hex.h"
+#include "common/util/thread_name.h"
 #include "pocket/proof/types.pb.h"
 
 namespace pocket::sm {
@@ -294,6 +295,7 @@ void Lifecycle::onHead(std::int64_t height, std::int64_t blockTimeUnixMs) {
 }
 
 void Lifecycle::loop() {
+  util::nameThisThread("sm-lifecycle");
   try {
     std::int64_t done = 0;
     while (true) {

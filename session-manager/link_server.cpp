@@ -9,6 +9,7 @@
 #include "common/net/frame.h"
 #include "common/net/link_socket.h"
 #include "common/util/hex.h"
+#include "common/util/thread_name.h"
 #include "edge_link.capnp.h"
 
 namespace pocket::sm {
@@ -140,6 +141,7 @@ void LinkServer::stop() {
 }
 
 void LinkServer::run() {
+  util::nameThisThread("sm-link");
   while (!stop_.load()) {
     zmq::pollitem_t items[2] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                 {nullptr, wakeFd_, ZMQ_POLLIN, 0}};

@@ -30,6 +30,7 @@
 #include "common/chain/node_health.h"
 #include "common/crypto/keys.h"
 #include "common/net/curve_keys.h"
+#include "common/util/allocator.h"
 #include "common/util/log.h"
 #include "common/util/process_signals.h"
 #include "common/util/metrics.h"
@@ -205,6 +206,13 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
 
   // Signals go to the waiting thread only: block them before any thread starts.
   util::blockTerminationSignals();
+  // After a burst (a large tree commit, a backlog of relays) the freed pages go back to the
+  // system within a second instead of staying resident until the next burst.
+  auto allocator = util::releaseFreedMemoryAfter(std::chrono::seconds(1));
+  if (!allocator.applied) {
+    util::LogLine(log, util::LogLevel::info, "allocator_default")
+        .kv("reason", allocator.why + "; freed memory is returned on the allocator's own schedule");
+  }
 
   util::MetricsRegistry metrics;
   std::unique_ptr<NodeStack> nodeStack;

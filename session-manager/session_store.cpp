@@ -6,7 +6,6 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
-#include <malloc.h>
 #include <functional>
 #include <future>
 #include <thread>
@@ -22,6 +21,7 @@
 #include "common/smst/rocksdb_store.h"
 #include "common/smst/trie.h"
 #include "common/util/hex.h"
+#include "common/util/thread_name.h"
 
 namespace pocket::sm {
 
@@ -232,6 +232,7 @@ struct SessionStore::Impl {
   explicit Impl(util::LogSink& l) : log(l) {}
 
   void treeLoop() {
+    util::nameThisThread("sm-trees");
     while (true) {
       std::function<void()> task;
       std::size_t bytes = 0;
@@ -354,9 +355,6 @@ struct SessionStore::Impl {
     }
     dirtyTrees.clear();
     if (n > 0) commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
-    // The relays applied since the last round and the committed trees' leaf values are freed
-    // now; give the free pages back to the system, or the heap keeps the peak of a busy period.
-    malloc_trim(0);
     return n;
   }
 

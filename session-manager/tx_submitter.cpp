@@ -13,6 +13,7 @@
 #include "common/smst/store.h"
 #include "common/util/base64.h"
 #include "common/util/hex.h"
+#include "common/util/thread_name.h"
 
 namespace pocket::sm {
 
@@ -730,6 +731,7 @@ void ChainTxSubmitter::enqueueLocked(Signer& signer) {
 }
 
 void ChainTxSubmitter::workerLoop() {
+  util::nameThisThread("sm-tx");
   std::unique_lock lock(mutex_);
   auto fail = [this](std::string_view who, const std::exception& e) {
     // A store failure: the process cannot keep its promises; stop it loudly.

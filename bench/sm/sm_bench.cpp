@@ -150,8 +150,10 @@ zmq::message_t helloFrame(int edge, std::uint64_t spool) {
 std::int64_t recvAck(zmq::socket_t& socket, int timeoutMs) {
   auto deadline = Clock::now() + std::chrono::milliseconds(timeoutMs);
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() < 0) return -1;
+    // Rounded up: a wait of less than a millisecond left would poll without blocking, again
+    // and again, and the spinning driver would take a core from the manager it measures.
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return -1;
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, left) <= 0) return -1;
     zmq::message_t m;
@@ -192,7 +194,12 @@ void runEdge(zmq::context_t& ctx, const std::string& endpoint, const net::CurveK
       ++next;
       if (paceUs > 0) nextSend += std::chrono::microseconds(paceUs);
     }
-    int wait = paceUs > 0 && next < batches && next - done < kInFlight ? 1 : 60000;
+    // Paced: until the next send is due (at least 1 ms), unless an ack comes first.
+    int wait = 60000;
+    if (paceUs > 0 && next < batches && next - done < kInFlight) {
+      auto due = std::chrono::ceil<std::chrono::milliseconds>(nextSend - Clock::now()).count();
+      wait = static_cast<int>(std::max<std::int64_t>(1, due));
+    }
     std::int64_t through = recvAck(socket, wait);
     if (through < 0) {
       if (wait == 60000) throw std::runtime_error("no ack within 60 s");

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/chain/json_reader.h"
+#include "common/util/thread_name.h"
 
 namespace pocket::chain {
 
@@ -381,7 +382,10 @@ void BlockFeed::start() {
     if (!config_.websocketUrl.empty()) impl_->connect();
     impl_->poll();
   });
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  impl_->thread = std::thread([this] {
+    util::nameThisThread("block-feed");
+    impl_->io.run();
+  });
 }
 
 void BlockFeed::stop() {

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/net/curve_keys.h"
+#include "common/util/thread_name.h"
 
 namespace pocket::net {
 
@@ -27,6 +28,7 @@ ZapAuthenticator::~ZapAuthenticator() {
 }
 
 void ZapAuthenticator::run() {
+  util::nameThisThread("zap");
   while (!stop_.load()) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     try {

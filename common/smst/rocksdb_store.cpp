@@ -15,6 +15,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "common/util/thread_name.h"
+
 namespace pocket::smst {
 
 namespace {
@@ -326,6 +328,7 @@ struct RocksDb::Impl {
   }
 
   void commitThread() {
+    util::nameThisThread("trees-commit");
     std::unique_lock lock(mutex);
     while (true) {
       changed.wait(lock, [&] { return stopping || !queue.empty(); });

@@ -282,6 +282,21 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
   CHECK(doc["edges"][0]["edgeId"] == "edge-1");
   CHECK(doc["edges"][0]["connected"] == true);
   CHECK(readFile(s.managerLog).find("event=link_peer_accepted") != std::string::npos);
+  // The threads carry the names the operator guide lists for `top -H`.
+  {
+    std::set<std::string> names;
+    auto tasks = std::filesystem::path("/proc") / std::to_string(s.manager->pid()) / "task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::string name = readFile(task.path() / "comm");
+      if (!name.empty() && name.back() == '\n') name.pop_back();
+      names.insert(name);
+    }
+    for (const char* expected : {"sm-link", "sm-ingest", "sm-lookup", "sm-trees", "trees-commit",
+                                 "sm-blocks", "sm-queries", "zap"}) {
+      INFO("thread " << expected);
+      CHECK(names.count(expected) == 1);
+    }
+  }
 
   // `session-manager status` prints the same as tables.
   {
