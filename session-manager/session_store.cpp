@@ -347,14 +347,11 @@ struct SessionStore::Impl {
   std::size_t commitDirty() {
     if (dirtyTrees.empty()) return 0;
     auto started = Clock::now();
-    std::size_t n = 0;
-    for (Tree* tree : dirtyTrees) {
-      if (!tree->dirty) continue;  // committed by a flush since
-      commitTree(*tree);
-      ++n;
-    }
+    // A flush or a removal takes its tree out of the list: each one here is still dirty.
+    for (Tree* tree : dirtyTrees) commitTree(*tree);
+    std::size_t n = dirtyTrees.size();
     dirtyTrees.clear();
-    if (n > 0) commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
+    commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
     return n;
   }
 
