@@ -383,7 +383,10 @@ std::string writeConfig(const Setup& s, const std::string& name, int suppliers,
   for (int i = 0; i < suppliers; ++i)
     out << "  - key_file: " << s.work << "/supplier" << i << ".key\n";
   out << "chain:\n  fixture: " << chain << "\n"
-      << "store:\n  directory: " << store << "\n"
+      << "store:\n  directory: " << store << "\n";
+  if (const char* interval = std::getenv("SM_BENCH_TREE_COMMIT_MS"))
+    out << "  tree_commit_interval_ms: " << interval << "\n";
+  out
       << "admin:\n  listen: \"127.0.0.1:0\"\n"
       << "log:\n  level: info\n";
   return path;
