@@ -208,8 +208,12 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   util::blockTerminationSignals();
   // After a burst (a large tree commit, a backlog of relays) the freed pages go back to the
   // system within a second instead of staying resident until the next burst.
-  auto allocator = util::releaseFreedMemoryAfter(std::chrono::seconds(1));
-  if (!allocator.applied) {
+  constexpr std::chrono::milliseconds kReleaseFreedAfter{1000};
+  auto allocator = util::releaseFreedMemoryAfter(kReleaseFreedAfter);
+  if (allocator.applied) {
+    util::LogLine(log, util::LogLevel::info, "allocator_tuned")
+        .kv("release_freed_after_ms", kReleaseFreedAfter.count());
+  } else {
     util::LogLine(log, util::LogLevel::info, "allocator_default")
         .kv("reason", allocator.why + "; freed memory is returned on the allocator's own schedule");
   }
