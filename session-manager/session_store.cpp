@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
 #include "common/smst/rocksdb_store.h"
@@ -82,6 +84,19 @@ void forEachRelay(std::string_view record, const std::string& key, Visit&& visit
   }
 }
 
+// A group commit's relays of one tree go to the journal's WAL only (log data: never in the
+// memtable, so never flushed or compacted), as 'L' ‖ BE16 key length ‖ tree key ‖ BE64 index of
+// the first relay ‖ the relays, each as in a relay record.
+constexpr char kLogRelays = 'L';
+
+std::size_t logHeaderSize(const std::string& tree) {
+  return 1 + 2 + tree.size() + 8;
+}
+
+// Archived WAL files are kept until every relay in them is in a durable tree commit; the store
+// deletes them itself (RocksDB would only by age).
+constexpr std::uint64_t kKeepArchivedWalSeconds = std::uint64_t{100} * 365 * 24 * 3600;
+
 // Pending trie updates from which the tree thread applies them ahead of the next root() (see
 // write()).
 constexpr std::size_t kApplyPendingAt = 8192;
@@ -137,7 +152,17 @@ void WriteSet::addRelay(const TreeInfo& info, const crypto::Hash32& hash, util::
 void WriteSet::addRelay(const std::string& tree, const TreeInfo& info, const crypto::Hash32& hash,
                         util::ByteSpan relayBytes, std::uint64_t weight) {
   auto it = trees_.find(tree);
-  if (it == trees_.end()) it = trees_.emplace(tree, Tree{info, {}, {}, {}, 0, 0}).first;
+  if (it == trees_.end()) {
+    it = trees_.emplace(tree, Tree{info, {}, {}, {}, 0, 0}).first;
+    // The WAL record's header; write() fills in the first relay's index.
+    std::string& r = it->second.record;
+    r.reserve(logHeaderSize(tree) + 64 * (kRelayHeader + relayBytes.size()));
+    r.push_back(kLogRelays);
+    r.push_back(static_cast<char>(tree.size() >> 8));
+    r.push_back(static_cast<char>(tree.size() & 0xff));
+    r.append(tree);
+    r.append(8, '\0');
+  }
   Tree& t = it->second;
   std::size_t at = t.record.size();
   t.record.resize(at + kRelayHeader + relayBytes.size());
@@ -180,6 +205,14 @@ std::optional<std::uint64_t> WriteSet::highWater(const EdgeKey& edge) const {
 }
 
 struct SessionStore::Impl {
+  // Where a group commit's relays of one tree are: a WAL record (the journal's WAL sequence
+  // number before that write: no later than the record's own) or, in a store written before
+  // relays went to the WAL only, a relay record `r‹tree›\0‹index›`.
+  struct RelayRecord {
+    std::uint64_t index = 0;  // of its first relay
+    std::uint64_t walSeq = 0;
+    bool inTable = false;
+  };
   struct Tree {
     std::string key;
     // Ingest thread:
@@ -187,8 +220,8 @@ struct SessionStore::Impl {
     FingerprintSet fingerprints;  // of every relay hash in the tree (the dedup index)
     std::uint64_t nextIndex = 0;
     std::optional<smst::Digest> flushedRoot;  // set once the claim root is fixed
-    // First indexes of the tree's relay records in the journal, oldest first.
-    std::deque<std::uint64_t> records;
+    // The tree's relay records not yet in a durable tree commit, oldest first.
+    std::deque<RelayRecord> records;
     // Tree thread (the ingest thread only before the tree thread first sees the tree):
     std::unique_ptr<smst::RocksNodeStore> nodes;
     std::unique_ptr<smst::SparseMerkleSumTrie> trie;
@@ -202,6 +235,13 @@ struct SessionStore::Impl {
 
   util::LogSink& log;
   std::unique_ptr<rocksdb::DB> journal;
+  // WAL bytes written since the last memtable flush; past options.walSwitchBytes write() starts
+  // one (the memtable holds little more than hash records and would take many times that to
+  // fill): bounds the live WAL, which a restart reads twice (RocksDB's recovery, then the relay
+  // replay). Ingest thread.
+  std::uint64_t walBytesSinceFlush = 0;
+  SessionStoreOptions options;
+  std::string journalDir;
   std::unique_ptr<smst::RocksDb> treesDb;
   std::map<std::string, Tree> trees;  // inserted and erased by the ingest thread only
 
@@ -227,6 +267,7 @@ struct SessionStore::Impl {
   util::Counter* relaysWritten;
   util::Counter* groupCommits;
   util::Counter* recordsPruned;
+  util::Counter* walFilesDeleted;
   util::Counter* applyWaits;
 
   explicit Impl(util::LogSink& l) : log(l) {}
@@ -393,36 +434,107 @@ struct SessionStore::Impl {
     check(journal->Write(sync, &batch), "remove tree");
   }
 
-  // Deletes the journal's relay records that a durable tree commit covers: a restart reopens
-  // those relays from the trees database and replays only the records after. Unsynced: a
-  // deletion lost in a crash leaves records that the restart skips. Hash records stay (the
-  // dedup index).
+  // Lets go of the relay records that a durable tree commit covers: a restart reopens those
+  // relays from the trees database and replays only the records after. Relay records of an
+  // older store's table are deleted (unsynced: a deletion lost in a crash leaves records that
+  // the restart skips); archived WAL files go once no tree needs a relay in them. Hash records
+  // stay (the dedup index).
   void pruneJournal() {
     std::uint64_t durable = treesDb->commitsDurable();
     rocksdb::WriteBatch batch;
+    std::uint64_t released = 0;
+    // The oldest WAL sequence number a relay record not yet covered may lie at.
+    std::uint64_t needed = std::numeric_limits<std::uint64_t>::max();
     for (auto& [key, tree] : trees) {
-      std::uint64_t commitCount = 0;
+      std::optional<std::uint64_t> commitCount;
       {
         std::lock_guard lock(commitMutex);
-        if (tree.commitTicket > durable) continue;
-        commitCount = tree.commitCount;
+        if (tree.commitTicket <= durable) commitCount = tree.commitCount;
       }
-      while (!tree.records.empty()) {
-        std::uint64_t end = tree.records.size() > 1 ? tree.records[1] : tree.nextIndex;
-        if (end > commitCount) break;
-        check(batch.Delete(recordKey(key, tree.records.front())), "prune relays");
+      while (commitCount && !tree.records.empty()) {
+        std::uint64_t end = tree.records.size() > 1 ? tree.records[1].index : tree.nextIndex;
+        if (end > *commitCount) break;
+        const RelayRecord& r = tree.records.front();
+        if (r.inTable) check(batch.Delete(recordKey(key, r.index)), "prune relays");
         tree.records.pop_front();
+        ++released;
+      }
+      for (const RelayRecord& r : tree.records) {
+        if (!r.inTable) {
+          needed = std::min(needed, r.walSeq);
+          break;
+        }
       }
     }
-    if (batch.Count() == 0) return;
-    check(journal->Write(rocksdb::WriteOptions(), &batch), "prune");
-    recordsPruned->inc(batch.Count());
+    if (batch.Count() > 0) check(journal->Write(rocksdb::WriteOptions(), &batch), "prune");
+    recordsPruned->inc(released);
+    // An archived file (written no more) holds sequence numbers below the next file's first one,
+    // or, if it is the last file with anything in it, up to the latest one.
+    rocksdb::VectorLogPtr files;
+    check(journal->GetSortedWalFiles(files), "list WAL files");
+    std::uint64_t latest = journal->GetLatestSequenceNumber();
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      if (files[i]->Type() != rocksdb::kArchivedLogFile) continue;
+      std::uint64_t after = i + 1 < files.size() ? files[i + 1]->StartSequence() : latest + 1;
+      if (after > needed) break;
+      check(journal->DeleteFile(files[i]->PathName()), "delete WAL file");
+      walFilesDeleted->inc();
+    }
+    // Archived files with nothing in them (the WAL a restart began with, unused) are not listed
+    // above; they go too.
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(journalDir + "/archive", ec)) {
+      std::error_code sizeError;
+      if (entry.path().extension() == ".log" && entry.file_size(sizeError) == 0 && !sizeError) {
+        check(journal->DeleteFile("/archive/" + entry.path().filename().string()),
+              "delete WAL file");
+      }
+    }
+  }
+
+  // Restore: applies the relays of WAL record `blob` (written at WAL sequence `seq`) that its tree
+  // does not hold yet.
+  void replayWalRecord(std::string_view blob, std::uint64_t seq, std::uint64_t& replayed,
+                       std::map<std::string, TreeSummary>& restored) {
+    if (blob.size() < 3 || blob[0] != kLogRelays) return;  // not a relay record
+    std::size_t keySize =
+        (std::size_t{static_cast<std::uint8_t>(blob[1])} << 8) | static_cast<std::uint8_t>(blob[2]);
+    if (blob.size() < 3 + keySize + 8)
+      throw smst::StoreError("journal: truncated WAL relay record");
+    std::string key(blob.substr(3, keySize));
+    auto found = trees.find(key);
+    if (found == trees.end()) return;  // a tree removed since
+    Tree& tree = found->second;
+    TreeSummary& summary = restored.at(key);
+    std::uint64_t index = readBe64(blob.substr(3 + keySize, 8));
+    std::string_view relays = blob.substr(3 + keySize + 8);
+    const std::uint64_t first = index;
+    if (index > tree.nextIndex) {
+      throw smst::StoreError("journal: relays of " + key + " skip from " +
+                             std::to_string(tree.nextIndex) + " to " + std::to_string(index) +
+                             " in the WAL");
+    }
+    bool any = false;
+    forEachRelay(relays, key, [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t weight) {
+      if (index == tree.nextIndex) {
+        tree.trie->update(hash, bytes, weight);
+        markDirty(tree);
+        ++tree.nextIndex;
+        ++summary.relays;
+        summary.computeUnits += weight;
+        ++replayed;
+        any = true;
+      }
+      ++index;
+    });
+    if (any) tree.records.push_back({first, seq, false});
   }
 };
 
 SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
-                           util::MetricsRegistry& metrics)
+                           util::MetricsRegistry& metrics, SessionStoreOptions storeOptions)
     : impl_(std::make_unique<Impl>(log)) {
+  impl_->options = storeOptions;
   auto started = Clock::now();
   std::filesystem::create_directories(directory);
   std::filesystem::permissions(directory, std::filesystem::perms::owner_all,
@@ -436,11 +548,15 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   options.compression = rocksdb::kNoCompression;
   // A restart after kill -9 replays the WAL into the memtable instead of flushing it first.
   options.avoid_flush_during_recovery = true;
+  // Relay bytes live in the WAL only (see write()): WAL files the memtable no longer needs are
+  // archived, not deleted, until pruneJournal() finds their relays in durable tree commits.
+  options.WAL_ttl_seconds = kKeepArchivedWalSeconds;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
-  check(rocksdb::DB::Open(options, directory + "/journal", &raw), "open");
+  impl_->journalDir = directory + "/journal";
+  check(rocksdb::DB::Open(options, impl_->journalDir, &raw), "open");
   impl_->journal.reset(raw);
   auto journalOpened = Clock::now();
   smst::RocksDbOptions treeOptions;
@@ -470,8 +586,14 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   impl_->recordsPruned =
       &metrics
            .counter("sm_store_journal_records_pruned_total",
-                    "Journal relay records deleted because a durable tree commit holds their "
-                    "relays.")
+                    "Journal relay records (one per tree and group commit) let go because a "
+                    "durable tree commit holds their relays.")
+           .with();
+  impl_->walFilesDeleted =
+      &metrics
+           .counter("sm_store_wal_files_deleted_total",
+                    "Archived journal WAL files deleted because durable tree commits hold every "
+                    "relay in them.")
            .with();
   impl_->applyWaits =
       &metrics
@@ -508,10 +630,11 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   for (it->Seek("m"); it->Valid() && it->key().starts_with("m"); it->Next()) {
     infos.emplace_back(it->key().ToString().substr(1), parseInfo(it->value().ToString()));
   }
+  std::map<std::string, TreeSummary> restored;
   for (auto& [key, info] : infos) {
     Impl::Tree& tree = impl_->openTree(key, info);
     std::uint64_t committed = tree.trie->count();
-    TreeSummary summary;
+    TreeSummary& summary = restored[key];
     summary.info = info;
     summary.relays = committed;
     summary.computeUnits = tree.trie->sum();
@@ -545,7 +668,7 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       if (k.size() != prefix.size() + 8)
         throw smst::StoreError("journal: corrupt relay key of " + key);
       std::uint64_t index = readBe64(std::string_view(k.data() + prefix.size(), 8));
-      tree.records.push_back(index);
+      tree.records.push_back({index, 0, true});
       forEachRelay(rit->value().ToStringView(), key,
                    [&, &name = key](util::ByteSpan hash, util::ByteSpan bytes,
                                     std::uint64_t weight) {
@@ -566,8 +689,46 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
                    });
     }
     check(rit->status(), "iterate relays");
-    auto replayedAt = Clock::now();
-    replaying += replayedAt - phase;
+    replaying += Clock::now() - phase;
+    tree.commitCount = committed;  // durable: the root the tree was opened at
+  }
+  check(it->status(), "iterate");
+  // The relays written since: from the WAL records of every WAL file kept (see pruneJournal),
+  // in the order they were written.
+  auto walStarted = Clock::now();
+  rocksdb::VectorLogPtr walFiles;
+  check(impl_->journal->GetSortedWalFiles(walFiles), "list WAL files");
+  if (!walFiles.empty()) {
+    std::unique_ptr<rocksdb::TransactionLogIterator> wal;
+    check(impl_->journal->GetUpdatesSince(walFiles.front()->StartSequence(), &wal), "read WAL");
+    struct Replay : rocksdb::WriteBatch::Handler {
+      Impl* impl = nullptr;
+      std::uint64_t seq = 0;
+      std::uint64_t* replayed = nullptr;
+      std::map<std::string, TreeSummary>* restored = nullptr;
+      void LogData(const rocksdb::Slice& blob) override {
+        impl->replayWalRecord(blob.ToStringView(), seq, *replayed, *restored);
+      }
+      // The journal's other writes (puts, deletes, range deletes) are in its tables already.
+      rocksdb::Status DeleteRangeCF(std::uint32_t, const rocksdb::Slice&,
+                                    const rocksdb::Slice&) override {
+        return rocksdb::Status::OK();
+      }
+    } replay;
+    replay.impl = impl_.get();
+    replay.replayed = &replayed;
+    replay.restored = &restored;
+    for (; wal->Valid(); wal->Next()) {
+      rocksdb::BatchResult batch = wal->GetBatch();
+      replay.seq = batch.sequence;
+      check(batch.writeBatchPtr->Iterate(&replay), "read WAL batch");
+    }
+    check(wal->status(), "read WAL");
+  }
+  replaying += Clock::now() - walStarted;
+  auto replayedAt = Clock::now();
+  for (auto& [key, summary] : restored) {
+    Impl::Tree& tree = impl_->trees.at(key);
     std::string hashPrefix = "h" + key + std::string(1, '\0');
     tree.fingerprints.reserve(tree.nextIndex);
     std::uint64_t hashCount = 0;
@@ -580,11 +741,10 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       }
       hashCount += v.size() / 32;
     }
-    indexing += Clock::now() - replayedAt;
     if (hashCount != tree.nextIndex) {
       throw smst::StoreError("journal: tree " + key + " has " + std::to_string(hashCount) +
                              " relay hashes but " + std::to_string(tree.nextIndex) +
-                             " relay records");
+                             " relays in its committed tree and the journal");
     }
     std::string flushed;
     auto got = impl_->journal->Get(rocksdb::ReadOptions(), "f" + key, &flushed);
@@ -598,9 +758,9 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     } else if (!got.IsNotFound()) {
       check(got, "read flushed root");
     }
-    tree.commitCount = committed;  // durable: the root the tree was opened at
     impl_->summaries[key] = summary;
   }
+  indexing += Clock::now() - replayedAt;
   check(it->status(), "iterate");
   it.reset();
   if (leftovers.Count() > 0) check(impl_->journal->Write(rocksdb::WriteOptions(), &leftovers), "prune");
@@ -690,18 +850,23 @@ void SessionStore::write(WriteSet& changes) {
       targets.push_back(&found->second);
     }
   }
-  // One relay record and one hash record per tree and group commit, keyed by the index of
-  // their first relay: a few large records instead of two small ones per relay.
+  // Per tree and group commit, one WAL record of its relays and one hash record keyed by the
+  // index of their first relay: a few large records instead of two small ones per relay, and the
+  // relay bytes written to disk once (the WAL), never to the journal's tables.
+  std::uint64_t walSeq = impl_->journal->GetLatestSequenceNumber() + 1;
   std::size_t k = 0;
-  for (const auto& [key, t] : changes.trees_) {
+  for (auto& [key, t] : changes.trees_) {
     Impl::Tree& tree = *targets[k++];
     if (tree.flushedRoot) {
       throw smst::StoreError("journal: relay written to flushed tree " + key +
                              " (the ingest must reject it first)");
     }
-    check(batch.Put(recordKey(key, tree.nextIndex), t.record), "put relays");
+    if (key.size() > 0xffff) throw smst::StoreError("journal: tree key too long: " + key);
+    smst::writeBE64(reinterpret_cast<std::uint8_t*>(t.record.data()) + 3 + key.size(),
+                    tree.nextIndex);
+    check(batch.PutLogData(t.record), "put relays");
     check(batch.Put(hashKey(key, tree.nextIndex), t.hashes), "put hashes");
-    tree.records.push_back(tree.nextIndex);
+    tree.records.push_back({tree.nextIndex, walSeq, false});
   }
   for (const auto& [edge, seq] : changes.highWater_) {
     check(batch.Put(edgeKeyBytes(edge), be64(seq)), "put watermark");
@@ -709,6 +874,13 @@ void SessionStore::write(WriteSet& changes) {
   rocksdb::WriteOptions sync;
   sync.sync = true;
   check(impl_->journal->Write(sync, &batch), "write");
+  impl_->walBytesSinceFlush += batch.GetDataSize();
+  if (impl_->walBytesSinceFlush >= impl_->options.walSwitchBytes) {
+    rocksdb::FlushOptions flush;
+    flush.wait = false;  // a switch to a new WAL; the flush itself runs in the background
+    check(impl_->journal->Flush(flush), "flush");
+    impl_->walBytesSinceFlush = 0;
+  }
   impl_->writeSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
   impl_->groupCommits->inc();
   impl_->relaysWritten->inc(changes.relays_);
@@ -725,7 +897,7 @@ void SessionStore::write(WriteSet& changes) {
     std::size_t recordBytes = t.record.size();
     impl_->enqueue(
         [impl = impl_.get(), &tree, record = std::move(t.record)] {
-          forEachRelay(record, tree.key,
+          forEachRelay(std::string_view(record).substr(logHeaderSize(tree.key)), tree.key,
                        [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t w) {
                          tree.trie->update(hash, bytes, w);
                        });

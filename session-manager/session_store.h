@@ -4,15 +4,23 @@
 // session).
 //
 // On disk, under the store directory:
-//   journal/  RocksDB: per tree and group commit, `r‹tree›\0‹index BE8›` → the relays of that
-//             tree in that write, each relayHash ‖ BE64 weight ‖ BE32 length ‖ relayBytes, and
-//             `h‹tree›\0‹index BE8›` → their relay hashes, 32 bytes each (the dedup index);
-//             per tree `m‹tree›` → its session (JSON); per edge `w‹edgeId›\0‹spoolId BE8›` →
-//             BE64 high-water mark. ‹tree› is "‹supplier›/‹sessionId›"; ‹index› is the tree's
-//             count of relays before the record (relays are numbered from 0). Two records per
-//             tree and write, not two per relay, keep the per-relay RocksDB work to a copy.
-//             Relay records whose relays a durable tree commit holds are deleted (at the next
-//             commitTrees()); hash records stay until the tree is removed.
+//   journal/  RocksDB. Per tree and group commit, in its write-ahead log only (log data, never in
+//             its tables: relay bytes go to disk once), 'L' ‖ BE16 length ‖ ‹tree› ‖ ‹index BE8›
+//             ‖ the relays of that tree in that write, each relayHash ‖ BE64 weight ‖ BE32 length
+//             ‖ relayBytes; in its tables `h‹tree›\0‹index BE8›` → their relay hashes, 32 bytes
+//             each (the dedup index); per tree `m‹tree›` → its session (JSON); per edge
+//             `w‹edgeId›\0‹spoolId BE8›` → BE64 high-water mark. ‹tree› is
+//             "‹supplier›/‹sessionId›"; ‹index› is the tree's count of relays before the record
+//             (relays are numbered from 0). Two records per tree and write, not two per relay,
+//             keep the per-relay RocksDB work to a copy. WAL files the tables no longer need are
+//             archived (journal/archive/) and deleted once durable tree commits hold every relay
+//             in them (checked at each commitTrees()); the journal switches to a new WAL file
+//             every SessionStoreOptions::walSwitchBytes, which bounds what a restart reads. A
+//             store written before relays went to the WAL only also has relay records
+//             `r‹tree›\0‹index BE8›` → the same relays: a restart reads them first, and they are
+//             deleted like the WAL files. Hash records stay until the tree is removed. Only this
+//             store may open the journal (RocksDB opened with other options may delete WAL files
+//             that still hold relays).
 //             A flushed tree (its claim root fixed) has `f‹tree›` → its 48-byte root; the claim and
 //             proof lifecycle keeps its record of the session under `l‹tree›` (lifecycle.h);
 //             `x‹tree›` marks a removal in progress (a restart finishes it).
@@ -35,9 +43,10 @@
 //     root's count says how many of the tree's relays it holds. Opening the store reopens every
 //     tree from its last durable root and replays the journal's relays after that count, so
 //     every tree has exactly the root it had before a clean stop or a kill -9, wherever the
-//     commit thread was. Committed leaf values live in trees/, not in memory. A large tree
-//     applies its relays to the trie as they come (every few thousand), so that root() and a
-//     claim's flushTree() find little left to hash.
+//     commit thread was (a journal that lacks relays its hash records name refuses to open).
+//     Committed leaf values live in trees/, not in memory. A large tree applies its relays to
+//     the trie as they come (every few thousand), so that root() and a claim's flushTree() find
+//     little left to hash.
 //   - A relay hash is in a tree at most once: hasRelay() sees every written relay (a compact
 //     fingerprint index in memory; a match is confirmed in the tree).
 //
@@ -122,7 +131,9 @@ class WriteSet {
   friend class SessionStore;
   struct Tree {
     TreeInfo info;
-    std::string record;  // the journal's relay record: per relay hash ‖ BE64 weight ‖ BE32 size ‖ bytes
+    // The WAL record: its header (see above), then per relay hash ‖ BE64 weight ‖ BE32 size ‖
+    // bytes.
+    std::string record;
     std::string hashes;  // the journal's hash record: the relay hashes, 32 bytes each
     FingerprintSet fingerprints;  // of `hashes`
     std::size_t count = 0;
@@ -133,11 +144,19 @@ class WriteSet {
   std::map<EdgeKey, std::uint64_t> highWater_;
 };
 
+struct SessionStoreOptions {
+  // WAL bytes written after which the journal switches to a new WAL file (flushing its small
+  // memtable): bounds the live WAL a restart reads. Tests make it small to see WAL files come
+  // and go.
+  std::uint64_t walSwitchBytes = std::uint64_t{64} << 20;
+};
+
 class SessionStore {
  public:
   // Opens (creating if needed) the store in `directory` and restores every tree. Throws
   // smst::StoreError on I/O errors or corrupt data.
-  SessionStore(const std::string& directory, util::LogSink& log, util::MetricsRegistry& metrics);
+  SessionStore(const std::string& directory, util::LogSink& log, util::MetricsRegistry& metrics,
+               SessionStoreOptions options = {});
   ~SessionStore();
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;

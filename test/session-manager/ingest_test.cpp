@@ -2,6 +2,7 @@
 // restarts that give the same roots (docs/architecture.md §4–§5).
 
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -35,7 +36,7 @@ struct Harness {
 
   void open() {
     metrics = std::make_unique<util::MetricsRegistry>();
-    store = std::make_unique<sm::SessionStore>(dir / "store", log.sink(), *metrics);
+    store = std::make_unique<sm::SessionStore>(dir / "store", log.sink(), *metrics, storeOptions);
     cache = std::make_unique<sm::SessionCache>(chain, log.sink(), *metrics);
     sm::IngestOptions options;
     options.suppliers = {test::kSupplier};
@@ -80,6 +81,7 @@ struct Harness {
   pocket::testing::TempDir dir;
   test::CapturedLog log;
   FakeChain chain;
+  sm::SessionStoreOptions storeOptions;
   std::int64_t height = 15;
   std::unique_ptr<util::MetricsRegistry> metrics;
   std::unique_ptr<sm::SessionStore> store;
@@ -671,6 +673,90 @@ TEST_SUITE("session-manager ingest") {
     CHECK(again[0].duplicates == 5);
     CHECK(again[0].accepted == 0);
     CHECK(*h.store->root(t0) == referenceRoot(all0));
+  }
+
+  TEST_CASE("relays stay in the journal's WAL files until durable tree commits hold them; a "
+            "restart replays the rest from them") {
+    Harness h;
+    h.storeOptions.walSwitchBytes = 1;  // a new WAL file after every group commit
+    h.reopen();
+    TwoTrees two(h);
+    auto& all0 = two.all0;
+    std::uint64_t& seq = two.seq;
+    auto archived = [&] {
+      std::size_t n = 0;
+      std::error_code ec;
+      for (const auto& e :
+           std::filesystem::directory_iterator(h.dir / "store/journal/archive", ec)) {
+        n += e.path().extension() == ".log" && e.file_size() > 0 ? 1 : 0;
+      }
+      return n;
+    };
+    two.push(0);
+    two.push(100);
+    // Once the journal's flushes are done, the WAL files behind are archived, not deleted: no
+    // tree commit holds their relays yet.
+    REQUIRE(pocket::testing::waitFor([&] { return archived() >= 2; }, "two archived WAL files"));
+    CHECK(h.store->commitTrees() == 2);
+    REQUIRE(h.store->flushTree(two.t1).ok());  // waits until every queued commit is durable
+    CHECK(h.counter("sm_store_wal_files_deleted_total") == 0);
+    std::size_t before = archived();
+    h.store->commitTrees();  // both trees' relays are in durable commits now
+    CHECK(h.counter("sm_store_wal_files_deleted_total") == before);
+    CHECK(archived() == 0);
+
+    // A file whose relays no durable commit holds stays.
+    auto more = relaysOf(two.s0, 200, 5);
+    REQUIRE(h.deliver(seq, more).size() == 1);
+    seq += more.size();
+    all0.insert(all0.end(), more.begin(), more.end());
+    REQUIRE(pocket::testing::waitFor([&] { return archived() >= 1; }, "an archived WAL file"));
+    h.store->commitTrees();  // its prune runs before this commit is durable
+    CHECK(archived() == 1);
+    // Relays no commit holds, their WAL file archived: a restart replays them from it.
+    auto last = relaysOf(two.s0, 300, 3);
+    REQUIRE(h.deliver(seq, last).size() == 1);
+    seq += last.size();
+    all0.insert(all0.end(), last.begin(), last.end());
+    REQUIRE(pocket::testing::waitFor([&] { return archived() >= 2; }, "two archived WAL files"));
+    h.reopen();
+    CHECK(h.log.contains("relays_replayed=3"));
+    CHECK(*h.store->root(two.t0) == referenceRoot(all0));
+    CHECK(*h.store->root(two.t1) == referenceRoot(two.all1));
+    auto summaries = h.store->summaries();
+    REQUIRE(summaries.size() == 2);
+    CHECK(summaries[0].relays + summaries[1].relays == 68);
+
+    // Without the WAL files that hold relays no commit holds, the store refuses to open rather
+    // than lose them.
+    h.reopen();  // the last commit is durable now: only newer relays would need a file
+    std::size_t had = archived();
+    more = relaysOf(two.s0, 400, 4);
+    REQUIRE(h.deliver(seq, more).size() == 1);
+    // Once the journal's flush is done, no live WAL file holds anything: that write's is archived.
+    REQUIRE(pocket::testing::waitFor(
+        [&] {
+          std::size_t live = 0;
+          for (const auto& e : std::filesystem::directory_iterator(h.dir / "store/journal")) {
+            live += e.path().extension() == ".log" && e.file_size() > 0 ? 1 : 0;
+          }
+          return live == 0;
+        },
+        "the journal's flush"));
+    h.close();
+    REQUIRE(archived() > had);
+    for (const auto& e : std::filesystem::directory_iterator(h.dir / "store/journal/archive")) {
+      std::filesystem::remove(e.path());
+    }
+    util::MetricsRegistry metrics;
+    std::string error;
+    try {
+      sm::SessionStore store(h.dir / "store", h.log.sink(), metrics);
+    } catch (const smst::StoreError& e) {
+      error = e.what();
+    }
+    CHECK(error.find("relay hashes") != std::string::npos);
+    CHECK(error.find(two.t0) != std::string::npos);
   }
 
   TEST_CASE("a removal that a crash interrupted is finished by the restart") {
