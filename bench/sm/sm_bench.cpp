@@ -491,7 +491,10 @@ void benchIngest(const std::string& binary, const Setup& s, unsigned perEdge) {
   std::cout << "sm_ingest_applied_relays_per_s="
             << static_cast<long>(static_cast<double>(closed.acked) / appliedSeconds) << "\n";
   // Half the rate: each of the 4 edges sends one batch every 64 / (rate / 2 / 4) seconds.
-  long paceUs = static_cast<long>(1e6 * kBatch / (closed.relaysPerS / 2 / kEdges));
+  // SM_BENCH_PACED_RATE (relays/s) sets that rate instead, to compare builds at one load.
+  double pacedRate = closed.relaysPerS / 2;
+  if (const char* rate = std::getenv("SM_BENCH_PACED_RATE")) pacedRate = std::atof(rate);
+  long paceUs = static_cast<long>(1e6 * kBatch / (pacedRate / kEdges));
   auto half = runEdges(ctx, s, manager.endpoint, 2, perEdge / kBatch, prebuilt(1), paceUs);
   double cpu = cpuSeconds(manager.pid) - cpuBefore;
   double written = writeBytes(manager.pid) - writtenBefore;
