@@ -705,19 +705,20 @@ TEST_SUITE("session-manager ingest") {
     CHECK(h.counter("sm_store_wal_files_deleted_total") == before);
     CHECK(archived() == 0);
 
+    // One batch of the first session's relays [from, from + count).
+    auto deliver0 = [&](int from, int count) {
+      auto relays = relaysOf(two.s0, from, count);
+      REQUIRE(h.deliver(seq, relays).size() == 1);
+      seq += relays.size();
+      all0.insert(all0.end(), relays.begin(), relays.end());
+    };
     // A file whose relays no durable commit holds stays.
-    auto more = relaysOf(two.s0, 200, 5);
-    REQUIRE(h.deliver(seq, more).size() == 1);
-    seq += more.size();
-    all0.insert(all0.end(), more.begin(), more.end());
+    deliver0(200, 5);
     REQUIRE(pocket::testing::waitFor([&] { return archived() >= 1; }, "an archived WAL file"));
     h.store->commitTrees();  // its prune runs before this commit is durable
     CHECK(archived() == 1);
     // Relays no commit holds, their WAL file archived: a restart replays them from it.
-    auto last = relaysOf(two.s0, 300, 3);
-    REQUIRE(h.deliver(seq, last).size() == 1);
-    seq += last.size();
-    all0.insert(all0.end(), last.begin(), last.end());
+    deliver0(300, 3);
     REQUIRE(pocket::testing::waitFor([&] { return archived() >= 2; }, "two archived WAL files"));
     h.reopen();
     CHECK(h.log.contains("relays_replayed=3"));
@@ -731,8 +732,7 @@ TEST_SUITE("session-manager ingest") {
     // than lose them.
     h.reopen();  // the last commit is durable now: only newer relays would need a file
     std::size_t had = archived();
-    more = relaysOf(two.s0, 400, 4);
-    REQUIRE(h.deliver(seq, more).size() == 1);
+    deliver0(400, 4);
     // Once the journal's flush is done, no live WAL file holds anything: that write's is archived.
     REQUIRE(pocket::testing::waitFor(
         [&] {
