@@ -483,10 +483,11 @@ struct SessionStore::Impl {
     // Archived files with nothing in them (the WAL a restart began with, unused) are not listed
     // above; they go too.
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(journalDir + "/archive", ec)) {
+    for (std::filesystem::directory_iterator it(journalDir + "/archive", ec), end;
+         !ec && it != end; it.increment(ec)) {
       std::error_code sizeError;
-      if (entry.path().extension() == ".log" && entry.file_size(sizeError) == 0 && !sizeError) {
-        check(journal->DeleteFile("/archive/" + entry.path().filename().string()),
+      if (it->path().extension() == ".log" && it->file_size(sizeError) == 0 && !sizeError) {
+        check(journal->DeleteFile("/archive/" + it->path().filename().string()),
               "delete WAL file");
       }
     }
