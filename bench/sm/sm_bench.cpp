@@ -493,7 +493,13 @@ void benchIngest(const std::string& binary, const Setup& s, unsigned perEdge) {
   // Half the rate: each of the 4 edges sends one batch every 64 / (rate / 2 / 4) seconds.
   // SM_BENCH_PACED_RATE (relays/s) sets that rate instead, to compare builds at one load.
   double pacedRate = closed.relaysPerS / 2;
-  if (const char* rate = std::getenv("SM_BENCH_PACED_RATE")) pacedRate = std::atof(rate);
+  if (const char* rate = std::getenv("SM_BENCH_PACED_RATE")) {
+    pacedRate = std::atof(rate);
+    if (!(pacedRate > 0)) {
+      throw std::runtime_error(
+          std::string("SM_BENCH_PACED_RATE: expected relays/s above 0, got '") + rate + "'");
+    }
+  }
   long paceUs = static_cast<long>(1e6 * kBatch / (pacedRate / kEdges));
   auto half = runEdges(ctx, s, manager.endpoint, 2, perEdge / kBatch, prebuilt(1), paceUs);
   double cpu = cpuSeconds(manager.pid) - cpuBefore;

@@ -756,6 +756,63 @@ TEST_SUITE("session-manager ingest") {
     CHECK(error.find(two.t0) != std::string::npos);
   }
 
+  TEST_CASE("a store written when relays were records in the journal's tables opens with the "
+            "same roots and lets those records go once a durable commit holds them") {
+    Harness h;
+    auto session = test::makeSession(0);
+    std::string tree = sm::treeKey(test::kSupplier, session.header.sessionId);
+    std::string recordKey = "r" + tree + std::string(1, '\0') + std::string(8, '\0');
+    auto first = relaysOf(session, 0, 6);
+    REQUIRE(h.deliver(1, first).size() == 1);
+    h.close();
+    {
+      // The same relays as that older layout kept them: a relay record `r‹tree›\0‹index›`, and
+      // no WAL left (a flush, then a journal opened without archiving drops the WAL files).
+      std::string record;
+      for (const auto& r : first) {
+        record.append(reinterpret_cast<const char*>(r.relayHash.data()), r.relayHash.size());
+        std::uint8_t be[12];
+        smst::writeBE64(be, r.computeUnits);
+        auto size = static_cast<std::uint32_t>(r.relayBytes.size());
+        for (int i = 0; i < 4; ++i) be[8 + i] = static_cast<std::uint8_t>(size >> (24 - 8 * i));
+        record.append(reinterpret_cast<const char*>(be), sizeof be);
+        record.append(reinterpret_cast<const char*>(r.relayBytes.data()), r.relayBytes.size());
+      }
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(rocksdb::Options(), h.dir / "store/journal", &raw).ok());
+      std::unique_ptr<rocksdb::DB> db(raw);
+      REQUIRE(db->Put(rocksdb::WriteOptions(), recordKey, record).ok());
+      REQUIRE(db->Flush(rocksdb::FlushOptions()).ok());
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(h.dir / "store/journal/archive", ec);
+    h.open();
+    CHECK(h.log.contains("relays_replayed=6"));
+    CHECK(*h.store->root(tree) == referenceRoot(first));
+    // New relays go to the WAL, after the record; a restart reads both.
+    auto more = relaysOf(session, 100, 4);
+    REQUIRE(h.deliver(7, more).size() == 1);
+    auto all = first;
+    all.insert(all.end(), more.begin(), more.end());
+    h.reopen();
+    CHECK(*h.store->root(tree) == referenceRoot(all));
+    // Once a durable commit holds its relays, the record goes.
+    h.store->commitTrees();
+    REQUIRE(h.store->flushTree(tree).ok());  // waits until the commit is durable
+    h.store->commitTrees();
+    CHECK(h.counter("sm_store_journal_records_pruned_total") == 2);
+    h.close();
+    {
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), h.dir / "store/journal", &raw).ok());
+      std::unique_ptr<rocksdb::DB> db(raw);
+      std::string value;
+      CHECK(db->Get(rocksdb::ReadOptions(), recordKey, &value).IsNotFound());
+    }
+    h.open();
+    CHECK(*h.store->root(tree) == referenceRoot(all));
+  }
+
   TEST_CASE("a removal that a crash interrupted is finished by the restart") {
     Harness h;
     auto session = test::makeSession(0);
