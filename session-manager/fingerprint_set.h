@@ -8,12 +8,20 @@
 // tree). Fingerprints mix all four words of the hash, so the leading zero bits that the relay
 // mining difficulty forces on a hash cost nothing.
 //
-// Value type, not thread-safe.
+// Growth is incremental: a full table is kept as it is while a table twice its size takes over,
+// and each later insert moves a few of its slots across (lookups meanwhile ask both). So no single
+// insert pays for rehashing the whole set: the ingest thread inserts while edges wait for their
+// acks, and rehashing a tree of 200,000 relays at once held an ack for ~20 ms. The new table comes
+// from calloc, so its zeroed pages are touched as they fill rather than all at once.
+//
+// Movable value type, not thread-safe.
 
 #include <bit>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <memory>
+#include <new>
 
 #include "common/crypto/hash.h"
 
@@ -30,49 +38,97 @@ class FingerprintSet {
   static std::uint64_t fingerprint(const crypto::Hash32& hash) { return fingerprint(hash.data()); }
 
   bool mayContain(std::uint64_t f) const {
-    if (slots_.empty()) return false;
-    for (std::size_t i = slot(f);; i = (i + 1) & mask_) {
-      if (slots_[i] == f) return true;
-      if (slots_[i] == 0) return false;
-    }
+    return table_.contains(f) || (moving() && old_.contains(f));
   }
   // Adds `f` (no effect if present).
   void insert(std::uint64_t f) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    for (std::size_t i = slot(f);; i = (i + 1) & mask_) {
-      if (slots_[i] == f) return;
-      if (slots_[i] == 0) {
-        slots_[i] = f;
-        ++size_;
-        return;
-      }
+    if (mayContain(f)) return;
+    if (moving()) moveSome(kMovePerInsert);
+    if (table_.full(table_.used + 1)) {
+      if (moving()) moveSome(old_.capacity);  // not reached at kMovePerInsert; kept exact anyway
+      startGrowth(table_.capacity == 0 ? kFirstCapacity : table_.capacity * 2);
     }
+    table_.place(f);
+    ++size_;
   }
-  // Room for `n` fingerprints without growing.
+  // Room for `n` fingerprints without growing (finishes a growth in progress).
   void reserve(std::size_t n) {
-    while (n * 4 > slots_.size() * 3) grow();
+    if (moving()) moveSome(old_.capacity);
+    std::size_t capacity = table_.capacity == 0 ? kFirstCapacity : table_.capacity;
+    while (n * 4 > capacity * 3) capacity *= 2;
+    if (capacity != table_.capacity) {
+      startGrowth(capacity);
+      moveSome(old_.capacity);
+    }
   }
   std::size_t size() const { return size_; }
+  // Whether a growth is in progress (two tables held).
+  bool growing() const { return moving(); }
 
  private:
-  std::vector<std::uint64_t> slots_;
-  std::size_t mask_ = 0;
-  int shift_ = 64;
+  static constexpr std::size_t kFirstCapacity = 64;
+  // Old slots moved per insert while growing: the old table (3/4 full) is emptied long before
+  // the new one (twice its size) fills.
+  static constexpr std::size_t kMovePerInsert = 8;
+
+  struct Free {
+    void operator()(std::uint64_t* p) const { std::free(p); }
+  };
+  struct Table {
+    std::unique_ptr<std::uint64_t[], Free> slots;
+    std::size_t capacity = 0;  // a power of two, or 0
+    std::size_t mask = 0;
+    int shift = 64;
+    std::size_t used = 0;
+
+    static Table ofCapacity(std::size_t capacity) {
+      Table t;
+      t.slots.reset(static_cast<std::uint64_t*>(std::calloc(capacity, sizeof(std::uint64_t))));
+      if (!t.slots) throw std::bad_alloc();
+      t.capacity = capacity;
+      t.mask = capacity - 1;
+      t.shift = 64 - std::countr_zero(capacity);
+      return t;
+    }
+    bool full(std::size_t n) const { return n * 4 > capacity * 3; }
+    std::size_t slot(std::uint64_t f) const {
+      return static_cast<std::size_t>((f * 0x9e3779b97f4a7c15ULL) >> shift);
+    }
+    bool contains(std::uint64_t f) const {
+      if (capacity == 0) return false;
+      for (std::size_t i = slot(f);; i = (i + 1) & mask) {
+        if (slots[i] == f) return true;
+        if (slots[i] == 0) return false;
+      }
+    }
+    // `f` is known to be absent and there is room.
+    void place(std::uint64_t f) {
+      std::size_t i = slot(f);
+      while (slots[i] != 0) i = (i + 1) & mask;
+      slots[i] = f;
+      ++used;
+    }
+  };
+
+  Table table_;  // takes every insert
+  Table old_;    // while growing: the previous table, its slots from next_ on not moved yet
+  std::size_t next_ = 0;
   std::size_t size_ = 0;
 
-  std::size_t slot(std::uint64_t f) const {
-    return static_cast<std::size_t>((f * 0x9e3779b97f4a7c15ULL) >> shift_);
+  bool moving() const { return old_.capacity != 0; }
+  void startGrowth(std::size_t capacity) {
+    old_ = std::move(table_);
+    next_ = 0;
+    table_ = Table::ofCapacity(capacity);
   }
-  void grow() {
-    std::vector<std::uint64_t> old;
-    old.swap(slots_);
-    slots_.assign(old.empty() ? 64 : old.size() * 2, 0);
-    mask_ = slots_.size() - 1;
-    shift_ = 64 - std::countr_zero(slots_.size());
-    size_ = 0;
-    for (std::uint64_t f : old) {
-      if (f != 0) insert(f);
+  // Moves up to `n` old slots into the table; frees the old one when all are moved. A moved
+  // fingerprint cannot be in the table already: insert() places only what neither table holds.
+  void moveSome(std::size_t n) {
+    std::size_t end = next_ + n < old_.capacity ? next_ + n : old_.capacity;
+    for (; next_ < end; ++next_) {
+      if (old_.slots[next_] != 0) table_.place(old_.slots[next_]);
     }
+    if (next_ == old_.capacity) old_ = Table();
   }
 };
 
