@@ -11,6 +11,7 @@
 
 #include "common/chain/block_feed.h"
 #include "common/net/link_socket.h"
+#include "common/util/thread_priority.h"
 #include "session-manager/tx_submitter.h"
 
 namespace pocket::sm {
@@ -23,7 +24,25 @@ using util::configFail;
 using util::configKey;
 using util::configMillis;
 using util::configString;
+using util::configScalar;
 using util::configUint;
+
+// A nice value: an integer from -20 (highest priority) to 19 (lowest).
+int configNice(const YAML::Node& node, const std::string& path) {
+  std::string text = configScalar(node, path);
+  std::size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < util::kNiceHighest || value > util::kNiceLowest) {
+    configFail(path, "must be a nice value, an integer from -20 (highest priority) to 19 "
+                     "(lowest), got '" + text + "'");
+  }
+  return value;
+}
 
 void parseLink(const YAML::Node& node, LinkConfig& link) {
   configAllowOnly(node, "link",
@@ -150,7 +169,8 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
   }
   Config config;
   configAllowOnly(root, "",
-                  {"link", "suppliers", "chain", "store", "admin", "log", "transactions", "lifecycle"});
+                  {"link", "suppliers", "chain", "store", "admin", "log", "transactions", "lifecycle",
+                   "threads"});
   if (!root["link"]) configFail("link", "is required");
   parseLink(root["link"], config.link);
   auto suppliers = root["suppliers"];
@@ -200,6 +220,19 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
     if (auto v = l["retention_blocks"]) {
       config.lifecycle.retentionBlocks =
           static_cast<std::int64_t>(configUint(v, "lifecycle.retention_blocks", 1'000'000));
+    }
+  }
+  if (auto t = root["threads"]; t && !t.IsNull()) {
+    configAllowOnly(t, "threads", {"ack_path_nice", "background_nice"});
+    if (auto v = t["ack_path_nice"]) config.threads.ackPathNice = configNice(v, "threads.ack_path_nice");
+    if (auto v = t["background_nice"]) {
+      config.threads.backgroundNice = configNice(v, "threads.background_nice");
+    }
+    if (config.threads.backgroundNice < config.threads.ackPathNice) {
+      configFail("threads.background_nice",
+                 fmt::format("must not be below threads.ack_path_nice ({}): background work would "
+                             "run ahead of the acks, got {}",
+                             config.threads.ackPathNice, config.threads.backgroundNice));
     }
   }
   if (auto l = root["log"]) {

@@ -74,6 +74,17 @@ struct LifecycleConfig {
   std::int64_t retentionBlocks = 100;
 };
 
+// CPU priority (nice value, -20 highest … 19 lowest) of the manager's threads. The ack path (the
+// link thread, ZeroMQ's I/O threads that decrypt and encrypt CURVE traffic, the ingest thread)
+// runs ahead of background work (the tree threads; RocksDB's flush and compaction threads run at
+// 19 whenever background_nice is above 0), so that a tree commit does not hold up the acks of the
+// relays arriving meanwhile. Raising the ack path needs CAP_SYS_NICE or an RLIMIT_NICE that allows
+// it (systemd: LimitNICE=); without, it stays at the process's priority (logged at start).
+struct ThreadsConfig {
+  int ackPathNice = -10;
+  int backgroundNice = 10;
+};
+
 struct AdminConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9465;  // 0: any free port (tests)
@@ -87,6 +98,7 @@ struct Config {
   AdminConfig admin;
   TransactionsConfig transactions;
   LifecycleConfig lifecycle;
+  ThreadsConfig threads;
   util::LogFormat logFormat = util::LogFormat::logfmt;
   util::LogLevel logLevel = util::LogLevel::info;
 };

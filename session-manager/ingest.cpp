@@ -8,6 +8,7 @@
 #include "common/protocol/session.h"
 #include "common/smst/store.h"
 #include "common/util/thread_name.h"
+#include "common/util/thread_priority.h"
 #include "edge_link.capnp.h"
 
 namespace pocket::sm {
@@ -238,6 +239,14 @@ std::size_t Ingest::queued() const {
 
 void Ingest::loop() {
   util::nameThisThread("sm-ingest");
+  if (options_.threadNice) {
+    if (auto s = util::setThisThreadNice(*options_.threadNice); !s.ok()) {
+      util::LogLine(log_, util::LogLevel::warn, "thread_priority_not_set")
+          .kv("thread", "sm-ingest")
+          .kv("reason", s.error().message)
+          .kv("action", "acks wait behind background work on a busy machine");
+    }
+  }
   try {
     while (true) {
       {

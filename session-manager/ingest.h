@@ -114,6 +114,8 @@ struct IngestOptions {
   std::set<std::string> suppliers;  // operator addresses whose relays we keep
   std::chrono::milliseconds treeCommitInterval{2000};
   std::size_t maxGroupBatches = 256;  // batches per group commit
+  // Nice value of the ingest thread (threads.ack_path_nice); unset: the process's.
+  std::optional<int> threadNice;
   CrashPoint crashAt = CrashPoint::none;
   std::uint64_t crashAtGroup = 0;
 };

@@ -10,6 +10,7 @@
 #include "common/net/link_socket.h"
 #include "common/util/hex.h"
 #include "common/util/thread_name.h"
+#include "common/util/thread_priority.h"
 #include "edge_link.capnp.h"
 
 namespace pocket::sm {
@@ -77,9 +78,14 @@ zmq::message_t encodeSessionInfo(const SessionFacts& facts, std::uint64_t queryI
   return net::encodeFrame(builder);
 }
 
+namespace {
+// The name libzmq gives its I/O threads ("ZMQbg/IO/0", …).
+constexpr std::string_view kZmqIoThreadName = "ZMQbg/IO";
+}  // namespace
+
 LinkServer::LinkServer(const LinkServerOptions& options, LinkHandlers handlers,
                        util::LogSink& log, util::MetricsRegistry& metrics)
-    : handlers_(std::move(handlers)), log_(log), context_(1) {
+    : handlers_(std::move(handlers)), log_(log), context_(1), threadNice_(options.threadNice) {
   garbageByCode_ = &metrics.counter("sm_link_garbage_total",
                                     "Undecodable or unexpected link messages dropped, by code.",
                                     {"code"});
@@ -140,8 +146,26 @@ void LinkServer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void LinkServer::raisePriority(int nice) {
+  auto refused = [&](const std::string& thread, const std::string& reason) {
+    util::LogLine(log_, util::LogLevel::warn, "thread_priority_not_set")
+        .kv("thread", thread)
+        .kv("reason", reason)
+        .kv("action", "acks wait behind background work on a busy machine");
+  };
+  if (auto s = util::setThisThreadNice(nice); !s.ok()) refused("sm-link", s.error().message);
+  // ZeroMQ's I/O threads (started with the socket) carry every frame through CURVE.
+  auto io = util::setNiceOfThreadsNamed(kZmqIoThreadName, nice);
+  if (!io.ok()) {
+    refused(std::string(kZmqIoThreadName), io.error().message);
+  } else if (*io == 0) {
+    refused(std::string(kZmqIoThreadName), "no thread of that name found");
+  }
+}
+
 void LinkServer::run() {
   util::nameThisThread("sm-link");
+  if (threadNice_) raisePriority(*threadNice_);
   while (!stop_.load()) {
     zmq::pollitem_t items[2] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                 {nullptr, wakeFd_, ZMQ_POLLIN, 0}};

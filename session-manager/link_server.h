@@ -44,6 +44,9 @@ struct LinkServerOptions {
   std::string serverKeyFile;      // CURVE key pair of the session manager
   std::string allowListFile;      // z85 public keys of the edges
   int heartbeatIntervalMs = 2000;  // ZMTP heartbeats find dead edges
+  // Nice value of the link thread and of ZeroMQ's I/O threads, which decrypt and encrypt every
+  // frame (threads.ack_path_nice); unset: the process's.
+  std::optional<int> threadNice;
 };
 
 struct SessionQueryRequest {
@@ -110,6 +113,8 @@ class LinkServer {
   void enqueue(std::string peer, zmq::message_t frame);
   void flushOutbox();
   void sendNow(const std::string& peer, zmq::message_t& frame);
+  // Sets the link thread's and ZeroMQ's I/O threads' nice value; a refusal is logged.
+  void raisePriority(int nice);
 
   LinkHandlers handlers_;
   util::LogSink& log_;
@@ -119,6 +124,7 @@ class LinkServer {
   std::string endpoint_;
   int wakeFd_ = -1;  // eventfd: the outbox has frames
   std::atomic<bool> stop_{false};
+  std::optional<int> threadNice_;
 
   std::mutex outboxMutex_;
   std::deque<Outgoing> outbox_;

@@ -229,7 +229,9 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
     fixture = std::make_unique<sm::FixtureChain>(config.chain.fixture, config.chain.blockInterval);
     chain = fixture.get();
   }
-  sm::SessionStore store(config.store.directory, log, metrics);
+  sm::SessionStoreOptions storeOptions;
+  storeOptions.backgroundNice = config.threads.backgroundNice;
+  sm::SessionStore store(config.store.directory, log, metrics, storeOptions);
   sm::SessionCache cache(*chain, log, metrics);
 
   // The link, the ingest and the chain feed call each other; each reaches the others through
@@ -242,6 +244,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   sm::IngestOptions ingestOptions;
   ingestOptions.suppliers = suppliers;
   ingestOptions.treeCommitInterval = config.store.treeCommitInterval;
+  ingestOptions.threadNice = config.threads.ackPathNice;
   ingestOptions.crashAt = crashAt;
   ingestOptions.crashAtGroup = crashGroup;
   ingest = std::make_unique<sm::Ingest>(
@@ -300,6 +303,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   linkOptions.serverKeyFile = config.link.serverKeyFile;
   linkOptions.allowListFile = config.link.allowListFile;
   linkOptions.heartbeatIntervalMs = config.link.heartbeatIntervalMs;
+  linkOptions.threadNice = config.threads.ackPathNice;
   sm::LinkHandlers handlers;
   handlers.highWater = [&store](const sm::EdgeKey& edge) { return store.highWater(edge); };
   handlers.head = [&feed] { return feed->head(); };

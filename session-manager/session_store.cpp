@@ -1,5 +1,6 @@
 #include "session-manager/session_store.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -24,6 +26,7 @@
 #include "common/smst/trie.h"
 #include "common/util/hex.h"
 #include "common/util/thread_name.h"
+#include "common/util/thread_priority.h"
 
 namespace pocket::sm {
 
@@ -235,6 +238,7 @@ struct SessionStore::Impl {
 
   util::LogSink& log;
   std::unique_ptr<rocksdb::DB> journal;
+  rocksdb::WriteBatch groupBatch;  // write()'s, reused (ingest thread)
   // WAL bytes written since the last memtable flush; past options.walSwitchBytes write() starts
   // one (the memtable holds little more than hash records and would take many times that to
   // fill): bounds the live WAL, which a restart reads twice (RocksDB's recovery, then the relay
@@ -261,6 +265,7 @@ struct SessionStore::Impl {
   std::exception_ptr treeFailure;  // the first failure on the tree thread; every later call throws it
   std::thread treeThread;
   std::vector<Tree*> dirtyTrees;  // tree thread
+  std::atomic<std::size_t> dirtyCount{0};  // dirtyTrees.size(), for the metrics
 
   util::Histogram* writeSeconds;
   util::Histogram* commitSeconds;
@@ -272,8 +277,20 @@ struct SessionStore::Impl {
 
   explicit Impl(util::LogSink& l) : log(l) {}
 
+  void priorityNotSet(std::string_view thread, const std::string& reason) {
+    util::LogLine(log, util::LogLevel::warn, "thread_priority_not_set")
+        .kv("thread", thread)
+        .kv("reason", reason)
+        .kv("action", "background work competes with the acks for the CPU");
+  }
+
   void treeLoop() {
     util::nameThisThread("sm-trees");
+    if (options.backgroundNice) {
+      if (auto s = util::setThisThreadNice(*options.backgroundNice); !s.ok()) {
+        priorityNotSet("sm-trees", s.error().message);
+      }
+    }
     while (true) {
       std::function<void()> task;
       std::size_t bytes = 0;
@@ -392,6 +409,7 @@ struct SessionStore::Impl {
     for (Tree* tree : dirtyTrees) commitTree(*tree);
     std::size_t n = dirtyTrees.size();
     dirtyTrees.clear();
+    dirtyCount = 0;
     commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
     return n;
   }
@@ -400,6 +418,7 @@ struct SessionStore::Impl {
     if (tree.dirty) return;
     tree.dirty = true;
     dirtyTrees.push_back(&tree);
+    dirtyCount = dirtyTrees.size();
   }
 
   Tree& openTree(const std::string& key, const TreeInfo& info) {
@@ -567,6 +586,23 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   treeOptions.writeBuffers = 2;
   impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
   auto treesOpened = Clock::now();
+  if (storeOptions.backgroundNice) {
+    // The trees database's commit thread, started by its open.
+    auto set = util::setNiceOfThreadsNamed("trees-commit", *storeOptions.backgroundNice);
+    if (!set.ok()) {
+      impl_->priorityNotSet("trees-commit", set.error().message);
+    } else if (*set == 0) {
+      impl_->priorityNotSet("trees-commit", "no thread of that name found");
+    }
+    // RocksDB's flush and compaction pools (shared by every database of the process, threads
+    // added later included) take the lowest priority before each job they run.
+    if (*storeOptions.backgroundNice > 0) {
+      rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                           rocksdb::CpuPriority::kLow);
+      rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH,
+                                                           rocksdb::CpuPriority::kLow);
+    }
+  }
 
   impl_->writeSeconds = &metrics
                              .histogram("sm_store_write_seconds",
@@ -774,6 +810,20 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
                           std::lock_guard lock(impl_->workMutex);
                           return static_cast<double>(impl_->workBytes);
                         });
+  metrics.gaugeFunction(
+      "sm_tree_commits_pending",
+      "Tree commits handed to the trees database's commit thread and not yet durable.", [this] {
+        try {
+          return static_cast<double>(impl_->treesDb->commitsSubmitted() -
+                                     impl_->treesDb->commitsDurable());
+        } catch (const smst::StoreError&) {
+          return std::numeric_limits<double>::quiet_NaN();  // failed: the process is stopping
+        }
+      });
+  metrics.gaugeFunction("sm_trees_uncommitted",
+                        "Trees with relays applied since their last commit (committed at the "
+                        "next store.tree_commit_interval_ms tick).",
+                        [this] { return static_cast<double>(impl_->dirtyCount.load()); });
   metrics.gaugeFunction("sm_open_trees", "Session trees held (open sessions).", [this] {
     std::lock_guard lock(impl_->mutex);
     return static_cast<double>(impl_->summaries.size());
@@ -836,11 +886,10 @@ void SessionStore::write(WriteSet& changes) {
   if (changes.empty()) return;
   impl_->throwIfFailed();
   auto started = Clock::now();
-  std::size_t estimate = 4096;
-  for (const auto& [key, t] : changes.trees_) {
-    estimate += t.record.size() + t.hashes.size() + 2 * key.size() + 64;
-  }
-  rocksdb::WriteBatch batch(estimate);
+  // One buffer for every group commit: its pages stay resident, so a group does not fault in a
+  // fresh megabyte (under a concurrent tree commit that alone held acks for milliseconds).
+  rocksdb::WriteBatch& batch = impl_->groupBatch;
+  batch.Clear();
   // A new tree's record goes in the same write as its first relays.
   std::vector<std::string> created;
   std::vector<Impl::Tree*> targets;
@@ -973,6 +1022,7 @@ void SessionStore::removeTree(const std::string& tree, std::string_view reason) 
   Impl::Tree& t = it->second;
   impl_->onTreeThread([&] {
     std::erase(impl_->dirtyTrees, &t);
+    impl_->dirtyCount = impl_->dirtyTrees.size();
     t.trie.reset();
     t.nodes.reset();
   });
@@ -1014,6 +1064,7 @@ util::Result<smst::Digest> SessionStore::flushTree(const std::string& tree) {
       auto started = Clock::now();
       impl_->commitTree(t);
       std::erase(impl_->dirtyTrees, &t);
+      impl_->dirtyCount = impl_->dirtyTrees.size();
       impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
     }
     return t.trie->root();

@@ -149,6 +149,11 @@ struct SessionStoreOptions {
   // memtable): bounds the live WAL a restart reads. Tests make it small to see WAL files come
   // and go.
   std::uint64_t walSwitchBytes = std::uint64_t{64} << 20;
+  // Nice value of the store's background threads — the tree thread and the trees database's
+  // commit thread (threads.background_nice) — so that they yield the CPU to the ack path; above
+  // 0, RocksDB's flush and compaction threads run their jobs at the lowest priority (19). Unset:
+  // the process's.
+  std::optional<int> backgroundNice;
 };
 
 class SessionStore {

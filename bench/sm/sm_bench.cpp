@@ -7,7 +7,8 @@
 //   sm_ingest_applied_relays_per_s  the same relays over the time until the manager's tree
 //                            thread had added them all to the tries (it runs behind the acks)
 //   sm_ack_p99_ms            99th percentile of batch send → ack, paced at half the acked rate,
-//                            started once the tree thread has caught up
+//                            started once the tree thread has caught up and the closed loop's
+//                            tree commit is durable (its own commits fall inside the run)
 // With SM_BENCH_HISTOGRAMS set, the manager's ingest, journal-write and tree-commit histograms
 // go to stderr after the ingest runs.
 //   sm_rss_mib_after_ingest  the manager's resident memory after both runs
@@ -490,6 +491,18 @@ void benchIngest(const std::string& binary, const Setup& s, unsigned perEdge) {
   double appliedSeconds = std::chrono::duration<double>(Clock::now() - closed.started).count();
   std::cout << "sm_ingest_applied_relays_per_s="
             << static_cast<long>(static_cast<double>(closed.acked) / appliedSeconds) << "\n";
+  // Then the closed loop's tree is committed (at the next commit tick) and written by the trees
+  // database: a burst of CPU and disk that belongs to the closed loop. The half-rate run starts
+  // once it is durable, so that it measures the acks at half rate — its own tree commits
+  // included — and not the tail of the run before it.
+  while (true) {
+    std::string text = httpGet(manager.adminPort, "/metrics");
+    if (metricValue(text, "sm_trees_uncommitted") == 0 &&
+        metricValue(text, "sm_tree_commits_pending") == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   // Half the rate: each of the 4 edges sends one batch every 64 / (rate / 2 / 4) seconds.
   // SM_BENCH_PACED_RATE (relays/s) sets that rate instead, to compare builds at one load.
   double pacedRate = closed.relaysPerS / 2;

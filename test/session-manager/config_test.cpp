@@ -66,6 +66,28 @@ TEST_SUITE("session-manager config") {
               .starts_with("lifecycle.gate: unknown key"));
   }
 
+  TEST_CASE("the thread priority keys: defaults, values and errors with their key path") {
+    auto c = parseConfig(kMinimal);
+    CHECK(c.threads.ackPathNice == -10);
+    CHECK(c.threads.backgroundNice == 10);
+    auto set = parseConfig(std::string(kMinimal) +
+                           "threads:\n  ack_path_nice: 0\n  background_nice: 19\n");
+    CHECK(set.threads.ackPathNice == 0);
+    CHECK(set.threads.backgroundNice == 19);
+    CHECK(errorOf(std::string(kMinimal) + "threads:\n  ack_path_nice: -21\n")
+              .starts_with("threads.ack_path_nice: must be a nice value, an integer from -20"));
+    CHECK(errorOf(std::string(kMinimal) + "threads:\n  background_nice: 20\n")
+              .starts_with("threads.background_nice: must be a nice value"));
+    CHECK(errorOf(std::string(kMinimal) + "threads:\n  background_nice: low\n")
+              .starts_with("threads.background_nice: must be a nice value"));
+    CHECK(errorOf(std::string(kMinimal) + "threads:\n  background_nice: 5x\n")
+              .starts_with("threads.background_nice: must be a nice value"));
+    CHECK(errorOf(std::string(kMinimal) + "threads:\n  ack_path_nice: 5\n  background_nice: 0\n")
+              .starts_with("threads.background_nice: must not be below threads.ack_path_nice (5)"));
+    CHECK(errorOf(std::string(kMinimal) + "threads:\n  ingest_nice: 0\n")
+              .starts_with("threads.ingest_nice: unknown key"));
+  }
+
   TEST_CASE("an optional section with every key commented out takes its defaults") {
     auto c = parseConfig(std::string(kMinimal) +
                          "lifecycle:\n  # enabled: false\ntransactions:\n  # gas_limit: 5\n");

@@ -302,6 +302,38 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
       CHECK(names.count(expected) == 1);
     }
   }
+  // The ack path runs ahead of background work (threads.ack_path_nice -10 and
+  // threads.background_nice 10 by default), or the refusal to raise it is in the log.
+  {
+    auto nices = pocket::testing::threadNices(s.manager->pid());
+    std::string all;
+    for (const auto& [name, nice] : nices) all += name + "=" + std::to_string(nice) + " ";
+    INFO("threads: " << all);
+    // Every thread whose name starts with `prefix` has `nice`; there is at least one.
+    auto allAt = [&](const std::string& prefix, int nice) {
+      int found = 0;
+      for (const auto& [name, value] : nices) {
+        if (name.rfind(prefix, 0) != 0) continue;
+        ++found;
+        if (value != nice) return false;
+      }
+      return found > 0;
+    };
+    bool raised = pocket::testing::mayRaiseThreadsTo(-10);
+    for (std::string ackPath : {"sm-link", "sm-ingest", "ZMQbg/IO/"}) {
+      INFO("thread " << ackPath);
+      CHECK(allAt(ackPath, raised ? -10 : 0));
+    }
+    if (!raised) {
+      CHECK(readFile(s.managerLog).find("event=thread_priority_not_set thread=sm-ingest") !=
+            std::string::npos);
+    }
+    for (std::string background : {"sm-trees", "trees-commit"}) {
+      INFO("thread " << background);
+      CHECK(allAt(background, 10));
+    }
+    CHECK(allAt("sm-blocks", 0));  // the rest keep the process's priority
+  }
 
   // `session-manager status` prints the same as tables.
   {

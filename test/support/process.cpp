@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -234,6 +235,47 @@ void writeFile(const std::string& path, const std::string& text, unsigned mode) 
     done += static_cast<std::size_t>(n);
   }
   if (::close(fd) != 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+}
+
+bool mayRaiseThreadsTo(int nice) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      unsigned long long caps = std::stoull(line.substr(7), nullptr, 16);
+      if (((caps >> 23) & 1) != 0) return true;  // CAP_SYS_NICE
+    }
+  }
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NICE, &limit) != 0) return false;
+  return 20 - static_cast<long long>(limit.rlim_cur) <= nice;
+}
+
+std::vector<std::pair<std::string, int>> threadNices(int pid) {
+  std::vector<std::pair<std::string, int>> out;
+  std::error_code ec;
+  auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+  for (std::filesystem::directory_iterator it(tasks, ec), end; !ec && it != end; it.increment(ec)) {
+    std::ifstream stat(it->path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // pid (comm) state ppid … : comm may hold spaces, so fields are counted after the last ')'.
+    auto open = text.find('(');
+    auto close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    int nice = 0;
+    bool found = false;
+    for (int index = 3; fields >> field; ++index) {
+      if (index == 19) {  // proc(5): the nice value
+        nice = std::stoi(field);
+        found = true;
+        break;
+      }
+    }
+    if (found) out.emplace_back(text.substr(open + 1, close - open - 1), nice);
+  }
+  return out;
 }
 
 }  // namespace pocket::testing

@@ -138,4 +138,10 @@ std::string readLine(const std::string& path);
 // Writes `text` to `path` (replacing it) with permissions `mode`; throws on failure.
 void writeFile(const std::string& path, const std::string& text, unsigned mode = 0644);
 
+// Whether processes started by this one may set a thread to nice value `nice` (CAP_SYS_NICE, or
+// an RLIMIT_NICE allowing it): tests of thread priorities expect the raise or its refusal.
+bool mayRaiseThreadsTo(int nice);
+// The name and nice value of each thread of process `pid`.
+std::vector<std::pair<std::string, int>> threadNices(int pid);
+
 }  // namespace pocket::testing

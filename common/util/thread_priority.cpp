@@ -1,0 +1,62 @@
+#include "common/util/thread_priority.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace pocket::util {
+namespace {
+
+Error niceError(int err, int nice, const std::string& what) {
+  std::string message = what + ": nice " + std::to_string(nice) + ": " + std::strerror(err);
+  if (err == EPERM || err == EACCES) {
+    return makeError(std::string(kThreadPriorityDenied),
+                     message + " (raising a thread needs CAP_SYS_NICE or an RLIMIT_NICE that "
+                               "allows it, e.g. systemd's LimitNICE=)");
+  }
+  return makeError(std::string(kThreadPriorityFailed), message);
+}
+
+id_t thisThreadId() { return static_cast<id_t>(::syscall(SYS_gettid)); }
+
+}  // namespace
+
+Status setThisThreadNice(int nice) {
+  if (::setpriority(PRIO_PROCESS, thisThreadId(), nice) == 0) return Ok{};
+  return niceError(errno, nice, "this thread");
+}
+
+int thisThreadNice() { return ::getpriority(PRIO_PROCESS, thisThreadId()); }
+
+Result<std::size_t> setNiceOfThreadsNamed(std::string_view namePrefix, int nice) {
+  std::size_t set = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc/self/task", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name;
+    std::ifstream comm(it->path() / "comm");
+    if (!std::getline(comm, name)) continue;  // the thread has just ended
+    if (name.compare(0, namePrefix.size(), namePrefix) != 0) continue;
+    id_t tid = 0;
+    try {
+      tid = static_cast<id_t>(std::stoul(it->path().filename().string()));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (::setpriority(PRIO_PROCESS, tid, nice) != 0) {
+      if (errno == ESRCH) continue;  // ended since it was listed
+      return niceError(errno, nice, "thread " + name);
+    }
+    ++set;
+  }
+  if (ec) return makeError(std::string(kThreadPriorityFailed), "/proc/self/task: " + ec.message());
+  return set;
+}
+
+}  // namespace pocket::util
