@@ -83,6 +83,8 @@ try:
                         "User": state, "KillSignal": "SIGTERM", "LimitNOFILE": "65536"}
             for key, value in expected.items():
                 assert d.get(key) == [value], f"{key}={d.get(key)}, expected {value}"
+            if unit == "session-manager.service":  # raises its ack path (threads.ack_path_nice)
+                assert d.get("LimitNICE") == ["-10"], f"LimitNICE={d.get('LimitNICE')}, expected -10"
             assert any(config_path in v for v in d["ExecStart"]), f"ExecStart does not read {config_path}"
             assert any(config_path in v for v in d["ExecStartPre"]), f"ExecStartPre does not check {config_path}"
 
