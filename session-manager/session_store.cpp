@@ -814,8 +814,9 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       "sm_tree_commits_pending",
       "Tree commits handed to the trees database's commit thread and not yet durable.", [this] {
         try {
-          return static_cast<double>(impl_->treesDb->commitsSubmitted() -
-                                     impl_->treesDb->commitsDurable());
+          // Durable first: both only grow, so the difference read this way is never negative.
+          std::uint64_t durable = impl_->treesDb->commitsDurable();
+          return static_cast<double>(impl_->treesDb->commitsSubmitted() - durable);
         } catch (const smst::StoreError&) {
           return std::numeric_limits<double>::quiet_NaN();  // failed: the process is stopping
         }
