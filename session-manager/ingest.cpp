@@ -240,12 +240,7 @@ std::size_t Ingest::queued() const {
 void Ingest::loop() {
   util::nameThisThread("sm-ingest");
   if (options_.threadNice) {
-    if (auto s = util::setThisThreadNice(*options_.threadNice); !s.ok()) {
-      util::LogLine(log_, util::LogLevel::warn, "thread_priority_not_set")
-          .kv("thread", "sm-ingest")
-          .kv("reason", s.error().message)
-          .kv("action", "acks wait behind background work on a busy machine");
-    }
+    util::setThisThreadNiceOrLog(log_, "sm-ingest", *options_.threadNice, kAcksNotAhead);
   }
   try {
     while (true) {

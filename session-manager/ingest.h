@@ -70,6 +70,9 @@ inline constexpr std::string_view kRejectClaimWindowOpen = "claim_window_open";
 inline constexpr std::string_view kRejectSessionParams = "session_params_invalid";
 inline constexpr std::string_view kRejectTreeFlushed = "tree_flushed";
 
+// What a thread of the ack path left at the process's priority means (thread_priority_not_set).
+inline constexpr std::string_view kAcksNotAhead = "acks wait behind background work on a busy machine";
+
 // Batches that are not acked at all (the edge resends them).
 inline constexpr std::string_view kBatchGap = "batch_gap";
 inline constexpr std::string_view kBatchDeferred = "batch_deferred";

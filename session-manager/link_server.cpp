@@ -147,20 +147,9 @@ void LinkServer::stop() {
 }
 
 void LinkServer::raisePriority(int nice) {
-  auto refused = [&](const std::string& thread, const std::string& reason) {
-    util::LogLine(log_, util::LogLevel::warn, "thread_priority_not_set")
-        .kv("thread", thread)
-        .kv("reason", reason)
-        .kv("action", "acks wait behind background work on a busy machine");
-  };
-  if (auto s = util::setThisThreadNice(nice); !s.ok()) refused("sm-link", s.error().message);
+  util::setThisThreadNiceOrLog(log_, "sm-link", nice, kAcksNotAhead);
   // ZeroMQ's I/O threads (started with the socket) carry every frame through CURVE.
-  auto io = util::setNiceOfThreadsNamed(kZmqIoThreadName, nice);
-  if (!io.ok()) {
-    refused(std::string(kZmqIoThreadName), io.error().message);
-  } else if (*io == 0) {
-    refused(std::string(kZmqIoThreadName), "no thread of that name found");
-  }
+  util::setNiceOfThreadsNamedOrLog(log_, kZmqIoThreadName, nice, kAcksNotAhead);
 }
 
 void LinkServer::run() {

@@ -100,6 +100,10 @@ std::size_t logHeaderSize(const std::string& tree) {
 // deletes them itself (RocksDB would only by age).
 constexpr std::uint64_t kKeepArchivedWalSeconds = std::uint64_t{100} * 365 * 24 * 3600;
 
+// What a background thread left at the process's priority means (thread_priority_not_set).
+constexpr std::string_view kBackgroundNotBehind =
+    "background work competes with the acks for the CPU";
+
 // Pending trie updates from which the tree thread applies them ahead of the next root() (see
 // write()).
 constexpr std::size_t kApplyPendingAt = 8192;
@@ -277,19 +281,10 @@ struct SessionStore::Impl {
 
   explicit Impl(util::LogSink& l) : log(l) {}
 
-  void priorityNotSet(std::string_view thread, const std::string& reason) {
-    util::LogLine(log, util::LogLevel::warn, "thread_priority_not_set")
-        .kv("thread", thread)
-        .kv("reason", reason)
-        .kv("action", "background work competes with the acks for the CPU");
-  }
-
   void treeLoop() {
     util::nameThisThread("sm-trees");
     if (options.backgroundNice) {
-      if (auto s = util::setThisThreadNice(*options.backgroundNice); !s.ok()) {
-        priorityNotSet("sm-trees", s.error().message);
-      }
+      util::setThisThreadNiceOrLog(log, "sm-trees", *options.backgroundNice, kBackgroundNotBehind);
     }
     while (true) {
       std::function<void()> task;
@@ -588,12 +583,8 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   auto treesOpened = Clock::now();
   if (storeOptions.backgroundNice) {
     // The trees database's commit thread, started by its open.
-    auto set = util::setNiceOfThreadsNamed("trees-commit", *storeOptions.backgroundNice);
-    if (!set.ok()) {
-      impl_->priorityNotSet("trees-commit", set.error().message);
-    } else if (*set == 0) {
-      impl_->priorityNotSet("trees-commit", "no thread of that name found");
-    }
+    util::setNiceOfThreadsNamedOrLog(log, "trees-commit", *storeOptions.backgroundNice,
+                                     kBackgroundNotBehind);
     // RocksDB's flush and compaction pools (shared by every database of the process, threads
     // added later included) take the lowest priority before each job they run.
     if (*storeOptions.backgroundNice > 0) {

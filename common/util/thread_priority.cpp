@@ -25,6 +25,14 @@ Error niceError(int err, int nice, const std::string& what) {
 
 id_t thisThreadId() { return static_cast<id_t>(::syscall(SYS_gettid)); }
 
+void logNotSet(LogSink& log, std::string_view thread, std::string_view reason,
+               std::string_view consequence) {
+  LogLine(log, LogLevel::warn, "thread_priority_not_set")
+      .kv("thread", thread)
+      .kv("reason", reason)
+      .kv("consequence", consequence);
+}
+
 }  // namespace
 
 Status setThisThreadNice(int nice) {
@@ -57,6 +65,21 @@ Result<std::size_t> setNiceOfThreadsNamed(std::string_view namePrefix, int nice)
   }
   if (ec) return makeError(std::string(kThreadPriorityFailed), "/proc/self/task: " + ec.message());
   return set;
+}
+
+void setThisThreadNiceOrLog(LogSink& log, std::string_view thread, int nice,
+                            std::string_view consequence) {
+  if (auto s = setThisThreadNice(nice); !s.ok()) logNotSet(log, thread, s.error().message, consequence);
+}
+
+void setNiceOfThreadsNamedOrLog(LogSink& log, std::string_view namePrefix, int nice,
+                                std::string_view consequence) {
+  auto set = setNiceOfThreadsNamed(namePrefix, nice);
+  if (!set.ok()) {
+    logNotSet(log, namePrefix, set.error().message, consequence);
+  } else if (*set == 0) {
+    logNotSet(log, namePrefix, "no thread of that name found", consequence);
+  }
 }
 
 }  // namespace pocket::util

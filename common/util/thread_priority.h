@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "common/util/log.h"
 #include "common/util/result.h"
 
 namespace pocket::util {
@@ -29,5 +30,13 @@ int thisThreadNice();
 // Sets `nice` on every thread of this process whose name starts with `namePrefix`; the number of
 // threads set, or the first failure (threads before it are set).
 Result<std::size_t> setNiceOfThreadsNamed(std::string_view namePrefix, int nice);
+
+// The same for a component that goes on either way: a failure, or no thread of that name, is
+// logged as `thread_priority_not_set` with the thread, the reason and `consequence` (what running
+// at the process's priority means for the operator).
+void setThisThreadNiceOrLog(LogSink& log, std::string_view thread, int nice,
+                            std::string_view consequence);
+void setNiceOfThreadsNamedOrLog(LogSink& log, std::string_view namePrefix, int nice,
+                                std::string_view consequence);
 
 }  // namespace pocket::util

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include <cstdio>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -83,6 +84,32 @@ TEST_CASE("raising a thread is refused with a reason and changes nothing, unless
     }
   });
   t.join();
+}
+
+// What a sink wrote to a temporary file.
+std::string written(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string text;
+  for (int c; (c = std::fgetc(file)) != EOF;) text.push_back(static_cast<char>(c));
+  return text;
+}
+
+TEST_CASE("a component that goes on at the process's priority logs which thread and why") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  {
+    LogSink sink(file);
+    setNiceOfThreadsNamedOrLog(sink, "no-such-thread", thisThreadNice(), "nothing changes");
+    nameThisThread("prio-test-main");
+    setNiceOfThreadsNamedOrLog(sink, "prio-test-main", thisThreadNice(), "not logged");
+  }
+  std::string text = written(file);
+  std::fclose(file);
+  CHECK(text.find("event=thread_priority_not_set thread=no-such-thread") != std::string::npos);
+  CHECK(text.find("no thread of that name found") != std::string::npos);
+  CHECK(text.find("nothing changes") != std::string::npos);
+  CHECK(text.find("prio-test-main") == std::string::npos);  // found and set: nothing to say
 }
 
 }  // namespace
