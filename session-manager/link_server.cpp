@@ -148,8 +148,10 @@ void LinkServer::stop() {
 
 void LinkServer::raisePriority(int nice) {
   util::setThisThreadNiceOrLog(log_, "sm-link", nice, kAcksNotAhead);
-  // ZeroMQ's I/O threads (started with the socket) carry every frame through CURVE.
-  util::setNiceOfThreadsNamedOrLog(log_, kZmqIoThreadName, nice, kAcksNotAhead);
+  // ZeroMQ's I/O threads (started with the socket; each names itself once running) carry every
+  // frame through CURVE.
+  util::setNiceOfThreadsNamedOrLog(log_, kZmqIoThreadName, nice, kAcksNotAhead,
+                                   std::chrono::seconds(2));
 }
 
 void LinkServer::run() {

@@ -579,12 +579,14 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   treeOptions.maxPendingBytes = std::size_t{64} << 20;
   treeOptions.writeBufferBytes = std::size_t{16} << 20;  // large commits bypass it as SST files
   treeOptions.writeBuffers = 2;
+  if (storeOptions.backgroundNice) {
+    treeOptions.onCommitThreadStart = [&log, nice = *storeOptions.backgroundNice] {
+      util::setThisThreadNiceOrLog(log, "trees-commit", nice, kBackgroundNotBehind);
+    };
+  }
   impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
   auto treesOpened = Clock::now();
   if (storeOptions.backgroundNice) {
-    // The trees database's commit thread, started by its open.
-    util::setNiceOfThreadsNamedOrLog(log, "trees-commit", *storeOptions.backgroundNice,
-                                     kBackgroundNotBehind);
     // RocksDB's flush and compaction pools (shared by every database of the process, threads
     // added later included) take the lowest priority before each job they run.
     if (*storeOptions.backgroundNice > 0) {

@@ -329,6 +329,7 @@ struct RocksDb::Impl {
 
   void commitThread() {
     util::nameThisThread("trees-commit");
+    if (settings.onCommitThreadStart) settings.onCommitThreadStart();
     std::unique_lock lock(mutex);
     while (true) {
       changed.wait(lock, [&] { return stopping || !queue.empty(); });

@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ struct RocksDbOptions {
   // RocksDB memtables: their size bounds memory and the WAL a reopen after a crash replays.
   std::size_t writeBufferBytes = std::size_t{64} << 20;
   int writeBuffers = 3;
+  // Background mode: run first on the commit thread, once it has named itself ("trees-commit"),
+  // e.g. to set its priority. Must not throw.
+  std::function<void()> onCommitThreadStart;
 };
 
 class RocksDb {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace pocket::util {
 namespace {
@@ -73,8 +74,14 @@ void setThisThreadNiceOrLog(LogSink& log, std::string_view thread, int nice,
 }
 
 void setNiceOfThreadsNamedOrLog(LogSink& log, std::string_view namePrefix, int nice,
-                                std::string_view consequence) {
+                                std::string_view consequence,
+                                std::chrono::milliseconds appearWithin) {
+  auto deadline = std::chrono::steady_clock::now() + appearWithin;
   auto set = setNiceOfThreadsNamed(namePrefix, nice);
+  while (set.ok() && *set == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    set = setNiceOfThreadsNamed(namePrefix, nice);
+  }
   if (!set.ok()) {
     logNotSet(log, namePrefix, set.error().message, consequence);
   } else if (*set == 0) {

@@ -11,6 +11,7 @@
 // setNiceOfThreadsNamed() acts on other threads of the process (those a library started, found by
 // the names it gives them) and may run on any thread.
 
+#include <chrono>
 #include <cstddef>
 #include <string_view>
 
@@ -31,12 +32,14 @@ int thisThreadNice();
 // threads set, or the first failure (threads before it are set).
 Result<std::size_t> setNiceOfThreadsNamed(std::string_view namePrefix, int nice);
 
-// The same for a component that goes on either way: a failure, or no thread of that name, is
-// logged as `thread_priority_not_set` with the thread, the reason and `consequence` (what running
-// at the process's priority means for the operator).
+// The same for a component that goes on either way: a failure, or no thread of that name within
+// `appearWithin` (a thread names itself once it runs, a moment after it was started), is logged
+// as `thread_priority_not_set` with the thread, the reason and `consequence` (what running at the
+// process's priority means for the operator).
 void setThisThreadNiceOrLog(LogSink& log, std::string_view thread, int nice,
                             std::string_view consequence);
 void setNiceOfThreadsNamedOrLog(LogSink& log, std::string_view namePrefix, int nice,
-                                std::string_view consequence);
+                                std::string_view consequence,
+                                std::chrono::milliseconds appearWithin = std::chrono::milliseconds(0));
 
 }  // namespace pocket::util
