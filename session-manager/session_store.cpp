@@ -416,6 +416,12 @@ struct SessionStore::Impl {
     dirtyCount = dirtyTrees.size();
   }
 
+  // Tree thread: `tree` leaves the list of trees to commit (flushed or removed).
+  void forgetDirty(Tree& tree) {
+    std::erase(dirtyTrees, &tree);
+    dirtyCount = dirtyTrees.size();
+  }
+
   Tree& openTree(const std::string& key, const TreeInfo& info) {
     Tree tree;
     tree.key = key;
@@ -583,10 +589,6 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
     treeOptions.onCommitThreadStart = [&log, nice = *storeOptions.backgroundNice] {
       util::setThisThreadNiceOrLog(log, "trees-commit", nice, kBackgroundNotBehind);
     };
-  }
-  impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
-  auto treesOpened = Clock::now();
-  if (storeOptions.backgroundNice) {
     // RocksDB's flush and compaction pools (shared by every database of the process, threads
     // added later included) take the lowest priority before each job they run.
     if (*storeOptions.backgroundNice > 0) {
@@ -596,6 +598,8 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
                                                            rocksdb::CpuPriority::kLow);
     }
   }
+  impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
+  auto treesOpened = Clock::now();
 
   impl_->writeSeconds = &metrics
                              .histogram("sm_store_write_seconds",
@@ -1015,8 +1019,7 @@ void SessionStore::removeTree(const std::string& tree, std::string_view reason) 
   // The tree thread lets go of the trie first (in order after its last relays).
   Impl::Tree& t = it->second;
   impl_->onTreeThread([&] {
-    std::erase(impl_->dirtyTrees, &t);
-    impl_->dirtyCount = impl_->dirtyTrees.size();
+    impl_->forgetDirty(t);
     t.trie.reset();
     t.nodes.reset();
   });
@@ -1057,8 +1060,7 @@ util::Result<smst::Digest> SessionStore::flushTree(const std::string& tree) {
     if (t.dirty) {
       auto started = Clock::now();
       impl_->commitTree(t);
-      std::erase(impl_->dirtyTrees, &t);
-      impl_->dirtyCount = impl_->dirtyTrees.size();
+      impl_->forgetDirty(t);
       impl_->commitSeconds->observe(std::chrono::duration<double>(Clock::now() - started).count());
     }
     return t.trie->root();

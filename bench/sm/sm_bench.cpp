@@ -495,11 +495,15 @@ void benchIngest(const std::string& binary, const Setup& s, unsigned perEdge) {
   // database: a burst of CPU and disk that belongs to the closed loop. The half-rate run starts
   // once it is durable, so that it measures the acks at half rate — its own tree commits
   // included — and not the tail of the run before it.
-  while (true) {
+  for (auto deadline = Clock::now() + std::chrono::minutes(2);;) {
     std::string text = httpGet(manager.adminPort, "/metrics");
-    if (metricValue(text, "sm_trees_uncommitted") == 0 &&
-        metricValue(text, "sm_tree_commits_pending") == 0) {
-      break;
+    double uncommitted = metricValue(text, "sm_trees_uncommitted");
+    double pending = metricValue(text, "sm_tree_commits_pending");
+    if (uncommitted == 0 && pending == 0) break;
+    if (Clock::now() > deadline) {  // -1: the manager does not export it
+      throw std::runtime_error("the closed loop's tree commit is not durable after 2 minutes: "
+                               "sm_trees_uncommitted " + std::to_string(uncommitted) +
+                               ", sm_tree_commits_pending " + std::to_string(pending));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
