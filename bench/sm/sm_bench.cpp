@@ -10,7 +10,8 @@
 //                            started once the tree thread has caught up and the closed loop's
 //                            tree commit is durable (its own commits fall inside the run)
 // With SM_BENCH_HISTOGRAMS set, the manager's ingest, journal-write and tree-commit histograms
-// go to stderr after the ingest runs.
+// go to stderr after the ingest runs; SM_BENCH_ACK_TRACE=FILE writes every batch of the paced
+// run (edge, send time on the monotonic clock, ack latency) to FILE.
 //   sm_rss_mib_after_ingest  the manager's resident memory after both runs
 //   sm_cpu_us_per_relay      the manager's CPU time (user + system) per relay of both runs
 //   sm_disk_write_bytes_per_relay  bytes the manager sent to storage (/proc/PID/io) per relay of
@@ -170,6 +171,7 @@ std::int64_t recvAck(zmq::socket_t& socket, int timeoutMs) {
 
 struct EdgeRun {
   std::vector<double> ackMs;
+  std::vector<double> sentS;  // send times (steady_clock, seconds)
   std::uint64_t acked = 0;
 };
 
@@ -209,6 +211,7 @@ void runEdge(zmq::context_t& ctx, const std::string& endpoint, const net::CurveK
     while (done < next && static_cast<std::int64_t>((done + 1) * kBatch) <= through) {
       out.ackMs.push_back(
           std::chrono::duration<double, std::milli>(Clock::now() - sentAt[done]).count());
+      out.sentS.push_back(std::chrono::duration<double>(sentAt[done].time_since_epoch()).count());
       ++done;
     }
   }
@@ -441,6 +444,20 @@ RunResult runEdges(zmq::context_t& ctx, const Setup& s, const std::string& endpo
   for (auto& res : results) {
     all.insert(all.end(), res.ackMs.begin(), res.ackMs.end());
     r.acked += res.acked;
+  }
+  // The paced run's batches, to line up slow acks with a trace of the manager (perf's
+  // CLOCK_MONOTONIC timestamps are the same clock as steady_clock here).
+  const char* tracePath = std::getenv("SM_BENCH_ACK_TRACE");
+  if (paceUs > 0 && tracePath != nullptr) {
+    std::ofstream trace(tracePath);
+    if (!trace) throw std::runtime_error(std::string("SM_BENCH_ACK_TRACE: cannot write ") + tracePath);
+    trace << "# edge sent_monotonic_s ack_ms\n";
+    for (int e = 0; e < kEdges; ++e) {
+      for (std::size_t i = 0; i < results[e].ackMs.size(); ++i) {
+        trace << e << ' ' << std::fixed << results[e].sentS[i] << ' ' << results[e].ackMs[i]
+              << '\n';
+      }
+    }
   }
   std::sort(all.begin(), all.end());
   r.p99Ms = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
