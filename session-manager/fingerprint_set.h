@@ -61,6 +61,14 @@ class FingerprintSet {
       moveSome(old_.capacity);
     }
   }
+  // Removes every fingerprint, keeping the table (and its pages) for the next ones.
+  void clear() {
+    old_ = Table();
+    next_ = 0;
+    if (table_.capacity != 0) std::memset(table_.slots.get(), 0, table_.capacity * sizeof(std::uint64_t));
+    table_.used = 0;
+    size_ = 0;
+  }
   std::size_t size() const { return size_; }
   // Whether a growth is in progress (two tables held).
   bool growing() const { return moving(); }

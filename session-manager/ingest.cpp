@@ -288,11 +288,10 @@ std::size_t Ingest::runOnce() {
   }
   if (!group.empty()) {
     ++groups_;
-    WriteSet changes;
     std::vector<IngestOutcome> outcomes;
-    for (auto& batch : group) processBatch(batch, changes, outcomes);
+    for (auto& batch : group) processBatch(batch, changes_, outcomes);
     crashIf(CrashPoint::beforeWrite);
-    store_.write(changes);
+    store_.write(changes_);
     crashIf(CrashPoint::afterWrite);
     crashIf(CrashPoint::beforeAck);
     auto now = Clock::now();

@@ -193,6 +193,7 @@ class Ingest {
   std::map<EdgeKey, std::multiset<std::uint64_t>> returned_;
   std::chrono::steady_clock::time_point lastTreeCommit_ = std::chrono::steady_clock::now();
   std::uint64_t groups_ = 0;
+  WriteSet changes_;  // ingest thread: one group's, emptied by each write, its buffers kept
 
   util::Family<util::Counter>* rejected_;
   util::Counter* received_;

@@ -27,6 +27,7 @@
 #include "common/util/hex.h"
 #include "common/util/thread_name.h"
 #include "common/util/thread_priority.h"
+#include "session-manager/journal_reaper.h"
 
 namespace pocket::sm {
 
@@ -107,6 +108,12 @@ constexpr std::string_view kBackgroundNotBehind =
 // Pending trie updates from which the tree thread applies them ahead of the next root() (see
 // write()).
 constexpr std::size_t kApplyPendingAt = 8192;
+// Applied records' buffers kept for the next group commits (in the store, and as many again in
+// the ingest's WriteSet), and the largest kept: a group commit's record of one tree is ~0.1–0.5
+// MiB at full rate; a rare larger one is freed. At most 32 MiB held.
+constexpr std::size_t kSpareRecords = 16;
+constexpr std::size_t kMaxSpareRecordBytes = std::size_t{1} << 20;
+constexpr std::size_t kMinSpareRecordBytes = 4096;
 // Relay bytes handed to the tree thread and not yet applied, above which write() waits for it:
 // enough to ride out the commit of a large tree at full ingest rate, small next to the memory
 // budget.
@@ -161,8 +168,21 @@ void WriteSet::addRelay(const std::string& tree, const TreeInfo& info, const cry
   auto it = trees_.find(tree);
   if (it == trees_.end()) {
     it = trees_.emplace(tree, Tree{info, {}, {}, {}, 0, 0}).first;
+    Tree& t = it->second;
+    if (!spareRecords_.empty()) {
+      t.record = std::move(spareRecords_.back());
+      spareRecords_.pop_back();
+    }
+    if (!spareHashes_.empty()) {
+      t.hashes = std::move(spareHashes_.back());
+      spareHashes_.pop_back();
+    }
+    if (!spareFingerprints_.empty()) {
+      t.fingerprints = std::move(spareFingerprints_.back());
+      spareFingerprints_.pop_back();
+    }
     // The WAL record's header; write() fills in the first relay's index.
-    std::string& r = it->second.record;
+    std::string& r = t.record;
     r.reserve(logHeaderSize(tree) + 64 * (kRelayHeader + relayBytes.size()));
     r.push_back(kLogRelays);
     r.push_back(static_cast<char>(tree.size() >> 8));
@@ -171,22 +191,44 @@ void WriteSet::addRelay(const std::string& tree, const TreeInfo& info, const cry
     r.append(8, '\0');
   }
   Tree& t = it->second;
-  std::size_t at = t.record.size();
-  t.record.resize(at + kRelayHeader + relayBytes.size());
-  auto* p = reinterpret_cast<std::uint8_t*>(t.record.data() + at);
-  std::memcpy(p, hash.data(), hash.size());
-  smst::writeBE64(p + 32, weight);
+  std::uint8_t header[kRelayHeader];
+  std::memcpy(header, hash.data(), hash.size());
+  smst::writeBE64(header + 32, weight);
   auto size = static_cast<std::uint32_t>(relayBytes.size());
-  p[40] = static_cast<std::uint8_t>(size >> 24);
-  p[41] = static_cast<std::uint8_t>(size >> 16);
-  p[42] = static_cast<std::uint8_t>(size >> 8);
-  p[43] = static_cast<std::uint8_t>(size);
-  if (!relayBytes.empty()) std::memcpy(p + kRelayHeader, relayBytes.data(), relayBytes.size());
+  header[40] = static_cast<std::uint8_t>(size >> 24);
+  header[41] = static_cast<std::uint8_t>(size >> 16);
+  header[42] = static_cast<std::uint8_t>(size >> 8);
+  header[43] = static_cast<std::uint8_t>(size);
+  // Appended, not resized and overwritten: the bytes are written once.
+  t.record.append(reinterpret_cast<const char*>(header), sizeof header);
+  t.record.append(reinterpret_cast<const char*>(relayBytes.data()), relayBytes.size());
   t.hashes.append(reinterpret_cast<const char*>(hash.data()), hash.size());
   t.fingerprints.insert(FingerprintSet::fingerprint(hash));
   ++t.count;
   t.weight += weight;
   ++relays_;
+}
+
+void WriteSet::clear() {
+  for (auto& [key, t] : trees_) {
+    // A record write() handed to the tree thread is an empty shell here; its buffer comes
+    // back through the store.
+    if (t.record.capacity() >= kMinSpareRecordBytes &&
+        t.record.capacity() <= kMaxSpareRecordBytes && spareRecords_.size() < kSpareRecords) {
+      t.record.clear();
+      spareRecords_.push_back(std::move(t.record));
+    }
+    // The few trees of the next groups need no more (a group commit may touch a thousand).
+    if (spareHashes_.size() < kSpareRecords) {
+      t.hashes.clear();
+      spareHashes_.push_back(std::move(t.hashes));
+      t.fingerprints.clear();
+      spareFingerprints_.push_back(std::move(t.fingerprints));
+    }
+  }
+  trees_.clear();
+  relays_ = 0;
+  highWater_.clear();
 }
 
 bool WriteSet::contains(const std::string& tree, const crypto::Hash32& hash) const {
@@ -251,6 +293,7 @@ struct SessionStore::Impl {
   SessionStoreOptions options;
   std::string journalDir;
   std::unique_ptr<smst::RocksDb> treesDb;
+  std::unique_ptr<JournalReaper> reaper;  // after the journal: goes before it
   std::map<std::string, Tree> trees;  // inserted and erased by the ingest thread only
 
   mutable std::mutex mutex;  // guards the two maps below (read by other threads)
@@ -269,6 +312,9 @@ struct SessionStore::Impl {
   std::exception_ptr treeFailure;  // the first failure on the tree thread; every later call throws it
   std::thread treeThread;
   std::vector<Tree*> dirtyTrees;  // tree thread
+  // Applied records' buffers on their way back to the ingest thread (see WriteSet).
+  std::mutex spareMutex;
+  std::vector<std::string> spareRecords;
   std::atomic<std::size_t> dirtyCount{0};  // dirtyTrees.size(), for the metrics
 
   util::Histogram* writeSeconds;
@@ -276,7 +322,6 @@ struct SessionStore::Impl {
   util::Counter* relaysWritten;
   util::Counter* groupCommits;
   util::Counter* recordsPruned;
-  util::Counter* walFilesDeleted;
   util::Counter* applyWaits;
 
   explicit Impl(util::LogSink& l) : log(l) {}
@@ -409,6 +454,23 @@ struct SessionStore::Impl {
     return n;
   }
 
+  // Tree thread: a record's buffer, applied, goes back to the ingest thread's next WriteSets.
+  void recycleRecord(std::string&& record) {
+    if (record.capacity() > kMaxSpareRecordBytes) return;
+    record.clear();
+    std::lock_guard lock(spareMutex);
+    if (spareRecords.size() < kSpareRecords) spareRecords.push_back(std::move(record));
+  }
+
+  // Ingest thread: tops up a WriteSet's spare record buffers.
+  void takeSpareRecords(std::vector<std::string>& into) {
+    std::lock_guard lock(spareMutex);
+    while (!spareRecords.empty() && into.size() < kSpareRecords) {
+      into.push_back(std::move(spareRecords.back()));
+      spareRecords.pop_back();
+    }
+  }
+
   void markDirty(Tree& tree) {
     if (tree.dirty) return;
     tree.dirty = true;
@@ -488,29 +550,11 @@ struct SessionStore::Impl {
     }
     if (batch.Count() > 0) check(journal->Write(rocksdb::WriteOptions(), &batch), "prune");
     recordsPruned->inc(released);
-    // An archived file (written no more) holds sequence numbers below the next file's first one,
-    // or, if it is the last file with anything in it, up to the latest one.
-    rocksdb::VectorLogPtr files;
-    check(journal->GetSortedWalFiles(files), "list WAL files");
-    std::uint64_t latest = journal->GetLatestSequenceNumber();
-    for (std::size_t i = 0; i < files.size(); ++i) {
-      if (files[i]->Type() != rocksdb::kArchivedLogFile) continue;
-      std::uint64_t after = i + 1 < files.size() ? files[i + 1]->StartSequence() : latest + 1;
-      if (after > needed) break;
-      check(journal->DeleteFile(files[i]->PathName()), "delete WAL file");
-      walFilesDeleted->inc();
-    }
-    // Archived files with nothing in them (the WAL a restart began with, unused) are not listed
-    // above; they go too.
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(journalDir + "/archive", ec), end;
-         !ec && it != end; it.increment(ec)) {
-      std::error_code sizeError;
-      if (it->path().extension() == ".log" && it->file_size(sizeError) == 0 && !sizeError) {
-        check(journal->DeleteFile("/archive/" + it->path().filename().string()),
-              "delete WAL file");
-      }
-    }
+    // The archived WAL files no tree needs leave the journal on the reaper's thread: deleting
+    // them here would hold this thread's acks (see journal_reaper.h). Relays written after this
+    // point (while the reaper works) lie above the latest sequence number: their files stay.
+    needed = std::min(needed, journal->GetLatestSequenceNumber() + 1);
+    reaper->release(needed);
   }
 
   // Restore: applies the relays of WAL record `blob` (written at WAL sequence `seq`) that its tree
@@ -622,12 +666,6 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
            .counter("sm_store_journal_records_pruned_total",
                     "Journal relay records (one per tree and group commit) let go because a "
                     "durable tree commit holds their relays.")
-           .with();
-  impl_->walFilesDeleted =
-      &metrics
-           .counter("sm_store_wal_files_deleted_total",
-                    "Archived journal WAL files deleted because durable tree commits hold every "
-                    "relay in them.")
            .with();
   impl_->applyWaits =
       &metrics
@@ -842,6 +880,11 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
       .kv("trees_open_ms", ms(treesOpened - journalOpened))
       .kv("replay_ms", ms(replaying))
       .kv("dedup_index_ms", ms(indexing));
+  JournalReaperOptions reaperOptions;
+  reaperOptions.nice = storeOptions.backgroundNice;
+  impl_->reaper = std::make_unique<JournalReaper>(*impl_->journal, impl_->journalDir + "/archive",
+                                                  directory + "/trash", log, metrics,
+                                                  reaperOptions);
   impl_->treeThread = std::thread([impl = impl_.get()] { impl->treeLoop(); });
 }
 
@@ -947,11 +990,12 @@ void SessionStore::write(WriteSet& changes) {
     tree.nextIndex += t.count;
     std::size_t recordBytes = t.record.size();
     impl_->enqueue(
-        [impl = impl_.get(), &tree, record = std::move(t.record)] {
+        [impl = impl_.get(), &tree, record = std::move(t.record)]() mutable {
           forEachRelay(std::string_view(record).substr(logHeaderSize(tree.key)), tree.key,
                        [&](util::ByteSpan hash, util::ByteSpan bytes, std::uint64_t w) {
                          tree.trie->update(hash, bytes, w);
                        });
+          impl->recycleRecord(std::move(record));
           impl->markDirty(tree);
           // A large tree absorbs its updates as they come, so that its root (the claim) is
           // cheap.
@@ -979,11 +1023,13 @@ void SessionStore::write(WriteSet& changes) {
     auto& hw = impl_->highWater[edge];
     hw = std::max(hw, seq);
   }
-  changes = WriteSet();
+  changes.clear();
+  impl_->takeSpareRecords(changes.spareRecords_);
 }
 
 std::size_t SessionStore::commitTrees() {
   impl_->pruneJournal();
+  impl_->reaper->waitForPass();
   return impl_->onTreeThread([impl = impl_.get()] { return impl->commitDirty(); });
 }
 

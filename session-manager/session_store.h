@@ -13,8 +13,9 @@
 //             "‹supplier›/‹sessionId›"; ‹index› is the tree's count of relays before the record
 //             (relays are numbered from 0). Two records per tree and write, not two per relay,
 //             keep the per-relay RocksDB work to a copy. WAL files the tables no longer need are
-//             archived (journal/archive/) and deleted once durable tree commits hold every relay
-//             in them (checked at each commitTrees()); the journal switches to a new WAL file
+//             archived (journal/archive/) and leave the journal once durable tree commits hold
+//             every relay in them (checked at each commit of the trees, done by the
+//             JournalReaper's thread: journal_reaper.h); the journal switches to a new WAL file
 //             every SessionStoreOptions::walSwitchBytes, which bounds what a restart reads. A
 //             store written before relays went to the WAL only also has relay records
 //             `r‹tree›\0‹index BE8›` → the same relays: a restart reads them first, and they are
@@ -26,6 +27,7 @@
 //             `x‹tree›` marks a removal in progress (a restart finishes it).
 //   trees/    RocksDB (common/smst/rocksdb_store.h) with background commits: the committed
 //             nodes and root of every tree.
+//   trash/    WAL files out of the journal, their disk space on its way back (journal_reaper.h).
 //
 // Guarantees:
 //   - write() returns once everything in the WriteSet is durable (one synced RocksDB WriteBatch),
@@ -113,6 +115,9 @@ struct TreeSummary {
 
 // Changes gathered by the ingest thread for one group commit. Each relay is copied once, straight
 // into its tree's journal record (the bytes the store writes and later applies to the trie).
+// SessionStore::write() empties it but keeps its buffers (and hands it back the records' buffers
+// that the tree thread is done with): a WriteSet kept from group to group fills memory that is
+// already mapped instead of faulting in fresh pages on every group commit.
 class WriteSet {
  public:
   // Whether `hash` was added to `tree` in this set.
@@ -126,6 +131,8 @@ class WriteSet {
   std::optional<std::uint64_t> highWater(const EdgeKey& edge) const;
   bool empty() const { return relays_ == 0 && highWater_.empty(); }
   std::size_t relayCount() const { return relays_; }
+  // Empties the set, keeping its buffers for the next changes.
+  void clear();
 
  private:
   friend class SessionStore;
@@ -142,6 +149,10 @@ class WriteSet {
   std::map<std::string, Tree, std::less<>> trees_;
   std::size_t relays_ = 0;
   std::map<EdgeKey, std::uint64_t> highWater_;
+  // Emptied buffers for the next trees' records, hash lists and fingerprints.
+  std::vector<std::string> spareRecords_;
+  std::vector<std::string> spareHashes_;
+  std::vector<FingerprintSet> spareFingerprints_;
 };
 
 struct SessionStoreOptions {
@@ -149,8 +160,8 @@ struct SessionStoreOptions {
   // memtable): bounds the live WAL a restart reads. Tests make it small to see WAL files come
   // and go.
   std::uint64_t walSwitchBytes = std::uint64_t{64} << 20;
-  // Nice value of the store's background threads — the tree thread and the trees database's
-  // commit thread (threads.background_nice) — so that they yield the CPU to the ack path; above
+  // Nice value of the store's background threads — the tree thread, the trees database's
+  // commit thread and the journal reaper (threads.background_nice) — so that they yield the CPU to the ack path; above
   // 0, RocksDB's flush and compaction threads run their jobs at the lowest priority (19). Unset:
   // the process's.
   std::optional<int> backgroundNice;
@@ -173,10 +184,11 @@ class SessionStore {
 
   // Ingest thread only.
   bool hasRelay(const std::string& tree, const crypto::Hash32& hash) const;
-  // Makes `changes` durable, then applies them to the tries. Clears `changes`.
+  // Makes `changes` durable, then applies them to the tries. Clears `changes` (see WriteSet).
   void write(WriteSet& changes);
   // Commits every trie changed since its last commit, after every relay written before; returns
-  // how many.
+  // how many. Also waits until the WAL files that durable commits made unneeded before the call
+  // are out of the journal.
   std::size_t commitTrees();
   // The same on the tree thread without waiting for it (at most one such commit queued at a
   // time): what the ingest does periodically.

@@ -78,5 +78,23 @@ TEST_CASE("reserve finishes a growth and makes room without losing anything") {
   for (std::uint64_t f : in) CHECK(moved.mayContain(f));
 }
 
+TEST_CASE("a cleared set holds nothing, also when cleared while growing, and takes new "
+          "fingerprints in the table it kept") {
+  FingerprintSet set;
+  auto first = randomFingerprints(100, 5);
+  auto second = randomFingerprints(40, 6);
+  for (std::uint64_t f : first) set.insert(f);
+  REQUIRE(set.growing());
+  set.clear();
+  CHECK(set.size() == 0);
+  CHECK_FALSE(set.growing());
+  for (std::uint64_t f : first) CHECK_FALSE(set.mayContain(f));
+  for (std::uint64_t f : second) set.insert(f);
+  CHECK_FALSE(set.growing());  // 40 fit the 128 slots kept
+  CHECK(set.size() == second.size());
+  for (std::uint64_t f : second) CHECK(set.mayContain(f));
+  for (std::uint64_t f : first) CHECK_FALSE(set.mayContain(f));
+}
+
 }  // namespace
 }  // namespace pocket::sm

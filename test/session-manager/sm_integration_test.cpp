@@ -297,7 +297,7 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
       names.insert(name);
     }
     for (const char* expected : {"sm-link", "sm-ingest", "sm-lookup", "sm-trees", "trees-commit",
-                                 "sm-blocks", "sm-queries", "zap"}) {
+                                 "sm-reaper", "sm-blocks", "sm-queries", "zap"}) {
       INFO("thread " << expected);
       CHECK(names.count(expected) == 1);
     }
@@ -328,7 +328,7 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
       CHECK(readFile(s.managerLog).find("event=thread_priority_not_set thread=sm-ingest") !=
             std::string::npos);
     }
-    for (std::string background : {"sm-trees", "trees-commit"}) {
+    for (std::string background : {"sm-trees", "trees-commit", "sm-reaper"}) {
       INFO("thread " << background);
       CHECK(allAt(background, 10));
     }
