@@ -223,7 +223,10 @@ Config parseConfig(const std::string& yamlText, const std::string& origin) {
     }
   }
   if (auto t = root["threads"]; t && !t.IsNull()) {
-    configAllowOnly(t, "threads", {"ack_path_nice", "background_nice"});
+    configAllowOnly(t, "threads", {"ack_path_nice", "background_nice", "background_idle"});
+    if (auto v = t["background_idle"]) {
+      config.threads.backgroundIdle = configBool(v, "threads.background_idle");
+    }
     if (auto v = t["ack_path_nice"]) config.threads.ackPathNice = configNice(v, "threads.ack_path_nice");
     if (auto v = t["background_nice"]) {
       config.threads.backgroundNice = configNice(v, "threads.background_nice");

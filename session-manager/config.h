@@ -80,9 +80,13 @@ struct LifecycleConfig {
 // 19 whenever background_nice is above 0), so that a tree commit does not hold up the acks of the
 // relays arriving meanwhile. Raising the ack path needs CAP_SYS_NICE or an RLIMIT_NICE that allows
 // it (systemd: LimitNICE=); without, it stays at the process's priority (logged at start).
+// background_idle puts the tree thread and the trees' commit thread under SCHED_IDLE on top: they
+// take a CPU only when no other thread wants it, so the ack path never waits behind a tree commit
+// on either core.
 struct ThreadsConfig {
   int ackPathNice = -10;
   int backgroundNice = 10;
+  bool backgroundIdle = true;
 };
 
 struct AdminConfig {

@@ -231,6 +231,7 @@ int run(const sm::Config& config, sm::CrashPoint crashAt, std::uint64_t crashGro
   }
   sm::SessionStoreOptions storeOptions;
   storeOptions.backgroundNice = config.threads.backgroundNice;
+  storeOptions.backgroundIdle = config.threads.backgroundIdle;
   sm::SessionStore store(config.store.directory, log, metrics, storeOptions);
   sm::SessionCache cache(*chain, log, metrics);
 

@@ -331,6 +331,7 @@ struct SessionStore::Impl {
     if (options.backgroundNice) {
       util::setThisThreadNiceOrLog(log, "sm-trees", *options.backgroundNice, kBackgroundNotBehind);
     }
+    if (options.backgroundIdle) util::setThisThreadIdleOrLog(log, "sm-trees", kBackgroundNotBehind);
     while (true) {
       std::function<void()> task;
       std::size_t bytes = 0;
@@ -629,18 +630,21 @@ SessionStore::SessionStore(const std::string& directory, util::LogSink& log,
   treeOptions.maxPendingBytes = std::size_t{64} << 20;
   treeOptions.writeBufferBytes = std::size_t{16} << 20;  // large commits bypass it as SST files
   treeOptions.writeBuffers = 2;
-  if (storeOptions.backgroundNice) {
-    treeOptions.onCommitThreadStart = [&log, nice = *storeOptions.backgroundNice] {
-      util::setThisThreadNiceOrLog(log, "trees-commit", nice, kBackgroundNotBehind);
+  if (storeOptions.backgroundNice || storeOptions.backgroundIdle) {
+    treeOptions.onCommitThreadStart = [&log, nice = storeOptions.backgroundNice,
+                                       idle = storeOptions.backgroundIdle] {
+      if (nice) util::setThisThreadNiceOrLog(log, "trees-commit", *nice, kBackgroundNotBehind);
+      if (idle) util::setThisThreadIdleOrLog(log, "trees-commit", kBackgroundNotBehind);
     };
+  }
+  if (storeOptions.backgroundNice && *storeOptions.backgroundNice > 0) {
     // RocksDB's flush and compaction pools (shared by every database of the process, threads
-    // added later included) take the lowest priority before each job they run.
-    if (*storeOptions.backgroundNice > 0) {
-      rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
-                                                           rocksdb::CpuPriority::kLow);
-      rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH,
-                                                           rocksdb::CpuPriority::kLow);
-    }
+    // added later included) take the lowest priority before each job they run; not SCHED_IDLE:
+    // a flush holds locks the journal's writes (the acks) may wait on.
+    rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                         rocksdb::CpuPriority::kLow);
+    rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH,
+                                                         rocksdb::CpuPriority::kLow);
   }
   impl_->treesDb = smst::RocksDb::open(directory + "/trees", treeOptions);
   auto treesOpened = Clock::now();

@@ -165,6 +165,9 @@ struct SessionStoreOptions {
   // 0, RocksDB's flush and compaction threads run their jobs at the lowest priority (19). Unset:
   // the process's.
   std::optional<int> backgroundNice;
+  // The tree thread and the trees database's commit thread under SCHED_IDLE
+  // (threads.background_idle): a CPU only when nothing else wants it.
+  bool backgroundIdle = false;
 };
 
 class SessionStore {

@@ -1,5 +1,6 @@
 #include "common/util/thread_priority.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -43,6 +44,15 @@ Status setThisThreadNice(int nice) {
 
 int thisThreadNice() { return ::getpriority(PRIO_PROCESS, thisThreadId()); }
 
+Status setThisThreadIdle() {
+  sched_param param{};
+  if (::sched_setscheduler(0, SCHED_IDLE, &param) == 0) return Ok{};
+  return makeError(std::string(kThreadPriorityFailed),
+                   std::string("cannot run this thread under SCHED_IDLE: ") + std::strerror(errno));
+}
+
+bool thisThreadIsIdle() { return ::sched_getscheduler(0) == SCHED_IDLE; }
+
 Result<std::size_t> setNiceOfThreadsNamed(std::string_view namePrefix, int nice) {
   std::size_t set = 0;
   std::error_code ec;
@@ -71,6 +81,10 @@ Result<std::size_t> setNiceOfThreadsNamed(std::string_view namePrefix, int nice)
 void setThisThreadNiceOrLog(LogSink& log, std::string_view thread, int nice,
                             std::string_view consequence) {
   if (auto s = setThisThreadNice(nice); !s.ok()) logNotSet(log, thread, s.error().message, consequence);
+}
+
+void setThisThreadIdleOrLog(LogSink& log, std::string_view thread, std::string_view consequence) {
+  if (auto s = setThisThreadIdle(); !s.ok()) logNotSet(log, thread, s.error().message, consequence);
 }
 
 void setNiceOfThreadsNamedOrLog(LogSink& log, std::string_view namePrefix, int nice,

@@ -32,12 +32,21 @@ int thisThreadNice();
 // threads set, or the first failure (threads before it are set).
 Result<std::size_t> setNiceOfThreadsNamed(std::string_view namePrefix, int nice);
 
+// Puts the calling thread under SCHED_IDLE: it runs only when no other thread wants its CPU, and
+// a thread that wakes up takes the CPU from it at once (the kernel counts a CPU that runs only
+// such threads as idle when it places a waking thread, so the ack path does not wait behind
+// background work on the other core either). Any thread may lower itself so; the nice value is
+// kept but no longer weighs.
+Status setThisThreadIdle();
+bool thisThreadIsIdle();
+
 // The same for a component that goes on either way: a failure, or no thread of that name within
 // `appearWithin` (a thread names itself once it runs, a moment after it was started), is logged
 // as `thread_priority_not_set` with the thread, the reason and `consequence` (what running at the
 // process's priority means for the operator).
 void setThisThreadNiceOrLog(LogSink& log, std::string_view thread, int nice,
                             std::string_view consequence);
+void setThisThreadIdleOrLog(LogSink& log, std::string_view thread, std::string_view consequence);
 void setNiceOfThreadsNamedOrLog(LogSink& log, std::string_view namePrefix, int nice,
                                 std::string_view consequence,
                                 std::chrono::milliseconds appearWithin = std::chrono::milliseconds(0));

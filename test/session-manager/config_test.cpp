@@ -70,10 +70,15 @@ TEST_SUITE("session-manager config") {
     auto c = parseConfig(kMinimal);
     CHECK(c.threads.ackPathNice == -10);
     CHECK(c.threads.backgroundNice == 10);
+    CHECK(c.threads.backgroundIdle);
     auto set = parseConfig(std::string(kMinimal) +
-                           "threads:\n  ack_path_nice: 0\n  background_nice: 19\n");
+                           "threads:\n  ack_path_nice: 0\n  background_nice: 19\n"
+                           "  background_idle: false\n");
     CHECK(set.threads.ackPathNice == 0);
     CHECK(set.threads.backgroundNice == 19);
+    CHECK_FALSE(set.threads.backgroundIdle);
+    CHECK(errorOf(std::string(kMinimal) + "threads:\n  background_idle: sometimes\n")
+              .starts_with("threads.background_idle: must be true or false"));
     CHECK(errorOf(std::string(kMinimal) + "threads:\n  ack_path_nice: -21\n")
               .starts_with("threads.ack_path_nice: must be a nice value, an integer from -20"));
     CHECK(errorOf(std::string(kMinimal) + "threads:\n  background_nice: 20\n")

@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
 #include <doctest.h>
 
 #include "common/crypto/keys.h"
@@ -332,6 +333,16 @@ TEST_CASE("relay-edge → session-manager over CURVE: one tree with exactly the 
       INFO("thread " << background);
       CHECK(allAt(background, 10));
     }
+    // threads.background_idle (on by default): the tree threads take a core only when nothing
+    // else wants it.
+    auto policies = pocket::testing::threadPolicies(s.manager->pid());
+    for (std::string idle : {"sm-trees", "trees-commit"}) {
+      INFO("thread " << idle);
+      CHECK(policies.count(idle) == 1);
+      CHECK(policies[idle] == SCHED_IDLE);
+    }
+    CHECK(policies["sm-ingest"] == SCHED_OTHER);
+    CHECK(policies["sm-reaper"] == SCHED_OTHER);
     CHECK(allAt("sm-blocks", 0));  // the rest keep the process's priority
   }
 

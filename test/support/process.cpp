@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -251,8 +252,11 @@ bool mayRaiseThreadsTo(int nice) {
   return 20 - static_cast<long long>(limit.rlim_cur) <= nice;
 }
 
-std::vector<std::pair<std::string, int>> threadNices(int pid) {
-  std::vector<std::pair<std::string, int>> out;
+namespace {
+
+// Field `index` (proc(5) numbering) of /proc/PID/task/*/stat for each thread of `pid`, by name.
+std::vector<std::pair<std::string, long long>> threadStatField(int pid, int index) {
+  std::vector<std::pair<std::string, long long>> out;
   std::error_code ec;
   auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
   for (std::filesystem::directory_iterator it(tasks, ec), end; !ec && it != end; it.increment(ec)) {
@@ -264,16 +268,30 @@ std::vector<std::pair<std::string, int>> threadNices(int pid) {
     if (open == std::string::npos || close == std::string::npos || close < open) continue;
     std::istringstream fields(text.substr(close + 2));
     std::string field;
-    int nice = 0;
-    bool found = false;
-    for (int index = 3; fields >> field; ++index) {
-      if (index == 19) {  // proc(5): the nice value
-        nice = std::stoi(field);
-        found = true;
+    for (int at = 3; fields >> field; ++at) {
+      if (at == index) {
+        out.emplace_back(text.substr(open + 1, close - open - 1), std::stoll(field));
         break;
       }
     }
-    if (found) out.emplace_back(text.substr(open + 1, close - open - 1), nice);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, int>> threadNices(int pid) {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& [name, nice] : threadStatField(pid, 19)) {  // proc(5): the nice value
+    out.emplace_back(name, static_cast<int>(nice));
+  }
+  return out;
+}
+
+std::map<std::string, int> threadPolicies(int pid) {
+  std::map<std::string, int> out;
+  for (const auto& [name, policy] : threadStatField(pid, 41)) {  // proc(5): the policy
+    out[name] = static_cast<int>(policy);
   }
   return out;
 }

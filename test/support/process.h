@@ -143,5 +143,8 @@ void writeFile(const std::string& path, const std::string& text, unsigned mode =
 bool mayRaiseThreadsTo(int nice);
 // The name and nice value of each thread of process `pid`.
 std::vector<std::pair<std::string, int>> threadNices(int pid);
+// The scheduling policy (SCHED_OTHER, SCHED_IDLE, …) of each thread of process `pid`, by name (of
+// threads sharing a name, one).
+std::map<std::string, int> threadPolicies(int pid);
 
 }  // namespace pocket::testing

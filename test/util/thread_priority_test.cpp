@@ -28,6 +28,24 @@ TEST_CASE("a thread lowered to a nice value has it, and other threads keep their
   CHECK(thisThreadNice() == before);  // per thread, not the whole process
 }
 
+TEST_CASE("a thread put under SCHED_IDLE is, keeps its nice value, and other threads are not") {
+  int before = thisThreadNice();
+  bool idle = false;
+  int niceInThread = 0;
+  bool idleBefore = true;
+  std::thread t([&] {
+    idleBefore = thisThreadIsIdle();
+    REQUIRE(setThisThreadIdle().ok());
+    idle = thisThreadIsIdle();
+    niceInThread = thisThreadNice();
+  });
+  t.join();
+  CHECK_FALSE(idleBefore);
+  CHECK(idle);
+  CHECK(niceInThread == before);
+  CHECK_FALSE(thisThreadIsIdle());
+}
+
 TEST_CASE("threads found by name get the nice value; others do not") {
   int before = thisThreadNice();
   std::mutex m;
