@@ -7,6 +7,7 @@
 #include <rocksdb/transaction_log.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -75,6 +76,16 @@ struct Setup {
   util::MetricsRegistry metrics;
   Journal journal{fs::path(tmp.path()) / "journal"};
 
+  // One write in a WAL file of its own, archived: that file's name and size.
+  std::pair<std::string, std::uintmax_t> archiveOne(std::size_t bytes) {
+    auto before = logFiles(archive).size();
+    journal.writeAndArchive(bytes);
+    auto files = logFiles(archive);
+    REQUIRE(files.size() == before + 1);
+    std::sort(files.begin(), files.end());  // WAL file numbers: the newest last
+    return files.back();
+  }
+
   std::unique_ptr<JournalReaper> reaper(JournalReaperOptions options = {}) {
     return std::make_unique<JournalReaper>(*journal.db, archive.string(), trash.string(),
                                            log.sink(), metrics, options);
@@ -84,10 +95,9 @@ struct Setup {
 TEST_CASE("the reaper takes out of the journal the archived WAL files below the sequence "
           "number asked for, keeps the rest, and gives their space back") {
   Setup s;
-  s.journal.writeAndArchive(100'000);
+  s.archiveOne(100'000);
   std::uint64_t firstEnd = s.journal.latest() + 1;
-  s.journal.writeAndArchive(100'000);
-  REQUIRE(logFiles(s.archive).size() == 2);
+  s.archiveOne(100'000);
   auto reaper = s.reaper();
   // Everything in the first file lies below `firstEnd`; the second holds `firstEnd` itself.
   reaper->release(firstEnd);
@@ -112,10 +122,7 @@ TEST_CASE("the reaper takes out of the journal the archived WAL files below the 
 TEST_CASE("a file's space comes back one chunk at a time; what a stop leaves in the trash goes "
           "at the next start") {
   Setup s;
-  s.journal.writeAndArchive(200'000);
-  auto archived = logFiles(s.archive);
-  REQUIRE(archived.size() == 1);
-  auto [name, size] = archived[0];
+  auto [name, size] = s.archiveOne(200'000);
   JournalReaperOptions slow;
   slow.chunkBytes = 65536;
   slow.pause = std::chrono::hours(1);  // one cut, then nothing until asked again or stopped
@@ -143,10 +150,7 @@ TEST_CASE("a file's space comes back one chunk at a time; what a stop leaves in 
 TEST_CASE("a trash name whose file still has its archive name (a crash between the two) only "
           "loses the trash name") {
   Setup s;
-  s.journal.writeAndArchive(50'000);
-  auto archived = logFiles(s.archive);
-  REQUIRE(archived.size() == 1);
-  auto [name, size] = archived[0];
+  auto [name, size] = s.archiveOne(50'000);
   fs::create_directories(s.trash);
   fs::create_hard_link(s.archive / name, s.trash / name);
   auto reaper = s.reaper();
@@ -162,10 +166,7 @@ TEST_CASE("a trash name whose file still has its archive name (a crash between t
 TEST_CASE("a file that cannot be moved to the trash stays in the journal, is logged and counted, "
           "and goes at a later pass") {
   Setup s;
-  s.journal.writeAndArchive(50'000);
-  auto archived = logFiles(s.archive);
-  REQUIRE(archived.size() == 1);
-  std::string name = archived[0].first;
+  std::string name = s.archiveOne(50'000).first;
   auto reaper = s.reaper();
   reaper->release(0);  // nothing below 0: a pass once the reaper has looked at its trash
   reaper->waitForPass();
