@@ -65,7 +65,9 @@ class FingerprintSet {
   void clear() {
     old_ = Table();
     next_ = 0;
-    if (table_.capacity != 0) std::memset(table_.slots.get(), 0, table_.capacity * sizeof(std::uint64_t));
+    if (table_.capacity != 0) {
+      std::memset(table_.slots.get(), 0, table_.capacity * sizeof(std::uint64_t));
+    }
     table_.used = 0;
     size_ = 0;
   }

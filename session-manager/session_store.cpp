@@ -113,7 +113,6 @@ constexpr std::size_t kApplyPendingAt = 8192;
 // MiB at full rate; a rare larger one is freed. At most 32 MiB held.
 constexpr std::size_t kSpareRecords = 16;
 constexpr std::size_t kMaxSpareRecordBytes = std::size_t{1} << 20;
-constexpr std::size_t kMinSpareRecordBytes = 4096;
 // Relay bytes handed to the tree thread and not yet applied, above which write() waits for it:
 // enough to ride out the commit of a large tree at full ingest rate, small next to the memory
 // budget.
@@ -210,14 +209,9 @@ void WriteSet::addRelay(const std::string& tree, const TreeInfo& info, const cry
 }
 
 void WriteSet::clear() {
+  // Records are not kept here: write() hands them to the tree thread, and their buffers come
+  // back through the store (takeSpareRecords).
   for (auto& [key, t] : trees_) {
-    // A record write() handed to the tree thread is an empty shell here; its buffer comes
-    // back through the store.
-    if (t.record.capacity() >= kMinSpareRecordBytes &&
-        t.record.capacity() <= kMaxSpareRecordBytes && spareRecords_.size() < kSpareRecords) {
-      t.record.clear();
-      spareRecords_.push_back(std::move(t.record));
-    }
     // The few trees of the next groups need no more (a group commit may touch a thousand).
     if (spareHashes_.size() < kSpareRecords) {
       t.hashes.clear();

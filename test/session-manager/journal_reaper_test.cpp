@@ -36,8 +36,8 @@ struct Journal {
   }
   // One write of `bytes` bytes, then a flush: its WAL file goes to the archive.
   void writeAndArchive(std::size_t bytes) {
-    static int n = 0;
-    REQUIRE(db->Put(rocksdb::WriteOptions(), "k" + std::to_string(n++), std::string(bytes, 'x')).ok());
+    REQUIRE(db->Put(rocksdb::WriteOptions(), "k" + std::to_string(writes++), std::string(bytes, 'x'))
+                .ok());
     rocksdb::FlushOptions flush;
     flush.wait = true;
     REQUIRE(db->Flush(flush).ok());
@@ -45,6 +45,7 @@ struct Journal {
   std::uint64_t latest() { return db->GetLatestSequenceNumber(); }
   fs::path dir;
   std::unique_ptr<rocksdb::DB> db;
+  int writes = 0;
 };
 
 // Non-empty WAL files in `dir`, by name, with their sizes.
