@@ -17,6 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How long without a batch before the ingest thread gives back the memory it kept.
+constexpr std::chrono::seconds kReleaseIdle{5};
+
 // A session header as the message carries it: views into the received frame.
 struct HeaderView {
   std::string_view applicationAddress;
@@ -242,6 +245,11 @@ void Ingest::loop() {
   if (options_.threadNice) {
     util::setThisThreadNiceOrLog(log_, "sm-ingest", *options_.threadNice, kAcksNotAhead);
   }
+  arena_ = util::keepFreedMemoryOnThisThread();
+  if (!arena_.applied) {
+    util::LogLine(log_, util::LogLevel::info, "ingest_memory_not_kept")
+        .kv("reason", arena_.why + "; a backlog of relays faults its memory in afresh");
+  }
   try {
     while (true) {
       {
@@ -252,7 +260,19 @@ void Ingest::loop() {
         });
         if (stopping_ && queue_.empty() && tasks_.empty()) break;
       }
-      runOnce();
+      auto now = Clock::now();
+      if (runOnce() > 0) {
+        lastGroupAt_ = now;
+      } else if (arena_.applied && now - lastGroupAt_ >= kReleaseIdle) {
+        // Every idle pass, not once: the tree thread frees the records it applies into this
+        // arena, and it may still be catching up.
+        if (!util::releaseFreedMemory(arena_) && !releaseFailureLogged_) {
+          util::LogLine(log_, util::LogLevel::warn, "ingest_memory_not_released")
+              .kv("reason", "the allocator refused to purge the ingest thread's arena; its "
+                            "memory stays resident until reused");
+          releaseFailureLogged_ = true;
+        }
+      }
     }
     store_.commitTrees();
   } catch (const smst::StoreError& e) {

@@ -40,4 +40,38 @@ AllocatorTuning releaseFreedMemoryAfter(std::chrono::milliseconds decay) {
   return {true, {}};
 }
 
+ThreadArena keepFreedMemoryOnThisThread() {
+  ThreadArena out;
+  if (mallctl == nullptr) {
+    out.why = "not running on jemalloc";
+    return out;
+  }
+  unsigned index = 0;
+  std::size_t size = sizeof index;
+  if (mallctl("arenas.create", &index, &size, nullptr, 0) != 0) {
+    out.why = "arenas.create refused";
+    return out;
+  }
+  // -1: no decay; pages leave only through releaseFreedMemory().
+  std::string prefix = "arena." + std::to_string(index) + ".";
+  if (!set((prefix + "dirty_decay_ms").c_str(), ssize_t{-1}) ||
+      !set((prefix + "muzzy_decay_ms").c_str(), ssize_t{-1})) {
+    out.why = "the arena's decay settings were refused";
+    return out;
+  }
+  if (!set("thread.arena", index)) {
+    out.why = "thread.arena refused";
+    return out;
+  }
+  out.applied = true;
+  out.index = index;
+  return out;
+}
+
+bool releaseFreedMemory(const ThreadArena& arena) {
+  if (!arena.applied || mallctl == nullptr) return false;
+  std::string name = "arena." + std::to_string(arena.index) + ".purge";
+  return mallctl(name.c_str(), nullptr, nullptr, nullptr, 0) == 0;
+}
+
 }  // namespace pocket::util

@@ -23,4 +23,28 @@ struct AllocatorTuning {
 
 AllocatorTuning releaseFreedMemoryAfter(std::chrono::milliseconds decay);
 
+// A thread on the latency path that allocates in bursts (the session manager's ingest: a backlog
+// of relays after a pause) pays a page fault per 4 KiB of memory it touches for the first time,
+// and under virtualization a fault costs microseconds. With the process-wide decay above, the
+// pages it freed after one burst are gone by the next, so every burst faults its memory in again.
+// keepFreedMemoryOnThisThread() moves the calling thread's allocations to an arena of its own
+// whose freed pages are never purged by decay: memory the thread frees (or that other threads
+// free for it: an allocation goes back to the arena it came from) serves its next allocations
+// already mapped. Its resident size then stays at the thread's peak until releaseFreedMemory(),
+// which the thread calls once it has been idle for a while.
+//
+// Threading: keepFreedMemoryOnThisThread() affects the calling thread only; releaseFreedMemory()
+// may be called from any thread. Errors: none thrown; `applied` false (with `why`) leaves the
+// thread on the process's arenas (builds without jemalloc, an allocator that refuses).
+struct ThreadArena {
+  bool applied = false;
+  std::string why;      // when not applied
+  unsigned index = 0;   // jemalloc's arena index, when applied
+};
+
+ThreadArena keepFreedMemoryOnThisThread();
+// Returns the arena's unused pages to the system; false if the arena was not applied or the
+// allocator refused.
+bool releaseFreedMemory(const ThreadArena& arena);
+
 }  // namespace pocket::util
