@@ -2,9 +2,9 @@
 
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
-#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -14,6 +14,7 @@
 namespace pocket::util {
 namespace {
 
+#if !defined(__SANITIZE_ADDRESS__)
 // Minor page faults of the calling thread so far.
 long threadFaults() {
   rusage usage{};
@@ -39,6 +40,7 @@ long touchAndFree() {
   for (void* p : blocks) std::free(p);
   return faults;
 }
+#endif
 
 }  // namespace
 
