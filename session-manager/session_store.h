@@ -161,9 +161,9 @@ struct SessionStoreOptions {
   // and go.
   std::uint64_t walSwitchBytes = std::uint64_t{64} << 20;
   // Nice value of the store's background threads — the tree thread, the trees database's
-  // commit thread and the journal reaper (threads.background_nice) — so that they yield the CPU to the ack path; above
-  // 0, RocksDB's flush and compaction threads run their jobs at the lowest priority (19). Unset:
-  // the process's.
+  // commit thread and the journal reaper (threads.background_nice) — so that they yield the CPU
+  // to the ack path; above 0, RocksDB's flush and compaction threads run their jobs at the
+  // lowest priority (19). Unset: the process's.
   std::optional<int> backgroundNice;
   // The tree thread and the trees database's commit thread under SCHED_IDLE
   // (threads.background_idle): a CPU only when nothing else wants it.
