@@ -76,10 +76,11 @@ struct LifecycleConfig {
 
 // CPU priority (nice value, -20 highest … 19 lowest) of the manager's threads. The ack path (the
 // link thread, ZeroMQ's I/O threads that decrypt and encrypt CURVE traffic, the ingest thread)
-// runs ahead of background work (the tree threads, the journal reaper; RocksDB's flush and compaction threads run at
-// 19 whenever background_nice is above 0), so that a tree commit does not hold up the acks of the
-// relays arriving meanwhile. Raising the ack path needs CAP_SYS_NICE or an RLIMIT_NICE that allows
-// it (systemd: LimitNICE=); without, it stays at the process's priority (logged at start).
+// runs ahead of background work (the tree threads, the journal reaper; RocksDB's flush and
+// compaction threads run at 19 whenever background_nice is above 0), so that a tree commit does
+// not hold up the acks of the relays arriving meanwhile. Raising the ack path needs CAP_SYS_NICE
+// or an RLIMIT_NICE that allows it (systemd: LimitNICE=); without, it stays at the process's
+// priority (logged at start).
 // background_idle puts the tree thread and the trees' commit thread under SCHED_IDLE on top: they
 // take a CPU only when no other thread wants it, so the ack path never waits behind a tree commit
 // on either core.

@@ -450,7 +450,9 @@ RunResult runEdges(zmq::context_t& ctx, const Setup& s, const std::string& endpo
   const char* tracePath = std::getenv("SM_BENCH_ACK_TRACE");
   if (paceUs > 0 && tracePath != nullptr) {
     std::ofstream trace(tracePath);
-    if (!trace) throw std::runtime_error(std::string("SM_BENCH_ACK_TRACE: cannot write ") + tracePath);
+    if (!trace) {
+      throw std::runtime_error(std::string("SM_BENCH_ACK_TRACE: cannot write ") + tracePath);
+    }
     trace << "# edge sent_monotonic_s ack_ms\n";
     for (int e = 0; e < kEdges; ++e) {
       for (std::size_t i = 0; i < results[e].ackMs.size(); ++i) {

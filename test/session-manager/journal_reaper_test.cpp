@@ -36,8 +36,8 @@ struct Journal {
   }
   // One write of `bytes` bytes, then a flush: its WAL file goes to the archive.
   void writeAndArchive(std::size_t bytes) {
-    REQUIRE(db->Put(rocksdb::WriteOptions(), "k" + std::to_string(writes++), std::string(bytes, 'x'))
-                .ok());
+    std::string key = "k" + std::to_string(writes++);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), key, std::string(bytes, 'x')).ok());
     rocksdb::FlushOptions flush;
     flush.wait = true;
     REQUIRE(db->Flush(flush).ok());
